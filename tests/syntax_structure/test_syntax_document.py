@@ -1,0 +1,182 @@
+"""Incremental documents: offsets, edits that must equal a fresh parse, multibyte text, big and junk input."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from tree_sitter import Node, Parser, Tree
+
+from syntax.document import SyntaxDocument, encode
+from syntax.languages import grammar
+
+
+def _dump(tree: Tree) -> list[tuple[str, int, int, tuple[int, int], tuple[int, int], bool]]:
+    """Every node with its exact position, so a stale byte range or point after an edit shows up."""
+    nodes: list[tuple[str, int, int, tuple[int, int], tuple[int, int], bool]] = []
+    stack: list[Node] = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        nodes.append(
+            (
+                node.type,
+                node.start_byte,
+                node.end_byte,
+                tuple(node.start_point),
+                tuple(node.end_point),
+                node.is_missing,
+            )
+        )
+        stack.extend(reversed(node.children))
+    return nodes
+
+
+def _fresh(text: str, language: str) -> Tree:
+    return Parser(grammar(language)).parse(encode(text))
+
+
+PYTHON = '''import os
+
+class Greeter:
+    """Says hello. é"""
+
+    def greet(self, name: str) -> str:
+        return f"hello {name} 😀"
+
+
+def main():
+    g = Greeter()
+    print(g.greet("wörld"))
+'''
+
+
+def test_for_document_resolves_language_and_rejects_unknown() -> None:
+    assert SyntaxDocument.for_document("x = 1", language_id="python") is not None
+    doc = SyntaxDocument.for_document("fn main() {}", path="/a/b/main.rs")
+    assert doc is not None and doc.language == "rust"
+    assert SyntaxDocument.for_document("hello", language_id="plaintext") is None
+    assert SyntaxDocument.for_document("hello", path="notes.txt") is None
+    with pytest.raises(KeyError):
+        SyntaxDocument("x", "cobol")
+
+
+def test_offsets_round_trip_over_multibyte_text() -> None:
+    text = "a\u00e9\U0001f600b\n\u4e2d\ud800z\n"  # 1-, 2-, 4-, 3-byte chars and a lone surrogate
+    doc = SyntaxDocument(text, "python")
+    expected_bytes = 0
+    for offset, char in enumerate(text):
+        assert doc.byte_offset(offset) == expected_bytes
+        assert doc.char_offset(expected_bytes) == offset
+        expected_bytes += len(encode(char))
+    assert doc.byte_offset(len(text)) == len(doc.source) == expected_bytes
+    assert doc.point(3) == (0, 7)  # after a, é (2 bytes), emoji (4 bytes)
+    assert doc.point(6) == (1, 3)  # after the 3-byte CJK char
+    assert doc.char_offset(2) == 1  # a byte inside "é" maps to "é"
+    assert doc.byte_offset(-5) == 0 and doc.byte_offset(10**9) == len(doc.source)
+
+
+def test_edit_updates_text_and_tree_like_a_fresh_parse() -> None:
+    doc = SyntaxDocument(PYTHON, "python")
+    start = PYTHON.index("greet(self")
+    doc.edit(start, start + len("greet"), "gr\u00fc\U0001f600t")
+    assert doc.text == PYTHON.replace("greet(self", "gr\u00fc\U0001f600t(self")
+    assert _dump(doc.tree) == _dump(_fresh(doc.text, "python"))
+    assert doc.version == 1
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "rust", "c"])
+def test_random_edits_match_a_fresh_parse(language: str) -> None:
+    rng = random.Random(f"edits-{language}")
+    pieces = [
+        "x",
+        "\n",
+        "  ",
+        "(",
+        ")",
+        "{",
+        "}",
+        ":",
+        "é",
+        "\U0001f600",
+        "\u4e2d",
+        "'",
+        '"',
+        "def ",
+        "fn ",
+        "return 1;",
+        "\n    ",
+        "if a:",
+        "\ud83d",
+        "\x00",
+    ]
+    text = PYTHON
+    doc = SyntaxDocument(text, language)
+    for _ in range(120):
+        start = rng.randrange(len(text) + 1)
+        end = min(len(text), start + rng.choice([0, 0, 1, 2, 7]))
+        insert = "".join(rng.choice(pieces) for _ in range(rng.choice([0, 1, 1, 3])))
+        doc.edit(start, end, insert)
+        text = text[:start] + insert + text[end:]
+        assert doc.text == text
+        if rng.random() < 0.3:  # reparse now and then, so edits both accumulate and apply one by one
+            assert doc.tree.root_node.end_byte == len(encode(text))
+    assert _dump(doc.tree) == _dump(_fresh(text, language))
+    assert str(doc.tree.root_node) == str(_fresh(text, language).root_node)
+
+
+def test_with_insertion_leaves_the_document_untouched() -> None:
+    doc = SyntaxDocument(PYTHON, "python")
+    before = _dump(doc.tree)
+    offset = PYTHON.index("print(")
+    tree = doc.with_insertion(offset, offset, "if (:\n    ")
+    assert tree.root_node.has_error
+    assert not doc.tree.root_node.has_error
+    assert doc.text == PYTHON and _dump(doc.tree) == before
+    changed = PYTHON[:offset] + "if (:\n    " + PYTHON[offset:]
+    assert _dump(tree) == _dump(_fresh(changed, "python"))
+
+
+def test_replace_all_reparses() -> None:
+    doc = SyntaxDocument("x = 1", "python")
+    doc.replace_all("def f():\n    pass\n")
+    assert doc.text.startswith("def f")
+    assert doc.tree.root_node.children[0].type == "function_definition"
+
+
+def test_old_trees_stay_valid_after_edits() -> None:
+    doc = SyntaxDocument(PYTHON, "python")
+    old_tree = doc.tree
+    old_dump = _dump(old_tree)
+    doc.edit(0, 0, "# header\n")
+    assert _dump(old_tree) == old_dump  # readers on another thread may still hold it
+
+
+def test_binary_junk_and_nul_bytes_do_not_crash() -> None:
+    junk = bytes(random.Random(7).randrange(256) for _ in range(20000)).decode("latin-1")
+    junk += "\x00\ud800\udfff\ufffe\U0010ffff"
+    for language in ["python", "cpp", "lua", "tsx"]:
+        doc = SyntaxDocument(junk, language)
+        doc.edit(100, 5000, "\x00\x00\U0001f600")
+        doc.edit(len(doc.text), len(doc.text), "\ud83d")
+        assert doc.char_offset(doc.byte_offset(len(doc.text))) == len(doc.text)
+        assert doc.tree.root_node.end_byte == len(doc.source)
+
+
+def test_two_megabyte_file_edits_stay_consistent() -> None:
+    unit = "def f{0}(a, b):\n    return a + b  # caf\u00e9 \U0001f600\n\n"
+    text = "".join(unit.format(i) for i in range(42000))
+    assert len(encode(text)) > 2_000_000
+    doc = SyntaxDocument(text, "python")
+    middle = len(text) // 2
+    middle = text.index("return", middle)
+    for i, char in enumerate("x = 1 # \u00e9\U0001f600"):
+        doc.edit(middle + i, middle + i, char)
+    text = text[:middle] + "x = 1 # \u00e9\U0001f600" + text[middle:]
+    assert doc.text == text
+    assert doc.byte_offset(middle) == len(encode(text[:middle]))
+    assert doc.point(middle) == (
+        text.count("\n", 0, middle),
+        len(encode(text[text.rfind("\n", 0, middle) + 1 : middle])),
+    )
+    assert doc.char_offset(len(encode(text[: middle + 9]))) == middle + 9
+    assert str(doc.tree.root_node) == str(_fresh(text, "python").root_node)
