@@ -1,0 +1,367 @@
+"""One loaded GGUF model behind one lock: load, tokenize, generate with KV-prefix reuse, close.
+
+We drive llama.cpp token by token ourselves instead of `Llama.create_completion` because we need: our own FIM
+prompts (its `suffix=` path is broken), special tokens that can never leak into text, cancellation and a time
+budget checked between tokens, and an exact count of the prompt tokens that had to be evaluated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from completion.fim import FimTemplate, PromptPiece, detect_template, template_from_override
+
+GGUF_MAGIC = b"GGUF"
+LogitsProcessor = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]]
+
+
+@dataclass
+class ModelOptions:
+    path: str = field(
+        default="",
+        metadata={
+            "description": "Path to a GGUF model file. Empty: the embedded default model (Gemma 3 270M)."
+        },
+    )
+    context_size: int = field(
+        default=4096, metadata={"description": "Context window in tokens.", "minimum": 256, "maximum": 131072}
+    )
+    threads: int = field(
+        default=0, metadata={"description": "CPU threads for generation; 0 = all cores.", "minimum": 0}
+    )
+    gpu_layers: int = field(
+        default=0,
+        metadata={
+            "description": "Layers to offload to a GPU (llama.cpp builds with GPU support).",
+            "minimum": -1,
+        },
+    )
+    fim_template: str = field(
+        default="auto",
+        metadata={
+            "description": "FIM template: 'auto' (detect from the model's vocabulary), 'none' (prefix-only), a "
+            "family name (qwen2.5-coder, starcoder, deepseek-coder, codellama, codegemma, codestral) or "
+            "'PREFIX,SUFFIX,MIDDLE[,STOP...]' token texts."
+        },
+    )
+
+
+class ModelLoadError(RuntimeError):
+    """A model file could not be used; the message says why in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    size_bytes: int
+    name: str
+    architecture: str
+    family: str  # the FIM family, or "prefix-only"
+    fim: FimTemplate | None
+    context_size: int
+    threads: int
+    n_vocab: int
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    logprob: float  # sum of the chosen tokens' log-probabilities
+    tokens_prompt: int
+    tokens_evaluated: int  # prompt tokens that were not already in the KV cache
+    tokens_generated: int
+    stop_reason: str  # "eog" | "special" | "stop" | "max_tokens" | "deadline" | "cancelled" | "context"
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, self.tokens_generated)
+
+
+def check_gguf_file(path: Path) -> None:
+    """Fail early, in words, on a path that is missing, unreadable or not a GGUF file."""
+    if not path.exists():
+        raise ModelLoadError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelLoadError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as error:
+        raise ModelLoadError(f"model file is not readable: {path}: {error.strerror}") from error
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(f"not a GGUF model (bad magic {magic!r}): {path}")
+
+
+class ModelSession:
+    """A llama.cpp model and context used by one generation at a time (`lock`)."""
+
+    def __init__(self, llama: Any, options: ModelOptions, model_path: Path, threads: int) -> None:
+        self._llama = llama
+        self._vocab = llama._model.vocab
+        self.lock = threading.Lock()
+        metadata: dict[str, str] = dict(getattr(llama, "metadata", {}) or {})
+        choice = options.fim_template.strip()
+        if choice.lower() in ("", "auto"):
+            fim = detect_template(self.special_token_id, metadata)
+        elif choice.lower() == "none":
+            fim = None
+        else:
+            fim = template_from_override(choice)
+        self.info = ModelInfo(
+            path=str(model_path),
+            size_bytes=model_path.stat().st_size,
+            name=metadata.get("general.name", model_path.stem),
+            architecture=metadata.get("general.architecture", "unknown"),
+            family=fim.family if fim else "prefix-only",
+            fim=fim,
+            context_size=llama.n_ctx(),
+            threads=threads,
+            n_vocab=llama.n_vocab(),
+        )
+        self._stop_ids = self._special_stop_ids()
+
+    @classmethod
+    def load(cls, options: ModelOptions, model_path: Path) -> ModelSession:
+        check_gguf_file(model_path)
+        try:
+            import llama_cpp
+        except ImportError as error:
+            raise ModelLoadError(f"llama-cpp-python is not installed: {error}") from error
+        threads = options.threads or os.cpu_count() or 1
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=options.context_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=options.gpu_layers,
+                swa_full=True,  # sliding-window models (Gemma 3) keep a full cache so prefix reuse works
+                verbose=False,
+            )
+        except Exception as error:  # llama.cpp reports load failures as ValueError/RuntimeError
+            raise ModelLoadError(f"llama.cpp could not load {model_path}: {error}") from error
+        try:
+            return cls(llama, options, model_path, threads)
+        except ValueError as error:  # a malformed fim_template override
+            llama.close()
+            raise ModelLoadError(str(error)) from error
+
+    def close(self) -> None:
+        with self.lock:
+            close = getattr(self._llama, "close", None)
+            if close is not None:
+                close()
+
+    # --- vocabulary -------------------------------------------------------------------------------------------
+
+    def special_token_id(self, text: str) -> int | None:
+        """The id of `text` when it is one special (control or user-defined) token of this vocabulary."""
+        ids = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) != 1:
+            return None
+        piece = self._llama._model.token_get_text(ids[0])
+        return int(ids[0]) if piece == text else None
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        return bytes(self._llama._model.token_to_piece(token, special)).rstrip(b"\0")
+
+    def vocabulary(self) -> tuple[list[bytes], list[bool]]:
+        """Every token's bytes and whether it is special, for token healing."""
+        import llama_cpp
+
+        pieces: list[bytes] = []
+        special: list[bool] = []
+        for token in range(self.info.n_vocab):
+            pieces.append(self.piece(token))
+            special.append(self._is_special(token, llama_cpp))
+        return pieces, special
+
+    def _is_special(self, token: int, llama_cpp: Any) -> bool:
+        attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
+        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+        return bool(attr & control) or bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def _special_stop_ids(self) -> frozenset[int]:
+        """Tokens that end a generation: end-of-generation tokens plus the FIM template's own special tokens."""
+        fim = self.info.fim
+        ids: set[int] = set()
+        if fim is not None:
+            for text in (
+                fim.prefix,
+                fim.suffix,
+                fim.middle,
+                *fim.stop,
+                fim.file_sep or "",
+                fim.repo_name or "",
+            ):
+                if text and (token := self.special_token_id(text)) is not None:
+                    ids.add(token)
+        return frozenset(ids)
+
+    def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
+        """Special pieces become their control ids; document text is tokenized with special=False."""
+        tokens: list[int] = []
+        if add_bos and self._llama._model.add_bos_token():
+            tokens.append(int(self._llama.token_bos()))
+        for piece in pieces:
+            if not piece.text:
+                continue
+            if piece.special:
+                token = self.special_token_id(piece.text)
+                if token is None:
+                    raise ModelLoadError(f"the model's vocabulary has no special token {piece.text!r}")
+                tokens.append(token)
+            else:
+                tokens.extend(self._llama.tokenize(piece.text.encode("utf-8"), add_bos=False, special=False))
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # --- generation -------------------------------------------------------------------------------------------
+
+    def cached_prefix_length(self, tokens: Sequence[int]) -> int:
+        cached = self._llama.input_ids[: self._llama.n_tokens]
+        limit = min(len(cached), len(tokens))
+        if limit == 0:
+            return 0
+        mismatch = np.flatnonzero(
+            np.asarray(cached[:limit]) != np.asarray(tokens[:limit], dtype=cached.dtype)
+        )
+        return int(mismatch[0]) if mismatch.size else limit
+
+    def _evaluate_prompt(self, tokens: list[int]) -> int:
+        """Bring the KV cache to `tokens`, reusing the longest cached prefix; returns tokens evaluated."""
+        llama = self._llama
+        reuse = min(
+            self.cached_prefix_length(tokens), len(tokens) - 1
+        )  # re-evaluate >= 1 token for fresh logits
+        if reuse < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            llama.reset()
+            llama._ctx.kv_cache_clear()
+            reuse = 0
+        llama.n_tokens = reuse
+        llama.eval(tokens[reuse:])
+        return len(tokens) - reuse
+
+    def _last_logits(self) -> npt.NDArray[np.single]:
+        import llama_cpp
+
+        pointer = llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self.info.n_vocab,)).copy()
+
+    def generate(
+        self,
+        tokens: list[int],
+        *,
+        max_tokens: int,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+        should_stop: Callable[[str], bool] | None = None,
+        temperature: float = 0.0,
+        rng: np.random.Generator | None = None,
+        logits_processor: LogitsProcessor | None = None,
+    ) -> Generation:
+        """Generate after `tokens`, checking cancel/deadline/should_stop(text so far) between tokens.
+
+        The caller must hold `lock`.
+        """
+        llama = self._llama
+        room = llama.n_ctx() - 1
+        if len(tokens) >= room:
+            tokens = tokens[-(room - max_tokens) :]
+        evaluated = self._evaluate_prompt(tokens)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        logprob = 0.0
+        generated = 0
+        reason = "max_tokens"
+        history = np.asarray(tokens, dtype=np.intc)
+        while generated < max_tokens:
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                reason = "deadline"
+                break
+            if llama.n_tokens >= room:
+                reason = "context"
+                break
+            logits = self._last_logits()
+            if logits_processor is not None:
+                logits = logits_processor(history, logits)
+            token, token_logprob = _choose(logits, temperature, rng)
+            if token in self._stop_ids or self._is_eog(token):
+                reason = "eog"
+                break
+            piece = self.piece(token)
+            if not piece and self.piece(token, special=True):
+                reason = "special"  # a control token renders only with special=True: never show it
+                break
+            logprob += token_logprob
+            generated += 1
+            text += decoder.decode(piece)
+            history = np.append(history, np.intc(token))
+            if should_stop is not None and should_stop(text):
+                reason = "stop"
+                break
+            llama.eval([token])
+        text += decoder.decode(b"", final=True)
+        return Generation(text, logprob, len(tokens), evaluated, generated, reason)
+
+    def _is_eog(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+
+def _choose(
+    logits: npt.NDArray[np.single], temperature: float, rng: np.random.Generator | None
+) -> tuple[int, float]:
+    """Greedy (temperature 0) or top-k sampled token, with its log-probability under the model."""
+    finite_max = float(np.max(logits))
+    shifted = logits.astype(np.float64) - finite_max
+    log_norm = math.log(float(np.sum(np.exp(shifted))))
+    if temperature <= 0 or rng is None:
+        token = int(np.argmax(logits))
+    else:
+        top = np.argpartition(logits, -40)[-40:]
+        weights = np.exp((logits[top].astype(np.float64) - finite_max) / temperature)
+        token = int(top[rng.choice(len(top), p=weights / weights.sum())])
+    return token, float(shifted[token] - log_norm)
+
+
+def describe_size(size_bytes: int) -> str:
+    return f"{size_bytes / 1e6:.0f} MB"
+
+
+def model_path_for(options: ModelOptions) -> Path:
+    """The configured model file, or the embedded default model (assembled on first use)."""
+    if options.path.strip():
+        return Path(os.path.expandvars(options.path.strip())).expanduser()
+    from completion.default_model import DefaultModelError, default_model_path
+
+    try:
+        return default_model_path()
+    except DefaultModelError as error:
+        raise ModelLoadError(str(error)) from error
+
+
+def llama_cpp_problem() -> str | None:
+    """Why llama-cpp-python cannot be used here, or None."""
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as error:  # ImportError, or OSError from a broken shared library
+        return f"llama-cpp-python cannot be imported: {error}"
+    return None

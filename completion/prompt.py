@@ -1,0 +1,134 @@
+"""Prompt layout: stable parts first, so llama.cpp's cached token prefix survives typing.
+
+Order: cross-file snippets, the file's parse context (imports, referenced definitions, enclosing scope headers
+that are above the window), then the prefix window, whose start is snapped to a multiple of `stride_lines` so
+it only moves when the cursor crosses such a boundary (a "last N characters" window moves on every keystroke and
+defeats the KV cache). FIM models then get the suffix window and the middle token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from completion.fim import FimTemplate, PromptPiece, fim_pieces
+
+
+class SnippetLike(Protocol):
+    """A piece of another file chosen by retrieval (see completion.workspace_index)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class ContextLike(Protocol):
+    """Parse context as text blocks (syntax.context.ParseContext)."""
+
+    @property
+    def imports(self) -> tuple[str, ...]: ...
+
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+
+    @property
+    def definitions(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    pieces: tuple[PromptPiece, ...]
+    window_start: int  # str offset where the visible prefix window begins
+    suffix_end: int  # str offset where the suffix window ends (== cursor for prefix-only prompts)
+    healed: str  # characters before the cursor taken off the prompt for token healing ("" if none)
+
+    def text(self) -> str:
+        return "".join(piece.text for piece in self.pieces)
+
+
+def prefix_window_start(text: str, offset: int, max_chars: int, stride_lines: int) -> int:
+    """Start of the prefix window: a line start on a multiple of `stride_lines`, within `max_chars` of offset."""
+    earliest = offset - max_chars
+    if earliest <= 0:
+        return 0
+    first_line = text.count("\n", 0, earliest) + 1  # first line that starts after `earliest`
+    snapped = -(-first_line // stride_lines) * stride_lines
+    position = text.find("\n", earliest)
+    line = first_line
+    while position != -1 and line < snapped:
+        position = text.find("\n", position + 1, offset)
+        line += 1
+    if position == -1 or position + 1 > offset:
+        # one enormous line: fall back to a character cut, snapped to a multiple of max_chars // 4
+        step = max(1, max_chars // 4)
+        return min(offset, -(-earliest // step) * step)
+    return position + 1
+
+
+def suffix_window_end(text: str, offset: int, max_chars: int) -> int:
+    """End of the suffix window: whole lines after the cursor, at most `max_chars` (the cursor's line always)."""
+    line_end = text.find("\n", offset)
+    if line_end == -1:
+        return len(text)
+    limit = offset + max_chars
+    if limit >= len(text):
+        return len(text)
+    cut = text.rfind("\n", line_end, limit)
+    return (cut if cut != -1 else line_end) + 1
+
+
+def comment_block(text: str, line_comment: str) -> str:
+    return "".join(f"{line_comment} {line}".rstrip() + "\n" for line in text.splitlines())
+
+
+def build_prompt(
+    *,
+    text: str,
+    offset: int,
+    path: str | None,
+    line_comment: str,
+    template: FimTemplate | None,
+    context: ContextLike | None,
+    snippets: Sequence[SnippetLike],
+    window_start: int,
+    suffix_end: int,
+    healed: str = "",
+) -> Prompt:
+    """Lay out the prompt pieces; `healed` characters before the cursor are left out (token healing)."""
+    window = text[window_start : offset - len(healed)]
+    sketch = _file_sketch(context, line_comment, elided=window_start > 0)
+    pieces: list[PromptPiece] = []
+    if template is not None and template.file_sep:
+        if template.repo_name:
+            pieces += [PromptPiece(template.repo_name, True), PromptPiece("workspace\n", False)]
+        for snippet in snippets:
+            pieces += [
+                PromptPiece(template.file_sep, True),
+                PromptPiece(f"{snippet.path}\n{snippet.text}\n", False),
+            ]
+        pieces += [PromptPiece(template.file_sep, True), PromptPiece(f"{path or 'untitled'}\n", False)]
+        header = sketch
+    else:
+        header = comment_block(f"Path: {path}", line_comment) if path else ""
+        for snippet in snippets:
+            header += comment_block(f"From {snippet.path}:\n{snippet.text}", line_comment)
+        header += sketch
+    if template is None:
+        pieces.append(PromptPiece(header + window, False))
+    else:
+        pieces += fim_pieces(template, header + window, text[offset:suffix_end])
+    return Prompt(tuple(pieces), window_start, suffix_end if template else offset, healed)
+
+
+def _file_sketch(context: ContextLike | None, line_comment: str, elided: bool) -> str:
+    """Imports, referenced definitions and enclosing scope headers that the window cannot show."""
+    if context is None:
+        return ""
+    blocks = [*context.imports, *context.definitions, *context.scopes]
+    if not blocks:
+        return ""
+    sketch = "".join(block.rstrip("\n") + "\n" for block in blocks)
+    return sketch + (f"{line_comment} ...\n" if elided else "")

@@ -1,0 +1,176 @@
+"""`infill-ls`: the stdio language server, plus `complete`, `doctor` and `fix` for use without an editor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from completion.engine import CompletionEngine, CompletionRequest
+from completion.model import ModelLoadError, ModelSession, llama_cpp_problem, model_path_for
+from lsp_server import __version__
+from lsp_server.settings import Settings, settings_from_dict
+from syntax.languages import LANGUAGES, available_grammars, spec_for
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infill-ls", description="Local fill-in-the-middle completion over LSP.")
+    parser.add_argument("--version", action="version", version=f"infill-ls {__version__}")
+    parser.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    parser.add_argument("--settings", help="JSON file with settings (same shape as the 'infill' section)")
+    parser.add_argument("--log-file", help="write the server log here (stdout carries LSP)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command")
+    complete = commands.add_parser("complete", help="print the completion the server would show at a position")
+    complete.add_argument("file")
+    complete.add_argument("--line", type=int, required=True, help="0-based line")
+    complete.add_argument("--character", type=int, required=True, help="0-based column (code points)")
+    complete.add_argument("--language", help="language id (default: from the file extension)")
+    complete.add_argument("--json", action="store_true", help="print the result with timing and token counts")
+    complete.add_argument("--show-prompt", action="store_true", help="print the prompt too (to stderr)")
+    commands.add_parser("doctor", help="report the model, grammars and problems")
+    fix = commands.add_parser("fix", help="print verified syntax fixes as a unified diff")
+    fix.add_argument("file")
+    fix.add_argument("--write", action="store_true", help="apply the fixes to the file")
+    fix.add_argument("--language", help="language id (default: from the file extension)")
+    fix.add_argument("--no-model", action="store_true", help="rule-based fixes only")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    data = {}
+    if args.settings:
+        try:
+            data = json.loads(Path(args.settings).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"infill-ls: cannot read settings {args.settings}: {error}; using defaults", file=sys.stderr)
+    settings, errors = settings_from_dict(data)
+    for error in errors:
+        print(f"infill-ls: invalid setting, default used: {error}", file=sys.stderr)
+    if args.model:
+        settings.model.path = args.model
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        filename=args.log_file,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings(args)
+    if args.command == "complete":
+        return run_complete(args, settings)
+    if args.command == "doctor":
+        return run_doctor(settings)
+    if args.command == "fix":
+        from lsp_server.fix_command import run_fix
+
+        return run_fix(args.file, write=args.write, language=args.language, use_model=not args.no_model)
+    from lsp_server.server import create_server
+
+    create_server(settings).start_io()
+    return 0
+
+
+def read_source(path: str) -> str:
+    data = Path(path).read_bytes()
+    if b"\0" in data[:8192]:
+        raise ValueError(f"{path} looks like a binary file")
+    return data.decode("utf-8", errors="replace")
+
+
+def offset_of(text: str, line: int, character: int) -> int:
+    lines = text.splitlines(keepends=True)
+    if not 0 <= line <= len(lines):
+        raise ValueError(f"line {line} is outside the file (0..{len(lines)})")
+    start = sum(len(item) for item in lines[:line])
+    width = len(lines[line].rstrip("\r\n")) if line < len(lines) else 0
+    return start + min(max(character, 0), width)
+
+
+def run_complete(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = read_source(args.file)
+        offset = offset_of(text, args.line, args.character)
+    except (OSError, ValueError) as error:
+        print(f"infill-ls: {error}", file=sys.stderr)
+        return 2
+    engine = CompletionEngine(settings.completion)
+    try:
+        engine.set_model(ModelSession.load(settings.model, model_path_for(settings.model)))
+    except ModelLoadError as error:
+        print(f"infill-ls: model unavailable: {error}", file=sys.stderr)
+        return 1
+    request = CompletionRequest(text, offset, uri=Path(args.file).resolve().as_uri(), language_id=args.language,
+                                path=args.file)
+    if args.show_prompt:
+        print(engine.build_prompt(request).text(), file=sys.stderr)
+    started = time.monotonic()
+    result = engine.complete(request)
+    elapsed = (time.monotonic() - started) * 1000
+    if args.json:
+        print(json.dumps({
+            "text": result.text if result else None,
+            "replaceEnd": result.end - offset if result else 0,
+            "elapsedMs": round(elapsed, 1),
+            "tokensPrompt": result.tokens_prompt if result else 0,
+            "tokensEvaluated": result.tokens_evaluated if result else 0,
+            "tokensGenerated": result.tokens_generated if result else 0,
+            "model": engine.model.info.name if engine.model else None,
+        }))
+    elif result is not None:
+        print(result.text)
+    engine.set_model(None)
+    return 0 if result is not None else 3
+
+
+def run_doctor(settings: Settings) -> int:
+    problems: list[str] = []
+    print(f"infill-ls {__version__} on Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)")
+    if (problem := llama_cpp_problem()) is not None:
+        problems.append(problem)
+    try:
+        path = model_path_for(settings.model)
+        session = ModelSession.load(settings.model, path)
+    except ModelLoadError as error:
+        problems.append(f"model: {error}")
+    else:
+        info = session.info
+        fim = info.fim
+        print("model:")
+        print(f"  path:         {info.path}")
+        print(f"  size:         {info.size_bytes / 1e6:.1f} MB")
+        print(f"  name:         {info.name} ({info.architecture})")
+        print(f"  family:       {info.family}")
+        template = f"{fim.order.upper()} {fim.prefix} {fim.suffix} {fim.middle}" if fim else "none (prefix-only)"
+        print(f"  FIM template: {template}")
+        if fim:
+            print(f"  stop tokens:  {', '.join(fim.stop) or '-'}")
+        print(f"  context size: {info.context_size} tokens")
+        print(f"  threads:      {info.threads}")
+        session.close()
+    print("grammars:")
+    for name, error in available_grammars().items():
+        spec = spec_for(name)
+        extensions = " ".join(spec.extensions) if spec else ""
+        print(f"  {name:<11} {'ok' if error is None else 'MISSING'}  {extensions}")
+        if error is not None:
+            problems.append(f"grammar {name}: {error}")
+    print(f"languages: {len(LANGUAGES)} supported; others complete without syntax checks")
+    if problems:
+        print("problems:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print("problems: none")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

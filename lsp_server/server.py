@@ -1,0 +1,331 @@
+"""The language server: document state, settings, model lifecycle and status; features live in features/."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from completion.engine import CompletionEngine, CompletionRequest
+from completion.model import ModelLoadError, ModelOptions, ModelSession, model_path_for
+from lsp_server import __version__
+from lsp_server.settings import SECTION, Settings, settings_from_dict
+from syntax.document import SyntaxDocument
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STATUS_NOTIFICATION = "infill/status"
+
+
+class InfillProtocol(LanguageServerProtocol):
+    """Keeps each open document's tree-sitter tree in step with pygls' text, edit by edit (incremental reparse)."""
+
+    _server: InfillServer
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from super().lsp_text_document__did_open(params)
+        self._server._document_opened(params.text_document.uri)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        uri = params.text_document.uri
+        for change in params.content_changes:
+            self._server._apply_change(uri, change)
+        self.workspace.get_text_document(uri).version = params.text_document.version
+        self._server._notify_listeners("change", uri)
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from super().lsp_text_document__did_close(params)
+        self._server._document_closed(params.text_document.uri)
+
+
+class InfillServer(LanguageServer):
+    def __init__(self, default_settings: Settings | None = None) -> None:
+        super().__init__(
+            "infill-ls",
+            __version__,
+            protocol_cls=InfillProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            max_workers=4,
+        )
+        self.default_settings = default_settings or Settings()
+        self.settings = self.default_settings
+        self.engine = CompletionEngine(self.settings.completion)
+        self.document_listeners: list[Callable[[str, str], None]] = []
+        self.settings_listeners: list[Callable[[], None]] = []
+        self.status: dict[str, Any] = {"state": "loading", "message": "starting", "model": None}
+        self._syntax: dict[str, SyntaxDocument] = {}
+        self._pending: dict[str, threading.Event] = {}
+        self._model_generation = 0
+        self._loaded_model_options: ModelOptions | None = None
+
+    # --- documents ----------------------------------------------------------------------------------------------
+
+    def text_document(self, uri: str) -> TextDocument | None:
+        try:
+            return self.workspace.get_text_document(uri) if uri in self.workspace.text_documents else None
+        except RuntimeError:  # not initialized
+            return None
+
+    def document_text(self, uri: str) -> str | None:
+        document = self.text_document(uri)
+        return document.source if document is not None else None
+
+    def syntax_document(self, uri: str) -> SyntaxDocument | None:
+        return self._syntax.get(uri)
+
+    def to_offset(self, uri: str, position: types.Position) -> int:
+        document = self.workspace.get_text_document(uri)
+        return min(document.offset_at_position(position), len(document.source))
+
+    def to_position(self, uri: str, offset: int) -> types.Position:
+        return self.workspace.get_text_document(uri).client_position_at_offset(offset)
+
+    def document_path(self, uri: str) -> str | None:
+        """A path for the model to see: relative to the workspace root where possible."""
+        path = to_fs_path(uri)
+        if path is None:
+            return None
+        root = self.workspace.root_path
+        if root:
+            try:
+                return str(Path(path).relative_to(root))
+            except ValueError:
+                pass
+        return path
+
+    def _document_opened(self, uri: str) -> None:
+        document = self.workspace.get_text_document(uri)
+        try:
+            syntax = SyntaxDocument.for_document(document.source, document.language_id, to_fs_path(uri))
+        except Exception:  # a grammar failure must not lose the document
+            log.exception("could not parse %s", uri)
+            syntax = None
+        if syntax is not None:
+            self._syntax[uri] = syntax
+        self._notify_listeners("open", uri)
+
+    def _apply_change(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
+        document = self.workspace.get_text_document(uri)
+        syntax = self._syntax.get(uri)
+        if syntax is None or not isinstance(change, types.TextDocumentContentChangeEvent_Type1):
+            document.apply_change(change)
+            if syntax is not None:
+                syntax.replace_all(document.source)
+            return
+        start = document.offset_at_position(change.range.start)
+        end = document.offset_at_position(change.range.end)
+        document.apply_change(change)
+        try:
+            syntax.edit(start, end, change.text)
+        except Exception:  # keep going on a bad range: reparse from the text pygls holds
+            log.exception("incremental edit failed for %s; reparsing", uri)
+            syntax.replace_all(document.source)
+
+    def _document_closed(self, uri: str) -> None:
+        self._syntax.pop(uri, None)
+        self.engine.forget(uri)
+        self._notify_listeners("close", uri)
+
+    def _notify_listeners(self, event: str, uri: str) -> None:
+        for listener in list(self.document_listeners):
+            try:
+                listener(event, uri)
+            except Exception:
+                log.exception("document listener failed on %s %s", event, uri)
+
+    # --- work off the event loop --------------------------------------------------------------------------------
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread_pool, functools.partial(fn, *args))
+
+    def completion_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
+        document = self.text_document(uri)
+        if document is None:
+            return None
+        return CompletionRequest(
+            text=document.source,
+            offset=self.to_offset(uri, position),
+            uri=uri,
+            language_id=document.language_id,
+            path=self.document_path(uri),
+            document=self._syntax.get(uri),
+        )
+
+    async def complete(self, request: CompletionRequest) -> Any:
+        """Run the engine for a request; a newer request for the same document cancels this one."""
+        cancel = threading.Event()
+        previous = self._pending.get(request.uri)
+        if previous is not None:
+            previous.set()
+        self._pending[request.uri] = cancel
+        try:
+            hit = self.engine.cached(request)
+            if hit is not None:
+                return hit
+            if self.settings.completion.debounce_ms:
+                await asyncio.sleep(self.settings.completion.debounce_ms / 1000)
+            if cancel.is_set():
+                return None
+            return await self.run_blocking(self.engine.complete, request, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            if self._pending.get(request.uri) is cancel:
+                del self._pending[request.uri]
+
+    # --- settings ----------------------------------------------------------------------------------------------
+
+    def apply_settings(self, data: Any, source: str) -> None:
+        settings, errors = settings_from_dict(data)
+        if errors:
+            self.show_message(
+                types.MessageType.Warning,
+                f"infill-ls: invalid settings from {source}, defaults used for them: " + "; ".join(errors),
+            )
+        self.settings = self._merge_defaults(settings, data)
+        self.engine.options = self.settings.completion
+        self.engine.clear_cache()
+        for listener in list(self.settings_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("settings listener failed")
+        if self._loaded_model_options is not None and self.settings.model != self._loaded_model_options:
+            self.start_model_load()
+
+    def _merge_defaults(self, settings: Settings, data: Any) -> Settings:
+        """Command-line defaults (e.g. --model) hold unless the client sets the same value."""
+        section = data.get(SECTION, data) if isinstance(data, dict) else None
+        client_model = section.get("model") if isinstance(section, dict) else None
+        if not (isinstance(client_model, dict) and client_model.get("path")):
+            settings.model.path = settings.model.path or self.default_settings.model.path
+        return settings
+
+    async def pull_configuration(self) -> None:
+        capabilities = self.client_capabilities.workspace
+        if not (capabilities and capabilities.configuration):
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+        except Exception as error:
+            log.warning("workspace/configuration failed: %s", error)
+            return
+        if result and isinstance(result[0], dict):
+            self.apply_settings(result[0], "workspace/configuration")
+
+    # --- status and model ---------------------------------------------------------------------------------------
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities:
+        return self.protocol.client_capabilities
+
+    def show_message(self, kind: types.MessageType, message: str) -> None:
+        log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def set_status(self, state: str, message: str, model: str | None = None) -> None:
+        self.status = {"state": state, "message": message, "model": model}
+        self.protocol.notify(STATUS_NOTIFICATION, self.status)
+
+    def start_model_load(self) -> None:
+        """Load the configured model in a thread, with $/progress and infill/status; the server stays up."""
+        self._model_generation += 1
+        generation = self._model_generation
+        options = ModelOptions(**vars(self.settings.model))
+        self._loaded_model_options = options
+        loop = asyncio.get_running_loop()
+        token = str(uuid.uuid4())
+        progress = self._progress_reporter(loop, token)
+        self.set_status("loading", "loading model")
+        threading.Thread(
+            target=self._load_model, args=(options, generation, loop, progress), name="infill-model-load", daemon=True
+        ).start()
+
+    def _progress_reporter(self, loop: asyncio.AbstractEventLoop, token: str) -> Callable[[str, int | None], None]:
+        capabilities = self.client_capabilities.window
+        if not (capabilities and capabilities.work_done_progress):
+            return lambda message, percentage: None
+        self.work_done_progress.create(token)
+        self.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title="infill-ls: loading model", percentage=0, cancellable=False)
+        )
+
+        def report(message: str, percentage: int | None) -> None:
+            if percentage is None:
+                value: Any = types.WorkDoneProgressEnd(message=message)
+                loop.call_soon_threadsafe(self.work_done_progress.end, token, value)
+            else:
+                value = types.WorkDoneProgressReport(message=message, percentage=percentage)
+                loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
+
+        return report
+
+    def _load_model(
+        self,
+        options: ModelOptions,
+        generation: int,
+        loop: asyncio.AbstractEventLoop,
+        progress: Callable[[str, int | None], None],
+    ) -> None:
+        try:
+            progress("locating model", 5)
+            path = model_path_for(options)
+            progress(f"loading {path.name}", 30)
+            session = ModelSession.load(options, path)
+            progress("indexing vocabulary", 80)
+            if generation != self._model_generation:  # superseded by a newer settings change
+                session.close()
+                return
+            self.engine.set_model(session)
+        except ModelLoadError as error:
+            self.engine.set_model(None)
+            progress("failed", None)
+            message = f"infill-ls: model unavailable: {error}. Syntax features keep working."
+            loop.call_soon_threadsafe(self._report_load_failure, message)
+            return
+        except Exception as error:  # never let a loader bug kill the server
+            log.exception("model load crashed")
+            progress("failed", None)
+            loop.call_soon_threadsafe(self._report_load_failure, f"infill-ls: model load failed: {error}")
+            return
+        info = session.info
+        progress("ready", None)
+        message = f"{info.name} ({info.family}, {info.size_bytes / 1e6:.0f} MB)"
+        loop.call_soon_threadsafe(self.set_status, "ready", message, info.path)
+
+    def _report_load_failure(self, message: str) -> None:
+        self.set_status("error", message)
+        self.show_message(types.MessageType.Error, message)
+
+    def close_model(self) -> None:
+        self._model_generation += 1
+        self.engine.set_model(None)
+
+
+def create_server(default_settings: Settings | None = None) -> InfillServer:
+    from lsp_server import features
+
+    server = InfillServer(default_settings)
+    features.register_all(server)
+    return server
+

@@ -1,0 +1,104 @@
+"""Helpers for end-to-end tests: the real server over stdio (pytest-lsp) with Neovim / VS Code capabilities."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pygls.protocol import default_converter
+from pytest_lsp.client import register_lsp_features
+
+SERVER_COMMAND = [sys.executable, "-m", "lsp_server"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def capabilities(client: str) -> types.ClientCapabilities:
+    """Capabilities of a real client; 'neovim' and 'vscode' also announce LSP 3.18 inline completion.
+
+    Neovim >= 0.12 (vim.lsp.inline_completion) and VS Code (through our extension) both ask for inline
+    completions; 'plain' is a client that only knows textDocument/completion.
+    """
+    spec = {"neovim": "neovim@v0.11.0", "vscode": "visual-studio-code", "plain": "neovim@v0.10.0"}[client]
+    caps = client_capabilities(spec)
+    if client != "plain":
+        assert caps.text_document is not None
+        caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
+    return caps
+
+
+class StatusClient(LanguageClient):  # type: ignore[misc]
+    """A pytest-lsp client that also records infill/status notifications."""
+
+    def __init__(self) -> None:
+        super().__init__(converter_factory=default_converter)
+        register_lsp_features(self)
+        self.statuses: list[dict[str, Any]] = []
+        self.status_changed = asyncio.Event()
+        self.initialize_result: types.InitializeResult | None = None
+
+        @self.feature("infill/status")
+        def on_status(ls: StatusClient, params: Any) -> None:
+            ls.statuses.append({"state": params.state, "message": params.message, "model": params.model})
+            ls.status_changed.set()
+
+    async def wait_for_status(self, *states: str, timeout: float = 120) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            while True:
+                for status in reversed(self.statuses):
+                    if status["state"] in states:
+                        return status
+                self.status_changed.clear()
+                await self.status_changed.wait()
+
+        return await asyncio.wait_for(wait(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def lsp_session(
+    client_kind: str = "neovim",
+    initialization_options: dict[str, Any] | None = None,
+    root: Path | None = None,
+    configuration: dict[str, Any] | None = None,
+    wait_for_model: bool = True,
+    server_args: list[str] | None = None,
+    position_encodings: list[str] | None = None,
+) -> AsyncIterator[StatusClient]:
+    """Start the real server over stdio, initialize it like `client_kind`, shut it down at the end."""
+    config = ClientServerConfig(server_command=SERVER_COMMAND + (server_args or []), client_factory=StatusClient)
+    client: StatusClient = await config.start()
+    if configuration is not None:
+        client.set_configuration(configuration)
+    try:
+        caps = capabilities(client_kind)
+        if configuration is None and caps.workspace is not None:
+            caps.workspace.configuration = False
+        if position_encodings is not None:
+            caps.general = types.GeneralClientCapabilities(position_encodings=position_encodings)
+        client.initialize_result = await client.initialize_session(
+            types.InitializeParams(
+                capabilities=caps,
+                initialization_options=initialization_options,
+                root_uri=root.as_uri() if root else None,
+                workspace_folders=[types.WorkspaceFolder(root.as_uri(), root.name)] if root else None,
+            )
+        )
+        if wait_for_model:
+            await client.wait_for_status("ready", "error")
+        yield client
+        await client.shutdown_session()
+    finally:
+        await client.stop()
+
+
+def open_document(client: LanguageClient, path: Path, text: str, language_id: str = "python") -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language_id, 1, text))
+    )
+    return uri
