@@ -1,0 +1,1 @@
+"""Parts of the workspace index: file walking, chunk search, import resolution, file watching."""
