@@ -133,6 +133,7 @@ _OPENERS = "([{"
 _CLOSERS = ")]}"
 _MATCHING = {")": "(", "]": "[", "}": "{"}
 _TOKEN = re.compile(r"\w+|\s+|\S")
+_WORD_CHAR = re.compile(r"\w")
 _MAX_REPARSES = 14
 _SMALL_SUBTREE_BYTES = 4096
 
@@ -557,10 +558,14 @@ class _ErrorCheck:
 def _longest_valid(candidates: list[str], check: _ErrorCheck) -> str | None:
     """The longest candidate (sorted longest first) that adds no error.
 
-    Up to four candidates are tried in turn; longer lists are binary-searched, assuming that a shorter cut
-    at the same kind of boundary stays valid when a longer one is.
+    The three longest are tried in turn (a tail of junk is the common case); the rest is binary-searched,
+    assuming that a shorter cut at the same kind of boundary stays valid when a longer one is.
     """
-    if len(candidates) <= 4:
+    for candidate in candidates[:3]:
+        if check.adds_no_error(candidate):
+            return candidate
+    candidates = candidates[3:]
+    if len(candidates) <= 2:
         return next((candidate for candidate in candidates if check.adds_no_error(candidate)), None)
     low, high = 0, len(candidates)
     while low < high:
@@ -595,8 +600,11 @@ def _line_cuts(suggestion: str) -> tuple[list[str], list[str]]:
     return boundaries, [cut for cut in others if cut not in boundaries]
 
 
-def _token_cuts(suggestion: str) -> list[str]:
-    """Prefixes cut after each token of the first non-blank line (whole line excluded), longest first."""
+def _token_cuts(suggestion: str, word_follows: bool) -> list[str]:
+    """Prefixes cut after each token of the first non-blank line (whole line excluded), longest first.
+
+    ``word_follows``: the document goes on with a word character right after the suggestion.
+    """
     start = 0
     while start < len(suggestion) and not suggestion[start:].split("\n", 1)[0].strip():
         newline = suggestion.find("\n", start)
@@ -608,7 +616,8 @@ def _token_cuts(suggestion: str) -> list[str]:
     cuts = [
         suggestion[: start + match.end()] for match in _TOKEN.finditer(line) if not match.group().isspace()
     ]
-    cuts = [cut for cut in cuts[:-1] if cut.strip()]
+    # A cut ending in a word character must not glue onto a word right of the suggestion.
+    cuts = [cut for cut in cuts[:-1] if cut.strip() and not (word_follows and _WORD_CHAR.match(cut[-1]))]
     cuts.reverse()
     return cuts
 
@@ -649,5 +658,6 @@ def truncate_to_valid(
     boundaries, others = _line_cuts(candidate)
     best = _longest_valid(boundaries, check) or _longest_valid(others[:3], check)
     if best is None:
-        best = _longest_valid(_token_cuts(candidate), check)
+        word_follows = _WORD_CHAR.match(text[replace_end : replace_end + 1]) is not None
+        best = _longest_valid(_token_cuts(candidate, word_follows), check)
     return best if best is not None and best.strip() else None

@@ -1,0 +1,333 @@
+"""Shape a raw model output into the suggestion an editor shows: text checks first, then syntax checks.
+
+The common complaints about inline completion each have a check here: a suggestion that repeats the line
+below, duplicates a closing bracket the editor already inserted, runs past the end of the block, stops after
+one line where a body was wanted, or does not merge with the half-typed word under the cursor. The text
+checks are language-agnostic; ``syntax.checks.truncate_to_valid`` then cuts what would add a syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from syntax.checks import (
+    ONE_STATEMENT_REASONS,
+    CompletionShape,
+    indentation_of,
+    truncate_to_valid,
+)
+
+if TYPE_CHECKING:
+    from syntax.document import SyntaxDocument
+
+__all__ = ["Suggestion", "postprocess"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str  # text to insert at the cursor
+    replace_end: (
+        int  # str offset >= cursor: end of the range the suggestion replaces (e.g. auto-inserted ")")
+    )
+
+
+# Control tokens of common FIM / chat templates that a model may emit as text.
+_SPECIAL_TOKEN = re.compile(
+    r"<\|[A-Za-z0-9_]+\|>|<fim_[a-z]+>|<(?:eos|end_of_turn|start_of_turn|file_sep|pad)>|</s>"
+)
+_WORD_START = re.compile(r"\w+")
+_FIRST_TOKEN = re.compile(r"\w+|\S")
+_CLOSERS = ")]}"
+_OPENERS = "([{"
+_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
+# A line at the block's own indentation that still belongs to the statement above it.
+_CONTINUES_STATEMENT = re.compile(
+    r"^\s*([)\]}.?:+\-*/%&|^,]|else\b|elif\b|except\b|finally\b|catch\b|end\b|until\b|elseif\b|where\b)"
+)
+_OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
+
+
+def _closer_positions(text: str) -> list[int]:
+    """Indexes of closing brackets in ``text`` that close brackets opened before it (strings skipped)."""
+    stack: list[str] = []
+    found: list[int] = []
+    quote = ""
+    escaped = False
+    for index, char in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote or char == "\n":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPENERS:
+            stack.append(char)
+        elif char in _CLOSERS:
+            if stack:
+                stack.pop()
+            else:
+                found.append(index)
+    return found
+
+
+def _open_depth(text: str) -> int:
+    """Brackets opened in ``text`` and still open at its end (closers of outer brackets count as zero)."""
+    depth = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote or char == "\n":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth = max(0, depth - 1)
+    return depth
+
+
+def _next_nonblank_line(text: str, offset: int) -> str | None:
+    position = text.find("\n", offset)
+    while position >= 0:
+        end = text.find("\n", position + 1)
+        line = text[position + 1 : len(text) if end < 0 else end]
+        if line.strip():
+            return line.strip()
+        position = end
+    return None
+
+
+def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
+    """A generated line that repeats the one before it (with some content) or the document's next line."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if previous is not None and stripped == previous.strip() and any(char.isalnum() for char in stripped):
+        return True
+    return below is not None and stripped == below
+
+
+def _single_line(raw: str, before: str, after: str) -> str | None:
+    """The rest of the current line; a next-line suggestion only when the cursor ends its line."""
+    lines = raw.split("\n")
+    first = lines[0].rstrip()
+    if first.strip():
+        if not before.strip() or before[-1:].isspace():
+            first = first.lstrip()
+        return first
+    if after.strip():
+        return None  # a line break in the middle of a line is not a single-line completion
+    following = next((line.rstrip() for line in lines[1:] if line.strip()), None)
+    return None if following is None else "\n" + following
+
+
+def _reindented(line: str, model_base: str, target: str) -> str | None:
+    """The line moved from the model's base indentation to the block's; None when it is left of the base."""
+    if not line.strip():
+        return ""
+    if line.startswith(model_base):
+        return target + line[len(model_base) :]
+    return None
+
+
+def _outdented_closer(line: str, model_base: str, target: str) -> str:
+    """A closing line that left the model's block, placed as far left of ``target`` as it was of the base."""
+    shift = len(model_base.expandtabs(4)) - len(indentation_of(line).expandtabs(4))
+    kept = target
+    while shift > 0 and kept:
+        shift -= 4 if kept.endswith("\t") else 1
+        kept = kept[:-1]
+    return kept + line.strip()
+
+
+def _block(
+    raw: str, before: str, after: str, shape: CompletionShape, language: str | None, below: str | None
+) -> tuple[str, str] | None:
+    """A multi-line suggestion re-indented to the block, cut at a dedent, a repeat or the statement's end.
+
+    Returns the text and the indentation its lines were given.
+    """
+    lines = raw.rstrip().split("\n")
+    after_code = bool(before.strip())
+    head = lines[0].rstrip() if after_code else ""
+    body = lines[1:] if after_code or not lines[0].strip() else [before + lines[0], *lines[1:]]
+    while body and not body[0].strip():
+        body = body[1:]
+    if not body:
+        line = _single_line(head, before, after) if head.strip() else None
+        return None if line is None else (line, shape.indent)
+    model_base = indentation_of(body[0])
+    # At column 0 of a blank line the model chose the indentation itself (a dedent is a real option there).
+    target = model_base if not after_code and not before else shape.indent
+    one_statement = shape.reason in ONE_STATEMENT_REASONS
+    closes_block = shape.block_end is None and language != "python"
+    kept: list[str] = []
+    for line in body:
+        placed = _reindented(line, model_base, target)
+        if placed is None:
+            if closes_block and _CLOSER_LINE.match(line):
+                kept.append(_outdented_closer(line, model_base, target))
+            break
+        previous = next((earlier for earlier in reversed(kept) if earlier.strip()), None)
+        if _is_repeat(placed, previous, below):
+            break
+        at_block_level = placed.strip() and indentation_of(placed) == target
+        if (
+            one_statement
+            and kept
+            and at_block_level
+            and not _CONTINUES_STATEMENT.match(placed)
+            and _open_depth("\n".join(kept)) == 0
+            and not _OPEN_LINE_END.search(previous or "")
+        ):
+            break
+        kept.append(placed)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if not kept:
+        return None
+    if after_code:
+        text = head + "\n" + "\n".join(kept)
+    else:
+        first = kept[0]
+        cursor_indent = before if target.startswith(before) else ""
+        kept[0] = first[len(cursor_indent) :] if first.startswith(cursor_indent) else first.lstrip()
+        text = "\n".join(kept)
+    if "\n" in text and _CLOSER_LINE.match(after):
+        text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
+    return text, target
+
+
+def _merge_with_rest_of_line(suggestion: str, rest: str, replace_end: int) -> tuple[str, int]:
+    """Avoid duplicating what is right of the cursor: drop a tail the line already has, or replace closers.
+
+    A tail is dropped only when its brackets are the suggestion's unmatched closers (``a, b)`` before ``)``),
+    never a balanced one (``foo(x)`` before ``)`` keeps its ``)``). Otherwise, when the suggestion closes the
+    brackets that the editor auto-inserted right of the cursor, the replaced range grows over them.
+    """
+    tail = rest.strip()
+    if not tail:
+        return suggestion, replace_end
+    unmatched = _closer_positions(suggestion)
+    body = suggestion.rstrip()
+    if body.endswith(tail):
+        cut = len(body) - len(tail)
+        tail_closers = sum(char in _CLOSERS for char in tail)
+        if tail_closers == sum(position >= cut for position in unmatched):
+            kept = body[:cut]
+            if "\n" in kept and not kept[kept.rfind("\n") + 1 :].strip():
+                return kept, replace_end  # the closer stays on its own line below the body
+            return kept.rstrip() if not kept.strip() else kept, replace_end
+    if tail.strip(_CLOSERS + ";,: \t"):
+        return _aligned_with_code(suggestion, tail), replace_end
+    if unmatched:
+        wanted = [suggestion[position] for position in unmatched]
+        covered = 0
+        end_in_rest = 0
+        for index, char in enumerate(rest):
+            if covered == len(wanted):
+                break
+            if char == wanted[covered]:
+                covered += 1
+                end_in_rest = index + 1
+            elif not char.isspace():
+                break
+        if covered == len(wanted):
+            return suggestion, replace_end + end_in_rest
+    return suggestion, replace_end
+
+
+def _aligned_with_code(suggestion: str, rest: str) -> str:
+    """The suggestion cut where the code right of the cursor takes over.
+
+    The model (often prefix-only) writes to the end of the line; the line already goes on with ``rest``. The
+    cut is at the first place, outside brackets the suggestion opened, where ``rest``'s first token appears
+    (``a, b) * 2`` before ``) + x`` keeps ``a, b``); without one, at the suggestion's own statement end.
+    """
+    first_token = _FIRST_TOKEN.match(rest)
+    token = first_token.group() if first_token else rest[:1]
+    depth = 0
+    quote = ""
+    statement_end = len(suggestion)
+    for index, char in enumerate(suggestion):
+        if quote:
+            if char == quote or char == "\n":
+                quote = ""
+            continue
+        if depth == 0 and suggestion.startswith(token, index):
+            word_before = index > 0 and _WORD_START.match(suggestion[index - 1]) is not None
+            if not (token[0].isalnum() or token[0] == "_") or not word_before:
+                return suggestion[:index]
+        if char in "\"'`":
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif char == ";" and depth == 0 and statement_end == len(suggestion):
+            statement_end = index
+    return suggestion[:statement_end]
+
+
+def postprocess(
+    raw: str,
+    text: str,
+    offset: int,
+    shape: CompletionShape,
+    language: str | None,
+    *,
+    document: SyntaxDocument | None = None,
+) -> Suggestion | None:
+    """The suggestion to show for a raw model output at ``offset``, or None when nothing useful is left.
+
+    ``document``: the server's parsed copy of ``text``; the syntax check then reparses incrementally.
+    """
+    offset = max(0, min(offset, len(text)))
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    special = _SPECIAL_TOKEN.search(raw)
+    if special is not None:
+        raw = raw[: special.start()]
+    if not raw.strip():
+        return None
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    before = text[line_start:offset]
+    after = text[offset : len(text) if line_end < 0 else line_end].rstrip("\r")
+    replace_end = offset
+    word_rest = _WORD_START.match(after)
+    if word_rest is not None and _WORD_START.match(before[-1:]):
+        if not raw.startswith(word_rest.group()):
+            return None  # the suggestion would split the word under the cursor
+        replace_end += len(word_rest.group())
+        after = after[len(word_rest.group()) :]
+    below = _next_nonblank_line(text, offset)
+    if shape.multiline:
+        block = _block(raw, before, after, shape, language, below)
+        shaped = None if block is None else block[0]
+        if block is not None and block[1] != shape.indent:
+            shape = replace(shape, indent=block[1])
+    else:
+        shaped = _single_line(raw, before, after)
+        if shaped is not None:
+            completed = (shaped if shaped.startswith("\n") else before + shaped + after).strip()
+            if completed == below:
+                return None
+    if shaped is None or not shaped.strip():
+        return None
+    shaped, replace_end = _merge_with_rest_of_line(shaped, after, replace_end)
+    if not shaped.strip() or shaped == text[offset:replace_end]:
+        return None  # nothing left, or only what the document already has
+    if _WORD_START.match(shaped[-1:]) and _WORD_START.match(text[replace_end : replace_end + 1]):
+        return None  # it would glue onto the word right of it
+    if "\r\n" in text[max(0, line_start - 2) : line_end + 2 if line_end >= 0 else len(text)]:
+        shaped = shaped.replace("\n", "\r\n")
+    checked = truncate_to_valid(text, offset, replace_end, shaped, language, shape, document=document)
+    if checked is None or not checked.strip():
+        return None
+    return Suggestion(checked, replace_end)
