@@ -22,8 +22,8 @@ def _dump(tree: Tree) -> list[tuple[str, int, int, tuple[int, int], tuple[int, i
                 node.type,
                 node.start_byte,
                 node.end_byte,
-                tuple(node.start_point),
-                tuple(node.end_point),
+                (node.start_point.row, node.start_point.column),
+                (node.end_point.row, node.end_point.column),
                 node.is_missing,
             )
         )
