@@ -1,0 +1,377 @@
+--- infill.nvim: Neovim client for infill-ls, a local fill-in-the-middle completion server.
+---
+--- `setup()` configures and enables the `infill_ls` LSP config (see `lsp/infill_ls.lua`), shows the
+--- server's inline completions as ghost text (Neovim's own `vim.lsp.inline_completion` on 0.12+,
+--- extmarks before that) and installs keymaps to accept, dismiss and cycle suggestions.
+
+local api = vim.api
+
+local M = {}
+
+---@class infill.Keymaps
+---@field accept string|false Accept the suggestion; falls back to the key itself when none is shown.
+---@field dismiss string|false Hide the suggestion (leaving insert mode hides it too).
+---@field next string|false Show the next suggestion.
+---@field prev string|false Show the previous suggestion.
+---@field trigger string|false Ask for a suggestion now.
+
+---@class infill.Options
+---@field cmd string[]? Server command; default `{ 'infill-ls' }`.
+---@field filetypes string[]? Filetypes to start the server for; default: all supported languages.
+---@field root_markers string[]? Files marking a project root.
+---@field settings table? Server settings (the `infill` section), e.g. `{ completion = { ... } }`.
+---@field enable boolean Enable the `infill_ls` config (start the server for matching buffers).
+---@field ghost_text 'auto'|'builtin'|'extmark'|false How suggestions are shown; `false`: not at all.
+---@field auto_trigger boolean Request suggestions while typing (else only with `keymaps.trigger`).
+---@field debounce_ms integer Pause in typing before a request (extmark ghost text only).
+---@field keymaps infill.Keymaps Insert-mode keys, buffer-local to buffers the server serves.
+
+---@type infill.Options
+M.defaults = {
+  cmd = nil,
+  filetypes = nil,
+  root_markers = nil,
+  settings = {},
+  enable = true,
+  ghost_text = 'auto',
+  auto_trigger = true,
+  debounce_ms = 150,
+  keymaps = {
+    accept = '<Tab>',
+    dismiss = '<C-]>',
+    next = '<M-]>',
+    prev = '<M-[>',
+    trigger = '<M-\\>',
+  },
+}
+
+---@type infill.Options
+M.options = vim.deepcopy(M.defaults)
+
+local GROUP = 'infill'
+local HAS_BUILTIN = vim.lsp.inline_completion ~= nil
+local HAS_LSP_CONFIG = vim.fn.has('nvim-0.11') == 1 and type(vim.lsp.config) == 'table'
+
+--- Which ghost text implementation is in use: 'builtin', 'extmark' or 'none'.
+---@return 'builtin'|'extmark'|'none'
+function M.backend()
+  local mode = M.options.ghost_text
+  if mode == false then
+    return 'none'
+  end
+  if mode == 'builtin' or (mode == 'auto' and HAS_BUILTIN) then
+    return HAS_BUILTIN and 'builtin' or 'extmark'
+  end
+  return 'extmark'
+end
+
+---@param opts table?
+---@return infill.Options
+local function validate(opts)
+  opts = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  local checks = {
+    { 'cmd', opts.cmd, 'table', true },
+    { 'filetypes', opts.filetypes, 'table', true },
+    { 'root_markers', opts.root_markers, 'table', true },
+    { 'settings', opts.settings, 'table' },
+    { 'enable', opts.enable, 'boolean' },
+    { 'auto_trigger', opts.auto_trigger, 'boolean' },
+    { 'debounce_ms', opts.debounce_ms, 'number' },
+    { 'keymaps', opts.keymaps, 'table' },
+  }
+  for _, check in ipairs(checks) do
+    local ok, err = pcall(vim.validate, check[1], check[2], check[3], check[4])
+    if not ok then
+      error('infill.setup: ' .. err, 0)
+    end
+  end
+  local modes = { auto = true, builtin = true, extmark = true, [false] = true }
+  if not modes[opts.ghost_text] then
+    error("infill.setup: ghost_text must be 'auto', 'builtin', 'extmark' or false", 0)
+  end
+  return opts
+end
+
+--- The LSP config fields that setup() overrides on top of `lsp/infill_ls.lua`.
+---@param opts infill.Options
+---@return table
+local function config_overrides(opts)
+  -- An empty Lua table would go out as a JSON array; the server expects objects.
+  local settings = next(opts.settings) == nil and vim.empty_dict() or opts.settings
+  local overrides = {
+    settings = { infill = settings },
+    init_options = settings,
+  }
+  overrides.cmd = opts.cmd
+  overrides.filetypes = opts.filetypes
+  overrides.root_markers = opts.root_markers
+  return overrides
+end
+
+--- The complete config: `lsp/infill_ls.lua` from 'runtimepath' plus the overrides.
+---@param opts infill.Options
+---@return table
+function M.lsp_config(opts)
+  opts = opts or M.options
+  local base = {}
+  local file = api.nvim_get_runtime_file('lsp/infill_ls.lua', false)[1]
+  if file then
+    base = dofile(file)
+  end
+  return vim.tbl_deep_extend('force', base, config_overrides(opts))
+end
+
+--- Neovim 0.10 has no `vim.lsp.config`/`vim.lsp.enable`: start the client from a FileType autocmd.
+---@param opts infill.Options
+local function enable_legacy(opts)
+  local config = M.lsp_config(opts)
+  config.name = 'infill_ls'
+  config.capabilities =
+    vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), config.capabilities or {})
+  local filetypes = {}
+  for _, ft in ipairs(config.filetypes or {}) do
+    filetypes[ft] = true
+  end
+  local function start(bufnr)
+    if not filetypes[vim.bo[bufnr].filetype] or vim.bo[bufnr].buftype ~= '' then
+      return
+    end
+    local root = vim.fs.root(bufnr, config.root_markers or {})
+    local name = api.nvim_buf_get_name(bufnr)
+    config.root_dir = root or (name ~= '' and vim.fs.dirname(name)) or vim.fn.getcwd()
+    vim.lsp.start(config, { bufnr = bufnr })
+  end
+  api.nvim_create_autocmd('FileType', {
+    group = GROUP,
+    callback = function(args)
+      start(args.buf)
+    end,
+  })
+  for _, bufnr in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(bufnr) then
+      start(bufnr)
+    end
+  end
+end
+
+--- Accepts the suggestion on screen. Returns false when there is none (so a mapping can fall back).
+--- Safe in expr mappings: the buffer is changed right after the mapping returns.
+---@return boolean
+function M.accept()
+  local backend = M.backend()
+  if backend == 'builtin' then
+    return vim.lsp.inline_completion.get() == true
+  end
+  if backend == 'extmark' and require('infill.ghost').visible(0) then
+    vim.schedule(function()
+      require('infill.ghost').accept(0)
+    end)
+    return true
+  end
+  return false
+end
+
+--- Whether a suggestion is shown in the current buffer (extmark ghost text; builtin: unknown -> false).
+---@return boolean
+function M.visible()
+  return M.backend() == 'extmark' and require('infill.ghost').visible(0)
+end
+
+--- Hides the suggestion in the current buffer.
+function M.dismiss()
+  local backend = M.backend()
+  if backend == 'extmark' then
+    require('infill.ghost').dismiss(0)
+  elseif backend == 'builtin' then
+    -- The builtin UI has no dismiss API; re-enabling the capability for the buffer clears it.
+    vim.lsp.inline_completion.enable(false, { bufnr = 0 })
+    vim.lsp.inline_completion.enable(true, { bufnr = 0 })
+  end
+end
+
+--- Shows the next (`count` > 0) or previous (`count` < 0) suggestion.
+---@param count integer
+function M.select(count)
+  local backend = M.backend()
+  if backend == 'extmark' then
+    require('infill.ghost').select(count, 0)
+  elseif backend == 'builtin' then
+    vim.lsp.inline_completion.select({ count = count })
+  end
+end
+
+--- Asks the server for a suggestion at the cursor now.
+function M.trigger()
+  local backend = M.backend()
+  if backend == 'extmark' then
+    require('infill.ghost').trigger(0)
+  elseif backend == 'builtin' then
+    -- The builtin UI requests on its own autocmds; firing one of them is its only trigger.
+    local bufnr = api.nvim_get_current_buf()
+    pcall(api.nvim_exec_autocmds, 'CursorMovedI', {
+      group = 'nvim.lsp.inline_completion:' .. bufnr,
+      buffer = bufnr,
+    })
+  end
+end
+
+---@param bufnr integer
+local function set_keymaps(bufnr)
+  local keys = M.options.keymaps
+  local function map(lhs, fn, desc, opts)
+    if lhs then
+      vim.keymap.set('i', lhs, fn, vim.tbl_extend('force', { buffer = bufnr, desc = desc }, opts or {}))
+    end
+  end
+  local accept_key = keys.accept
+  map(accept_key, function()
+    if M.accept() then
+      return ''
+    end
+    return api.nvim_replace_termcodes(accept_key --[[@as string]], true, false, true)
+  end, 'infill: accept suggestion', { expr = true, replace_keycodes = false })
+  map(keys.dismiss, M.dismiss, 'infill: dismiss suggestion')
+  map(keys.next, function()
+    M.select(1)
+  end, 'infill: next suggestion')
+  map(keys.prev, function()
+    M.select(-1)
+  end, 'infill: previous suggestion')
+  map(keys.trigger, M.trigger, 'infill: request a suggestion')
+end
+
+--- Starts the chosen ghost text UI and keymaps for a buffer the server attached to.
+---@param bufnr integer
+---@param client vim.lsp.Client
+local function on_attach(bufnr, client)
+  local backend = M.backend()
+  if backend == 'builtin' then
+    if M.options.auto_trigger then
+      -- Buffer scope: the builtin shows inline completion only where the buffer is enabled.
+      vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    end
+  elseif backend == 'extmark' then
+    local ghost = require('infill.ghost')
+    ghost.options.debounce_ms = M.options.debounce_ms
+    ghost.options.auto_trigger = M.options.auto_trigger
+    ghost.attach(bufnr, client.id)
+  end
+  if backend ~= 'none' then
+    set_keymaps(bufnr)
+  end
+end
+
+--- Turns automatic suggestions on/off (all buffers); `nil` toggles.
+---@param enable boolean?
+function M.enable(enable)
+  if enable == nil then
+    enable = not M.options.auto_trigger
+  end
+  M.options.auto_trigger = enable
+  local backend = M.backend()
+  if backend == 'builtin' then
+    for _, client in ipairs(require('infill.status').clients()) do
+      for _, bufnr in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
+        vim.lsp.inline_completion.enable(enable, { bufnr = bufnr })
+      end
+    end
+  elseif backend == 'extmark' then
+    local ghost = require('infill.ghost')
+    ghost.options.auto_trigger = enable
+    if not enable then
+      for _, bufnr in ipairs(api.nvim_list_bufs()) do
+        ghost.dismiss(bufnr)
+      end
+    end
+  end
+end
+
+--- Status of the server for the current buffer: `{ state, message, model, client_id }`.
+--- `state` is the server's ('loading', 'ready', 'error', 'disabled') or 'starting'/'stopped'.
+---@param bufnr integer?
+---@return infill.Status
+function M.state(bufnr)
+  return require('infill.status').get(bufnr or api.nvim_get_current_buf())
+end
+
+--- Short text for a statusline (`infill: ready`), empty when the buffer has no server.
+---@return string
+function M.status()
+  return require('infill.status').statusline(api.nvim_get_current_buf())
+end
+
+local function create_command()
+  local actions = {
+    status = function()
+      local s = M.state()
+      local model = s.model and (' [' .. s.model .. ']') or ''
+      vim.notify(('infill: %s%s %s'):format(s.state, model, s.message))
+    end,
+    enable = function()
+      M.enable(true)
+    end,
+    disable = function()
+      M.enable(false)
+    end,
+    toggle = function()
+      M.enable(nil)
+    end,
+  }
+  api.nvim_create_user_command('Infill', function(args)
+    local action = actions[args.fargs[1] or 'status']
+    if not action then
+      vim.notify('infill: unknown subcommand ' .. args.fargs[1], vim.log.levels.ERROR)
+      return
+    end
+    action()
+  end, {
+    nargs = '?',
+    complete = function()
+      return vim.tbl_keys(actions)
+    end,
+    desc = 'infill-ls: status | enable | disable | toggle',
+  })
+end
+
+--- Configures the plugin, enables the `infill_ls` LSP config and the ghost text UI.
+---@param opts infill.Options|table|nil
+function M.setup(opts)
+  M.options = validate(opts)
+  api.nvim_create_augroup(GROUP, { clear = true })
+  api.nvim_set_hl(0, 'InfillGhostText', { link = 'Comment', default = true })
+  create_command()
+
+  api.nvim_create_autocmd('LspAttach', {
+    group = GROUP,
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == 'infill_ls' then
+        on_attach(args.buf, client)
+      end
+    end,
+  })
+  api.nvim_create_autocmd('LspDetach', {
+    group = GROUP,
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == 'infill_ls' then
+        require('infill.ghost').detach(args.buf)
+        if #vim.lsp.get_buffers_by_client_id(client.id) <= 1 then
+          require('infill.status').forget(client.id)
+        end
+      end
+    end,
+  })
+
+  if HAS_LSP_CONFIG then
+    vim.lsp.config('infill_ls', config_overrides(M.options))
+    if M.options.enable then
+      vim.lsp.enable('infill_ls')
+    end
+  elseif M.options.enable then
+    enable_legacy(M.options)
+  end
+  M._setup_done = true
+end
+
+return M

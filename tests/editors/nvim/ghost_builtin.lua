@@ -1,0 +1,31 @@
+--- Neovim 0.12's own inline completion UI, enabled by setup() for infill-ls buffers, against the
+--- scripted fake server: the suggestion is shown, <Tab> accepts it, and <Tab> falls back without one.
+local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
+
+H.run(function()
+  local ed = H.editor({})
+  if not ed:lua('return vim.lsp.inline_completion ~= nil') then
+    io.stdout:write('skip: this Neovim has no vim.lsp.inline_completion\n')
+    ed:quit()
+    return
+  end
+  H.eq('builtin', ed:lua("return require('infill').backend()"), 'backend')
+  ed:open('add.py', { 'def add(a, b):', '    return ' })
+  H.eq(true, ed:lua('return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })'), 'enabled for the buffer')
+
+  ed:input('GA')
+  ed:wait('builtin ghost text', "return #vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion'] or -1, 0, -1, {}) > 0")
+  H.eq('a + b\n# done', ed:ghost_text('nvim.lsp.inline_completion'), 'ghost text')
+
+  ed:input('<Tab>')
+  ed:wait('the accepted text', 'return vim.api.nvim_buf_line_count(0) == 3')
+  H.eq({ 'def add(a, b):', '    return a + b', '# done' }, ed:lines(), 'buffer after accept')
+
+  ed:input('<Tab>')
+  ed:wait('an ordinary <Tab>', "return vim.api.nvim_get_current_line() == '# done  '")
+
+  -- :Infill disable turns the automatic requests off for the buffer.
+  ed:lua('vim.cmd("Infill disable")')
+  H.eq(false, ed:lua('return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })'), 'enabled after :Infill disable')
+  ed:quit()
+end)
