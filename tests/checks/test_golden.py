@@ -7,6 +7,7 @@ import pytest
 from completion.postprocess import postprocess
 from syntax.checks import completion_shape, syntax_errors
 from syntax.document import SyntaxDocument
+
 from .casefile import GOLDEN, Case, all_cases
 
 CASES = all_cases()
@@ -14,7 +15,7 @@ REQUIRED_LANGUAGES = {"python", "javascript", "typescript", "go", "rust", "java"
 
 
 def test_every_required_language_has_cases() -> None:
-    assert REQUIRED_LANGUAGES <= {case.language for case in CASES}
+    assert {case.language for case in CASES} >= REQUIRED_LANGUAGES
     assert {path.name for path in GOLDEN.iterdir() if path.is_dir()} >= REQUIRED_LANGUAGES
 
 
