@@ -500,6 +500,27 @@ def tokenize_pieces(model: VocabTokenizer, pieces: Sequence[PromptPiece], bos_id
     return tokens
 
 
+def injectable_texts(model: VocabTokenizer, template: FimTemplate) -> list[str]:
+    """Special texts of ``template`` that llama.cpp would match even in text tokenized with special=False.
+
+    That happens when the GGUF types a token USER_DEFINED instead of CONTROL; a document containing such
+    a text would then smuggle the control id into the prompt. llama.cpp retypes the FIM tokens it knows by
+    name to CONTROL, so this is normally empty; log a warning when it is not.
+    """
+    found: list[str] = []
+    for text in template.special_texts():
+        token = _lookup_once(model, text)
+        if token is None:
+            continue
+        try:
+            plain = model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        except Exception:
+            continue
+        if token in plain:
+            found.append(text)
+    return found
+
+
 def stop_token_ids(template: FimTemplate, token_id: TokenLookup) -> frozenset[int]:
     """Ids of the template's special tokens present in the vocabulary (stop generation on any of them)."""
     ids = (_safe_lookup(token_id, text) for text in template.special_texts())

@@ -31,8 +31,8 @@ def _prefix_upper_bound(prefix: bytes) -> bytes | None:
 class VocabPieces:
     """A model's token pieces, sorted once so each healing step is a few binary searches.
 
-    Built once per model (about 0.2 s for a 262k vocabulary, see the report numbers in the tests'
-    benchmark); special tokens and tokens with empty pieces never take part in healing.
+    Built once per model (0.35 s for Gemma 3's 262k vocabulary; one step then costs ~10 us of searching plus
+    the masking, 50-90 us for a partial word); special tokens and tokens with empty pieces never take part.
     """
 
     def __init__(self, pieces: Sequence[bytes], special: Sequence[bool]) -> None:

@@ -21,16 +21,16 @@ TinyModelLoader = Callable[..., Any]
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> TinyModelBuilder:
-    """``tiny_model_path(family, extra_tokens=())`` -> path of a cached tiny GGUF model."""
+    """``tiny_model_path(family, extra_tokens=(), **options)`` -> path of a cached tiny GGUF model
+    (options: ``tokenizer="spm"``, ``user_defined=(...)``, see ``build_tiny_model``)."""
     folder = tmp_path_factory.mktemp("tiny-gguf")
-    built: dict[tuple[str | None, tuple[str, ...]], Path] = {}
+    built: dict[tuple[object, ...], Path] = {}
 
-    def build(family: str | None, extra_tokens: tuple[str, ...] = ()) -> Path:
-        key = (family, tuple(extra_tokens))
+    def build(family: str | None, extra_tokens: tuple[str, ...] = (), **options: Any) -> Path:
+        key = (family, tuple(extra_tokens), *sorted((name, repr(value)) for name, value in options.items()))
         if key not in built:
-            built[key] = build_tiny_model(
-                folder / f"{family or 'plain'}-{len(built)}.gguf", family, extra_tokens
-            )
+            path = folder / f"{family or 'plain'}-{len(built)}.gguf"
+            built[key] = build_tiny_model(path, family, extra_tokens, **options)
         return built[key]
 
     return build
@@ -38,16 +38,15 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> TinyModelBuilde
 
 @pytest.fixture(scope="session")
 def tiny_llama(tiny_model_path: TinyModelBuilder) -> Iterator[TinyModelLoader]:
-    """``tiny_llama(family, extra_tokens=())`` -> a cached ``llama_cpp.Llama`` over the tiny model."""
+    """``tiny_llama(family, extra_tokens=(), **options)`` -> a cached ``llama_cpp.Llama`` of the tiny model."""
     llama_cpp = pytest.importorskip("llama_cpp")
-    loaded: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+    loaded: dict[Path, Any] = {}
 
-    def load(family: str | None, extra_tokens: tuple[str, ...] = ()) -> Any:
-        key = (family, tuple(extra_tokens))
-        if key not in loaded:
-            path = tiny_model_path(family, extra_tokens)
-            loaded[key] = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=1, verbose=False)
-        return loaded[key]
+    def load(family: str | None, extra_tokens: tuple[str, ...] = (), **options: Any) -> Any:
+        path = tiny_model_path(family, extra_tokens, **options)
+        if path not in loaded:
+            loaded[path] = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=1, verbose=False)
+        return loaded[path]
 
     yield load
     for model in loaded.values():

@@ -6,21 +6,28 @@ own; the weights are seeded random f32 values (generation works, its text is noi
 
 Token ids (stable, documented so tests can assert them without loading the model):
 
-- ``0..255``: the 256 byte tokens of a GPT-2 byte-level BPE vocabulary; **id == byte value** (so plain ASCII
-  text without merges tokenizes to its byte values, e.g. ``"x"`` -> ``[120]``).
+- ``0..255``: the 256 byte tokens; **id == byte value** (so plain ASCII text that no merge touches tokenizes
+  to its byte values, e.g. ``"x"`` -> ``[120]``). ``tokenizer="bpe"`` (default): a GPT-2 byte-level BPE
+  vocabulary (``tokenizer.ggml.model = "gpt2"``, pre-tokenizer ``gpt-2``); ``tokenizer="spm"``: a
+  SentencePiece vocabulary (``"llama"``, like CodeLlama/Mistral) whose byte tokens are ``<0xNN>``
+  byte-fallback tokens, spaces stored as ``"▁"``, and llama.cpp's SPM space prefix on.
 - ``256..``: one token per merge, in the order of :data:`MERGE_WORDS` (each word merged left to right,
-  e.g. ``"p"+"r"`` -> ``"pr"``, ``"pr"+"i"`` -> ``"pri"``...; duplicates skipped).
-- then the family's special tokens (:data:`FAMILY_SPECIALS`) in listed order, typed CONTROL;
-- then ``extra_tokens`` (plain text, typed NORMAL, stored in byte-level form) in the given order.
+  e.g. ``"p"+"r"`` -> ``"pr"``, ``"pr"+"i"`` -> ``"pri"``...; duplicates skipped). For SPM, id 256 is the
+  ``"▁"`` piece and the merge texts follow from 257 as scored pieces (later pieces score higher).
+- then the family's special tokens (:data:`FAMILY_SPECIALS`) in listed order, typed CONTROL (an SPM
+  vocabulary of a family without ``<unk>`` gets ``<unk>`` appended as the last special);
+- then ``user_defined`` tokens (stored verbatim, typed USER_DEFINED: llama.cpp matches these even in text
+  tokenized with ``special=False``);
+- then ``extra_tokens`` (plain text, typed NORMAL) in the given order.
 
-:func:`tiny_vocab` returns the same list and an id map; ``TinyVocab.ids[text]`` gives the id of a special
-token, an extra token or a merge token by its text (specials and extras by their plain text).
+:func:`tiny_vocab` returns the same list and an id map; ``TinyVocab.ids[text]`` gives the id of a merge
+token, special, user-defined or extra token by its plain text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -212,40 +219,68 @@ class TinyVocab:
     ids: dict[str, int]
     """Plain text -> id for merge tokens, specials and extras (byte tokens: id == byte value)."""
     spec: FamilySpec
+    spm: bool = False
 
 
-def tiny_vocab(family: str | None, extra_tokens: Sequence[str] = ()) -> TinyVocab:
+def tiny_vocab(
+    family: str | None,
+    extra_tokens: Sequence[str] = (),
+    *,
+    tokenizer: str = "bpe",
+    user_defined: Sequence[str] = (),
+) -> TinyVocab:
     """The vocabulary :func:`build_tiny_model` writes (see the module docstring for the id layout)."""
     if family not in FAMILY_SPECIALS:
         raise ValueError(f"unknown tiny model family {family!r}: one of {sorted(map(str, FAMILY_SPECIALS))}")
+    if tokenizer not in ("bpe", "spm"):
+        raise ValueError(f"tokenizer must be 'bpe' or 'spm', not {tokenizer!r}")
+    spm = tokenizer == "spm"
     spec = FAMILY_SPECIALS[family]
-    tokens = [BYTE_TO_UNICODE[byte] for byte in range(256)]
-    types = [int(TokenType.NORMAL)] * 256
+    if spm and "<unk>" not in spec.specials:
+        spec = replace(spec, specials=(*spec.specials, "<unk>"))
+
+    def stored_form(text: str) -> str:
+        return text.replace(" ", "▁") if spm else byte_level(text)
+
+    if spm:
+        tokens = [f"<0x{byte:02X}>" for byte in range(256)]
+        types = [int(TokenType.BYTE)] * 256
+    else:
+        tokens = [BYTE_TO_UNICODE[byte] for byte in range(256)]
+        types = [int(TokenType.NORMAL)] * 256
     ids: dict[str, int] = {}
     merges: list[str] = []
+    if spm:
+        ids[" "] = len(tokens)
+        tokens.append("▁")
+        types.append(int(TokenType.NORMAL))
     for word in MERGE_WORDS:
-        stored = [BYTE_TO_UNICODE[byte] for byte in word.encode("utf-8")]
-        for end in range(1, len(stored)):
-            left, right = "".join(stored[:end]), stored[end]
-            merged = left + right
+        for end in range(2, len(word) + 1):
+            left, merged = stored_form(word[: end - 1]), stored_form(word[:end])
             if merged in tokens:
                 continue
-            merges.append(f"{left} {right}")
-            ids[word.encode("utf-8")[: end + 1].decode("utf-8")] = len(tokens)
+            merges.append(f"{left} {merged[len(left) :]}")
+            ids[word[:end]] = len(tokens)
             tokens.append(merged)
             types.append(int(TokenType.NORMAL))
     for special in spec.specials:
         ids[special] = len(tokens)
         tokens.append(special)
         types.append(int(TokenType.CONTROL))
+    for text in user_defined:
+        if text in tokens:
+            raise ValueError(f"user-defined token {text!r} is already in the vocabulary")
+        ids[text] = len(tokens)
+        tokens.append(text)
+        types.append(int(TokenType.USER_DEFINED))
     for extra in extra_tokens:
-        stored_extra = byte_level(extra)
+        stored_extra = stored_form(extra)
         if stored_extra in tokens:
             raise ValueError(f"extra token {extra!r} is already in the vocabulary")
         ids[extra] = len(tokens)
         tokens.append(stored_extra)
         types.append(int(TokenType.NORMAL))
-    return TinyVocab(tokens=tokens, types=types, merges=merges, ids=ids, spec=spec)
+    return TinyVocab(tokens=tokens, types=types, merges=[] if spm else merges, ids=ids, spec=spec, spm=spm)
 
 
 N_EMBD = 32
@@ -255,14 +290,22 @@ CONTEXT_LENGTH = 1024
 
 
 def build_tiny_model(
-    path: str | Path, family: str | None, extra_tokens: Sequence[str] = (), *, seed: int = 0
+    path: str | Path,
+    family: str | None,
+    extra_tokens: Sequence[str] = (),
+    *,
+    tokenizer: str = "bpe",
+    user_defined: Sequence[str] = (),
+    seed: int = 0,
 ) -> Path:
     """Write a 1-layer llama GGUF (n_embd 32, f32, seeded random weights) with ``family``'s vocabulary.
 
     ``family`` is a key of :data:`FAMILY_SPECIALS` (``None``: no FIM tokens). ``extra_tokens`` are plain-text
-    NORMAL tokens appended at the end (e.g. ``" pri"`` for token-healing tests). Returns ``path``.
+    NORMAL tokens appended at the end (e.g. ``" ghostly"`` for token-healing tests); ``tokenizer`` is
+    ``"bpe"`` or ``"spm"``; ``user_defined`` adds USER_DEFINED tokens. Returns ``path``. Writing takes a few
+    milliseconds; the file is about 100 KB.
     """
-    vocab = tiny_vocab(family, extra_tokens)
+    vocab = tiny_vocab(family, extra_tokens, tokenizer=tokenizer, user_defined=user_defined)
     spec = vocab.spec
     target = Path(path)
     writer = GGUFWriter(str(target), "llama")
@@ -277,11 +320,22 @@ def build_tiny_model(
     writer.add_rope_dimension_count(N_EMBD // N_HEAD)
     writer.add_vocab_size(len(vocab.tokens))
     writer.add_file_type(0)  # all f32
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt-2")
-    writer.add_token_list(vocab.tokens)
-    writer.add_token_types(vocab.types)
-    writer.add_token_merges(vocab.merges)
+    if vocab.spm:
+        writer.add_tokenizer_model("llama")
+        writer.add_tokenizer_pre("default")
+        writer.add_token_list(vocab.tokens)
+        writer.add_token_scores(
+            [float(index) if kind == TokenType.NORMAL else 0.0 for index, kind in enumerate(vocab.types)]
+        )
+        writer.add_token_types(vocab.types)
+        writer.add_unk_token_id(vocab.ids["<unk>"])
+        writer.add_add_space_prefix(True)
+    else:
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre("gpt-2")
+        writer.add_token_list(vocab.tokens)
+        writer.add_token_types(vocab.types)
+        writer.add_token_merges(vocab.merges)
     writer.add_bos_token_id(vocab.ids[spec.bos])
     writer.add_eos_token_id(vocab.ids[spec.eos])
     writer.add_add_bos_token(spec.add_bos)

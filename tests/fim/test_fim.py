@@ -75,6 +75,38 @@ def test_detects_family_and_places_fim_tokens_at_exact_ids(tiny_llama: TinyModel
     assert prompt_ids(model, template, PREFIX, SUFFIX) == expected
 
 
+@pytest.mark.parametrize("family", ["codellama", "codestral"])
+def test_sentencepiece_vocabularies_place_fim_tokens_exactly(
+    tiny_llama: TinyModelLoader, family: str
+) -> None:
+    """CodeLlama and Codestral ship SentencePiece vocabularies: llama.cpp adds its space prefix to each text
+    piece (as in Meta's/Mistral's " prefix"), the control ids sit exactly where the template says."""
+    model = tiny_llama(family, tokenizer="spm")
+    ids = tiny_vocab(family, tokenizer="spm").ids
+    template = detect(model)
+    assert template is not None and template.family == family
+    space = ids[" "]
+    prefix_ids = [space, ord("a"), space, ord("="), space, ord("(")]
+    assert model.tokenize(PREFIX.encode(), add_bos=False, special=False) == prefix_ids
+    suffix_ids = [space, ord(")"), ord("\n"), ord("b")]
+    if family == "codellama":
+        expected = [ids["<s>"], ids["▁<PRE>"], *prefix_ids, ids["▁<SUF>"], *suffix_ids, ids["▁<MID>"]]
+    else:
+        expected = [ids["<s>"], ids["[SUFFIX]"], *suffix_ids, ids["[PREFIX]"], *prefix_ids]
+    assert prompt_ids(model, template, PREFIX, SUFFIX) == expected
+
+
+def test_user_defined_special_texts_are_reported_as_injectable(tiny_llama: TinyModelLoader) -> None:
+    model = tiny_llama(None, user_defined=("<fim_hole>",))
+    template = fim.template_from_override("<fim_hole>,<s>,</s>")
+    assert fim.injectable_texts(model, template) == ["<fim_hole>"]
+    assert ids_of(model, "<fim_hole>") in model.tokenize(b"x <fim_hole>", add_bos=False, special=False)
+    qwen = tiny_llama("qwen2.5-coder")
+    qwen_template = detect(qwen)
+    assert qwen_template is not None
+    assert fim.injectable_texts(qwen, qwen_template) == []
+
+
 def test_qwen_ids_match_the_documented_layout(tiny_llama: TinyModelLoader) -> None:
     model = tiny_llama("qwen2.5-coder")
     template = detect(model)

@@ -176,9 +176,13 @@ def model_vocab(model: Any) -> VocabPieces:
     return VocabPieces.from_pieces(pieces, special)
 
 
-@pytest.mark.parametrize("family", ["qwen2.5-coder", None])
-def test_healed_generation_retypes_the_partial_word(tiny_llama: TinyModelLoader, family: str | None) -> None:
-    model = tiny_llama(family, HEAL_EXTRAS)
+@pytest.mark.parametrize(
+    ("family", "tokenizer"), [("qwen2.5-coder", "bpe"), (None, "bpe"), ("codellama", "spm")]
+)
+def test_healed_generation_retypes_the_partial_word(
+    tiny_llama: TinyModelLoader, family: str | None, tokenizer: str
+) -> None:
+    model = tiny_llama(family, HEAL_EXTRAS, tokenizer=tokenizer)
     vocab = model_vocab(model)
     for word in ("pri", "gho"):
         retype_partial_word(model, vocab, word)
