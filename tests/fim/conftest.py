@@ -38,7 +38,7 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> TinyModelBuilde
 
 @pytest.fixture(scope="session")
 def tiny_llama(tiny_model_path: TinyModelBuilder) -> Iterator[TinyModelLoader]:
-    """``tiny_llama(family, extra_tokens=(), **options)`` -> a cached ``llama_cpp.Llama`` of the tiny model."""
+    """``tiny_llama(family, extra_tokens=(), **options)`` -> a cached ``llama_cpp.Llama`` for that model."""
     llama_cpp = pytest.importorskip("llama_cpp")
     loaded: dict[Path, Any] = {}
 
