@@ -1,0 +1,585 @@
+"""Syntax errors of a document, in words and with tight ranges, from tree-sitter ERROR and MISSING nodes.
+
+tree-sitter recovers from errors by wrapping the tokens it could not place in an ERROR node, which can span
+dozens of lines, and by inserting zero-width MISSING tokens. An editor needs the offending token, not the
+whole node, so each ERROR is explained by the first rule that applies: an unbalanced bracket, an unterminated
+string, a Python header without ``:``, the first token the parser could not accept in its state, and only
+then the first line of the node. tree-sitter-python accepts inconsistent indentation without an ERROR, so
+Python blocks are also checked for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Protocol, overload, runtime_checkable
+
+from tree_sitter import Node, Parser, Query, QueryCursor, Tree
+
+from syntax.languages import grammar, query, spec_by_name
+
+__all__ = [
+    "DiagnosticsOptions",
+    "ParsedSource",
+    "ParsedText",
+    "SyntaxDiagnostic",
+    "UnsupportedLanguageError",
+    "diagnose",
+    "parse_text",
+    "thread_parser",
+]
+
+MAX_DIAGNOSTICS = 100
+_MAX_ERROR_TOKENS = 3000  # tokens of one ERROR node examined (an unclosed bracket can swallow a whole file)
+_MAX_TOKEN_IN_MESSAGE = 24
+
+_OPENERS = {"(": ")", "[": "]", "{": "}", "${": "}", "#{": "}"}
+_CLOSERS = {")", "]", "}"}
+_QUOTE_TOKENS = {'"', "'", "`", "string_start", '"""', "'''", "[[", "raw_string_literal_start"}
+_MULTILINE_QUOTES = {'"""', "'''", "`", "]]"}
+_PYTHON_HEADER_KEYWORDS = {
+    "if",
+    "elif",
+    "else",
+    "for",
+    "while",
+    "def",
+    "class",
+    "with",
+    "try",
+    "except",
+    "finally",
+    "async",
+    "match",
+    "case",
+}
+
+
+@dataclass(frozen=True)
+class SyntaxDiagnostic:
+    """One syntax error: a tight ``[start, end)`` range in str offsets and a message in words."""
+
+    start: int
+    end: int
+    message: str
+    kind: str  # "missing" | "unexpected" | "unclosed" | "unterminated" | "indentation" | "syntax"
+    missing_text: str | None = None  # for "missing": the token whose insertion at `start` is expected
+
+
+@dataclass
+class DiagnosticsOptions:
+    """Settings of syntax diagnostics and their fixes (composed into the server settings as `diagnostics`)."""
+
+    enabled: bool = field(
+        default=True, metadata={"description": "Report syntax errors found by tree-sitter as diagnostics."}
+    )
+    debounce_ms: int = field(
+        default=400,
+        metadata={
+            "description": "Wait this long after the last edit before publishing diagnostics; errors only on "
+            "the line being typed wait three times as long.",
+            "minimum": 0,
+            "maximum": 10000,
+        },
+    )
+    model_fixes: bool = field(
+        default=True,
+        metadata={
+            "description": "Also ask the completion model for fixes (each is verified by reparsing before "
+            "it is offered)."
+        },
+    )
+    max_fixes: int = field(
+        default=3,
+        metadata={
+            "description": "Most quick fixes offered for one syntax error.",
+            "minimum": 0,
+            "maximum": 20,
+        },
+    )
+    fix_time_budget_ms: int = field(
+        default=2000,
+        metadata={
+            "description": "Time allowed for finding and verifying the fixes of one error, in milliseconds.",
+            "minimum": 50,
+            "maximum": 30000,
+        },
+    )
+
+
+class UnsupportedLanguageError(ValueError):
+    """The language name is not one infill-ls has a grammar for."""
+
+
+@runtime_checkable
+class ParsedSource(Protocol):
+    """What diagnose needs from a document: `syntax.document.SyntaxDocument` satisfies it."""
+
+    language: str
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def tree(self) -> Tree: ...
+
+
+class ParsedText:
+    """An immutable text with its tree (a stand-in for a SyntaxDocument, used for copies being verified)."""
+
+    __slots__ = ("_ascii", "_byte_starts", "data", "language", "text", "tree")
+
+    def __init__(self, text: str, language: str, tree: Tree, data: bytes | None = None) -> None:
+        self.text = text
+        self.language = language
+        self.tree = tree
+        self.data = data if data is not None else encode(text)
+        self._byte_starts: list[int] | None = None  # byte offset of every char, only for non-ASCII text
+        self._ascii = len(self.data) == len(self.text)
+
+    def _starts(self) -> list[int] | None:
+        if self._ascii:
+            return None
+        if self._byte_starts is None:
+            starts, position = [], 0
+            for char in self.text:
+                starts.append(position)
+                position += len(encode(char))
+            starts.append(position)
+            self._byte_starts = starts
+        return self._byte_starts
+
+    def byte_offset(self, offset: int) -> int:
+        offset = max(0, min(offset, len(self.text)))
+        if self._ascii:
+            return offset
+        starts = self._starts()
+        return offset if starts is None else starts[offset]
+
+    def char_offset(self, byte: int) -> int:
+        byte = max(0, min(byte, len(self.data)))
+        if self._ascii:
+            return byte
+        starts = self._starts()
+        return byte if starts is None else bisect_right(starts, byte) - 1
+
+
+def encode(text: str) -> bytes:
+    """UTF-8 bytes as tree-sitter sees them (lone surrogates kept, never an error)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+_thread_state = threading.local()
+
+
+def thread_parser(language: str) -> Parser:
+    """This thread's parser for a language (a tree-sitter Parser must not be shared between threads)."""
+    parsers: dict[str, Parser] | None = getattr(_thread_state, "parsers", None)
+    if parsers is None:
+        parsers = _thread_state.parsers = {}
+    parser = parsers.get(language)
+    if parser is None:
+        parser = parsers[language] = Parser(grammar(language))
+    return parser
+
+
+def parse_text(text: str, language: str) -> ParsedText:
+    """Parse ``text`` as ``language`` (a canonical name such as "python"); raises UnsupportedLanguageError."""
+    try:
+        spec_by_name(language)
+    except KeyError:
+        raise UnsupportedLanguageError(f"unsupported language {language!r}") from None
+    data = encode(text)
+    tree = thread_parser(language).parse(data)
+    return ParsedText(text, language, tree, data)
+
+
+def as_parsed(doc: ParsedSource | ParsedText) -> ParsedText:
+    """A consistent snapshot of a document (its text and tree read once)."""
+    if isinstance(doc, ParsedText):
+        return doc
+    text, tree = doc.text, doc.tree
+    return ParsedText(text, doc.language, tree)
+
+
+@overload
+def diagnose(doc: ParsedSource | ParsedText, language: None = None) -> list[SyntaxDiagnostic]: ...
+@overload
+def diagnose(doc: str, language: str) -> list[SyntaxDiagnostic]: ...
+def diagnose(doc: ParsedSource | ParsedText | str, language: str | None = None) -> list[SyntaxDiagnostic]:
+    """The syntax errors of a document (or of ``text`` in ``language``), sorted, merged, at most 100."""
+    if isinstance(doc, str):
+        if language is None:
+            raise UnsupportedLanguageError("diagnose(text, language) needs a language name")
+        parsed = parse_text(doc, language)
+    else:
+        parsed = as_parsed(doc)
+    return _Diagnoser(parsed).run()
+
+
+def diagnose_ranges(parsed: ParsedText, byte_ranges: list[tuple[int, int]]) -> list[SyntaxDiagnostic]:
+    """The syntax errors that involve nodes overlapping the byte ranges (all others are unchanged by an edit
+    confined to them, which is what fix verification relies on)."""
+    return _Diagnoser(parsed, byte_ranges).run()
+
+
+class _Diagnoser:
+    """Explains the ERROR and MISSING nodes of one parsed text (or of the parts in some byte ranges)."""
+
+    def __init__(self, parsed: ParsedText, byte_ranges: list[tuple[int, int]] | None = None) -> None:
+        self.parsed = parsed
+        self.byte_ranges = byte_ranges
+        self.text = parsed.text
+        self.language = parsed.language
+        self.found: list[SyntaxDiagnostic] = []
+
+    def run(self) -> list[SyntaxDiagnostic]:
+        errors_query = query(self.language, "errors")
+        root = self.parsed.tree.root_node
+        if errors_query is None:
+            return []
+        if not root.has_error and self.language != "python":
+            return []
+        captures = self._captures(errors_query, root)
+        errors = _outermost(captures.get("error", []))
+        for node in errors:
+            self._explain_error(node)
+            if len(self.found) >= MAX_DIAGNOSTICS:
+                break
+        for node in captures.get("missing", []):
+            self._missing(node)
+        if self.language == "python":
+            indentation = _PythonIndentation(self)
+            indentation.check(captures.get("block", []), root, self.byte_ranges)
+            indentation.check_clauses(captures.get("clause", []))
+        return _merged(self.found)[:MAX_DIAGNOSTICS]
+
+    def _captures(self, errors_query: Query, root: Node) -> dict[str, list[Node]]:
+        if self.byte_ranges is None:
+            return QueryCursor(errors_query).captures(root)
+        merged: dict[str, dict[int, Node]] = {}
+        for low, high in self.byte_ranges:
+            cursor = QueryCursor(errors_query)
+            cursor.set_byte_range(max(0, low - 1), high + 1)  # widened: zero-width MISSING nodes at the edges
+            for name, nodes in cursor.captures(root).items():
+                merged.setdefault(name, {}).update((node.id, node) for node in nodes)
+        return {name: list(nodes.values()) for name, nodes in merged.items()}
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def span(self, node: Node) -> tuple[int, int]:
+        return self.parsed.char_offset(node.start_byte), self.parsed.char_offset(node.end_byte)
+
+    def add(self, start: int, end: int, message: str, kind: str, missing_text: str | None = None) -> None:
+        self.found.append(SyntaxDiagnostic(start, end, message, kind, missing_text))
+
+    def line_end(self, offset: int) -> int:
+        """The end of the line holding ``offset``, before trailing spaces."""
+        newline = self.text.find("\n", offset)
+        end = len(self.text) if newline < 0 else newline
+        while end > offset and self.text[end - 1] in " \t\r":
+            end -= 1
+        return end
+
+    # --- MISSING -------------------------------------------------------------------------------------
+
+    def _missing(self, node: Node) -> None:
+        token = node.type
+        start, _ = self.span(node)
+        if not node.is_named:
+            self.add(start, start, f"missing {_quoted(token)}", "missing", token)
+        else:
+            self.add(start, start, f"missing {token.replace('_', ' ')}", "missing", None)
+
+    # --- ERROR ---------------------------------------------------------------------------------------
+
+    def _explain_error(self, error: Node) -> None:
+        tokens = list(_leaves(error))
+        if not tokens:
+            start, end = self.span(error)
+            self.add(start, max(end, start), "syntax error", "syntax")
+            return
+        if self._unterminated(tokens) or self._brackets(tokens):
+            return
+        if self.language == "python" and self._python_header(tokens):
+            return
+        if self._rejected_token(tokens):
+            return
+        self._first_line(error, tokens)
+
+    def _brackets(self, tokens: list[Node]) -> bool:
+        """Report unbalanced brackets among the tokens of an ERROR: a stray closer or an unclosed opener."""
+        stack: list[Node] = []
+        reported = False
+        for token in tokens:
+            if token.type in _OPENERS:
+                stack.append(token)
+            elif token.type in _CLOSERS:
+                if stack and _OPENERS[stack[-1].type] == token.type:
+                    stack.pop()
+                    continue
+                match = next(
+                    (i for i in range(len(stack) - 1, -1, -1) if _OPENERS[stack[i].type] == token.type), -1
+                )
+                if match >= 0 and not reported:
+                    # the openers above the match were never closed: report the innermost one
+                    self._unclosed(stack[-1])
+                    del stack[match:]
+                    reported = True
+                elif match < 0:
+                    start, end = self.span(token)
+                    self.add(start, end, f"unexpected {_quoted(token.type)}", "unexpected")
+                    reported = True
+        for opener in stack[:10]:
+            self._unclosed(opener)
+            reported = True
+        return reported
+
+    def _unclosed(self, opener: Node) -> None:
+        start, end = self.span(opener)
+        text = self.text[start:end]
+        self.add(start, end, f"unclosed {_quoted(text)}", "unclosed", _OPENERS.get(text))
+
+    def _unterminated(self, tokens: list[Node]) -> bool:
+        """A string whose opening quote has no closing quote on the same line."""
+        for token in tokens:
+            if token.type not in _QUOTE_TOKENS or _closes_its_string(token):
+                continue
+            start, end = self.span(token)
+            opening = self.text[start:end]
+            quote = opening.lstrip("rRbBuUfFtT") or opening
+            if quote in ("[[",):
+                quote = "]]"
+            line_end = self.line_end(end)
+            searched_end = len(self.text) if quote in _MULTILINE_QUOTES else line_end
+            if not _has_closing(self.text[end:searched_end], quote):
+                self.add(start, max(line_end, end), "unterminated string", "unterminated", quote)
+                return True
+        return False
+
+    def _python_header(self, tokens: list[Node]) -> bool:
+        """A compound-statement header (``if x``, ``def f()``) whose line does not end with ``:``."""
+        first = tokens[0]
+        if first.type not in _PYTHON_HEADER_KEYWORDS:
+            return False
+        depth = 0
+        last = first
+        first_row = first.start_point.row
+        for token in tokens[1:]:
+            if (
+                depth == 0
+                and token.start_point.row != last.end_point.row
+                and token.start_point.row > first_row
+            ):
+                break
+            if token.type == ":" and depth == 0:
+                return False
+            depth += 1 if token.type in _OPENERS else -1 if token.type in _CLOSERS else 0
+            last = token
+        _, end = self.span(last)
+        self.add(end, end, "expected ':'", "missing", ":")
+        return True
+
+    def _rejected_token(self, tokens: list[Node]) -> bool:
+        """The first token the parser could not accept after its predecessor (from the parse tables)."""
+        language = grammar(self.language)
+        for previous, token in itertools.pairwise(tokens):
+            state = previous.next_parse_state
+            if state == 0 or token.is_missing:
+                continue
+            lookahead = language.lookahead_iterator(state)
+            if lookahead is None:
+                continue
+            if token.kind_id in set(lookahead.symbols()):
+                continue
+            start, end = self.span(token)
+            self.add(start, end, f"unexpected {_quoted(self.text[start:end])}", "unexpected")
+            return True
+        return False
+
+    def _first_line(self, error: Node, tokens: list[Node]) -> None:
+        start, _ = self.span(tokens[0])
+        end = self.line_end(start)
+        _, error_end = self.span(error)
+        end = max(start, min(end, error_end))
+        snippet = self.text[start:end]
+        if len(tokens) == 1 or (snippet and len(snippet) <= _MAX_TOKEN_IN_MESSAGE and error_end <= end):
+            self.add(start, end, f"unexpected {_quoted(snippet)}", "unexpected")
+        else:
+            self.add(start, end, "syntax error", "syntax")
+
+
+class _PythonIndentation:
+    """Blocks whose statements do not line up, and headers without an indented block.
+
+    Columns come from the bytes (a node's row start is ``start_byte - start_point.column``), so a check costs
+    no text copies however large the file.
+    """
+
+    def __init__(self, diagnoser: _Diagnoser) -> None:
+        self.d = diagnoser
+        self.data = diagnoser.parsed.data
+
+    def _indent_of_line(self, node: Node) -> bytes:
+        line_start = node.start_byte - node.start_point.column
+        end = line_start
+        while end < len(self.data) and self.data[end] in b" \t\f":
+            end += 1
+        return self.data[line_start:end]
+
+    def _column(self, node: Node) -> int | None:
+        """The indentation column of a statement that starts its line, else None."""
+        line_start = node.start_byte - node.start_point.column
+        prefix = self.data[line_start : node.start_byte]
+        if prefix.strip(b" \t\f"):
+            return None
+        return len(prefix.expandtabs(8))
+
+    def _header_column(self, header: Node) -> int:
+        return len(self._indent_of_line(header).expandtabs(8))
+
+    def _statements(self, container: Node) -> list[tuple[Node, int]]:
+        """Statements that start their line, with their columns; those right after an ERROR are skipped."""
+        found = []
+        after_error = False
+        for child in container.named_children:
+            if child.is_error or child.is_missing:
+                after_error = True
+                continue
+            if child.type == "comment" or after_error:
+                after_error = False
+                continue
+            column = self._column(child)
+            if column is not None:
+                found.append((child, column))
+        return found
+
+    def check(self, blocks: list[Node], root: Node, byte_ranges: list[tuple[int, int]] | None) -> None:
+        for node, column in self._statements(root):
+            in_range = byte_ranges is None or any(
+                node.start_byte <= high and node.end_byte >= low for low, high in byte_ranges
+            )
+            if column and in_range:
+                self._report_indent(node, "unexpected indent")
+        for block in blocks:
+            header = block.parent
+            if header is None or header.has_error:
+                continue
+            statements = self._statements(block)
+            if block.named_child_count == 0 or (
+                statements and statements[0][1] <= self._header_column(header)
+            ):
+                self._expected_block(block)
+                continue
+            if not statements:
+                continue
+            expected = statements[0][1]
+            for node, column in statements[1:]:
+                if column > expected:
+                    self._report_indent(node, "unexpected indent")
+                elif column < expected:
+                    self._report_indent(node, "unindent does not match any outer indentation level")
+
+    def check_clauses(self, clauses: list[Node]) -> None:
+        """``else``/``elif``/``except``/``finally`` at the column of their statement."""
+        for clause in clauses:
+            statement = clause.parent
+            column = self._column(clause)
+            if statement is None or column is None or statement.has_error:
+                continue
+            if column != self._header_column(statement):
+                keyword = clause.children[0].type if clause.children else clause.type
+                owner = statement.children[0].type if statement.children else statement.type
+                self._report_indent(clause, f"'{keyword}' does not line up with its '{owner}'")
+
+    def _report_indent(self, node: Node, message: str) -> None:
+        line_start = self.d.parsed.char_offset(node.start_byte - node.start_point.column)
+        start = self.d.parsed.char_offset(node.start_byte)
+        self.d.add(line_start, start, message, "indentation")
+
+    def _expected_block(self, block: Node) -> None:
+        """Report at the first token of the line after the header, the line that should be indented."""
+        data = self.data
+        position = data.find(b"\n", block.start_byte)
+        while position >= 0:
+            line_start = position + 1
+            line_end = data.find(b"\n", line_start)
+            line = data[line_start : len(data) if line_end < 0 else line_end]
+            stripped = line.lstrip(b" \t\f\r")
+            if stripped and not stripped.startswith(b"#"):
+                token = self.d.parsed.char_offset(line_start + len(line) - len(stripped))
+                self.d.add(token, token, "expected an indented block", "indentation")
+                return
+            position = line_end
+        start = self.d.parsed.char_offset(block.start_byte)
+        self.d.add(start, start, "expected an indented block", "indentation")
+
+
+def _outermost(errors: list[Node]) -> list[Node]:
+    """ERROR nodes not inside another ERROR, in document order."""
+    ordered = sorted(errors, key=lambda node: (node.start_byte, -node.end_byte))
+    kept: list[Node] = []
+    for node in ordered:
+        if kept and node.start_byte >= kept[-1].start_byte and node.end_byte <= kept[-1].end_byte:
+            continue
+        kept.append(node)
+    return kept
+
+
+def _leaves(node: Node) -> list[Node]:
+    """The tokens under a node in order (a cursor walk: queries cannot say 'every leaf')."""
+    tokens: list[Node] = []
+    cursor = node.walk()
+    while True:
+        current = cursor.node
+        if current is not None and current.child_count == 0 and current.end_byte > current.start_byte:
+            tokens.append(current)
+            if len(tokens) >= _MAX_ERROR_TOKENS:
+                return tokens
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent() or cursor.node == node:
+                return tokens
+
+
+def _closes_its_string(token: Node) -> bool:
+    """The closing quote of a string node (its last child, after the opening one)."""
+    parent = token.parent
+    if parent is None or parent.is_error or parent.child_count < 2:
+        return False
+    return parent.children[-1] == token
+
+
+def _has_closing(rest: str, quote: str) -> bool:
+    position = 0
+    while True:
+        found = rest.find(quote, position)
+        if found < 0:
+            return False
+        backslashes = len(rest[:found]) - len(rest[:found].rstrip("\\"))
+        if backslashes % 2 == 0:
+            return True
+        position = found + 1
+
+
+def _quoted(token: str) -> str:
+    token = re.sub(r"\s+", " ", token)
+    if len(token) > _MAX_TOKEN_IN_MESSAGE:
+        token = token[: _MAX_TOKEN_IN_MESSAGE - 1] + "…"
+    return f"'{token}'" if "'" not in token else f'"{token}"'
+
+
+def _merged(found: list[SyntaxDiagnostic]) -> list[SyntaxDiagnostic]:
+    """Sorted by position; one starting inside an earlier one's range (or at its start) is dropped."""
+    kept: list[SyntaxDiagnostic] = []
+    for diagnostic in sorted(found, key=lambda d: (d.start, d.end)):
+        if kept:
+            last = kept[-1]
+            if diagnostic.start == last.start or diagnostic.start < last.end:
+                continue
+        kept.append(diagnostic)
+    return kept

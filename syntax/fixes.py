@@ -1,0 +1,562 @@
+"""Fixes for syntax errors, each verified by reparsing before it is offered.
+
+Candidates come from cheap rules (insert the missing token, remove a stray one, close a string or bracket,
+re-indent a Python line, correct a misspelled keyword, try a common punctuation mark) and, optionally, from a
+model that rewrites the lines of the error. Every candidate is applied to a copy and reparsed; it is offered
+only if the error is gone, no other error appeared, the edit stays inside the region around the error and
+the tokens outside that region are exactly as before (so a quote that turns the rest of the file into a
+string is rejected even though it parses). A user is offered nothing rather than an unverified fix.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from tree_sitter import Point, Tree
+
+from syntax.diagnostics import (
+    ParsedSource,
+    ParsedText,
+    SyntaxDiagnostic,
+    as_parsed,
+    diagnose,
+    diagnose_ranges,
+    encode,
+    thread_parser,
+)
+from syntax.languages import grammar
+
+__all__ = [
+    "CandidateGenerator",
+    "Fix",
+    "TextEdit",
+    "apply_edits",
+    "fix_region",
+    "propose_fixes",
+    "verify_edit",
+]
+
+_PROBE_TOKENS = (";", ",", ")", ":", "]", "}", "=")
+_TRAILING_PUNCTUATION = ";:,){]}"
+_REGION_LINES_BEFORE = 1
+_REGION_LINES_AFTER = 3
+_MODEL_SHARE_OF_BUDGET = 0.6
+_MODEL_CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``text[start:end]`` (str offsets of the original text) with ``new_text``."""
+
+    start: int
+    end: int
+    new_text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A verified fix: applying ``edits`` removes ``diagnostic`` and introduces no other syntax error."""
+
+    title: str
+    edits: tuple[TextEdit, ...]
+    source: str  # "rule" | "model"
+    diagnostic: SyntaxDiagnostic
+
+
+class CandidateGenerator(Protocol):
+    """Generates replacements for the middle between ``prefix`` and ``suffix`` (e.g. a FIM model)."""
+
+    def __call__(
+        self, prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    edit: TextEdit
+    title: str
+    source: str
+    priority: int  # lower is tried (and ranked) first among edits of the same size
+    cost: int | None = None  # the size of the edit when counting characters misjudges it (a typo is 1)
+
+    def rank(self, text: str) -> tuple[int, int, int]:
+        """Smallest edit first (whitespace not counted), then the rule's own preference, then whitespace."""
+        removed = text[self.edit.start : self.edit.end]
+        changed = removed + self.edit.new_text
+        visible = len("".join(changed.split()))
+        if self.cost is not None:
+            return self.cost, self.priority, 0
+        removed_words = 0 if self.edit.new_text.strip() else sum(char.isalnum() for char in removed)
+        return visible + removed_words, self.priority, len(changed) - visible  # removing names loses content
+
+
+def apply_edits(text: str, edits: Iterable[TextEdit]) -> str:
+    """The text with non-overlapping edits applied (offsets refer to the original text)."""
+    pieces: list[str] = []
+    position = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < position:
+            raise ValueError("overlapping edits")
+        pieces.append(text[position : edit.start])
+        pieces.append(edit.new_text)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _line_end(text: str, offset: int) -> int:
+    newline = text.find("\n", offset)
+    return len(text) if newline < 0 else newline
+
+
+def fix_region(text: str, diagnostic: SyntaxDiagnostic) -> tuple[int, int]:
+    """The lines a fix may touch: from the line before the error to three lines after it."""
+    start = _line_start(text, diagnostic.start)
+    for _ in range(_REGION_LINES_BEFORE):
+        if start > 0:
+            start = _line_start(text, start - 1)
+    end = _line_end(text, diagnostic.end)
+    for _ in range(_REGION_LINES_AFTER):
+        if end < len(text):
+            end = _line_end(text, end + 1)
+    return start, end
+
+
+def _minimal(text: str, edit: TextEdit) -> TextEdit:
+    """The same change with the unchanged characters at both ends trimmed away."""
+    old = text[edit.start : edit.end]
+    new = edit.new_text
+    head = 0
+    while head < len(old) and head < len(new) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < len(old) - head and tail < len(new) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return TextEdit(edit.start + head, edit.end - tail, new[head : len(new) - tail])
+
+
+def _point(data: bytes, byte: int) -> Point:
+    row = data.count(b"\n", 0, byte)
+    return Point(row, byte - (data.rfind(b"\n", 0, byte) + 1))
+
+
+def _reparse(parsed: ParsedText, edit: TextEdit) -> tuple[ParsedText, Tree]:
+    """The edited copy (parsed incrementally) and the old tree with the edit applied, for changed_ranges."""
+    new_text = parsed.text[: edit.start] + edit.new_text + parsed.text[edit.end :]
+    new_data = encode(new_text)
+    start_byte = parsed.byte_offset(edit.start)
+    old_end_byte = parsed.byte_offset(edit.end)
+    new_end_byte = start_byte + len(encode(edit.new_text))
+    old_tree = parsed.tree.copy()
+    old_tree.edit(
+        start_byte=start_byte,
+        old_end_byte=old_end_byte,
+        new_end_byte=new_end_byte,
+        start_point=_point(parsed.data, start_byte),
+        old_end_point=_point(parsed.data, old_end_byte),
+        new_end_point=_point(new_data, new_end_byte),
+    )
+    new_tree = thread_parser(parsed.language).parse(new_data, old_tree)
+    return ParsedText(new_text, parsed.language, new_tree, new_data), old_tree
+
+
+def _token_spans(tree: Tree, low: int, high: int) -> list[tuple[int, int]]:
+    """Byte spans of the non-empty tokens overlapping ``[low, high)``."""
+    spans: list[tuple[int, int]] = []
+    cursor = tree.walk()
+    while True:
+        node = cursor.node
+        assert node is not None
+        overlaps = node.start_byte < high and node.end_byte > low
+        if overlaps and node.child_count == 0 and node.end_byte > node.start_byte:
+            spans.append((node.start_byte, node.end_byte))
+        if overlaps and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return spans
+
+
+def verify_edit(
+    parsed: ParsedText,
+    before: list[SyntaxDiagnostic],
+    target: SyntaxDiagnostic,
+    edit: TextEdit,
+    region: tuple[int, int],
+) -> bool:
+    """True when the edit removes ``target``, adds no syntax error and changes nothing outside ``region``."""
+    if edit.start < region[0] or edit.end > region[1] or edit.start > edit.end:
+        return False
+    if parsed.text[edit.start : edit.end] == edit.new_text:
+        return False
+    after, old_tree = _reparse(parsed, edit)
+    delta = len(edit.new_text) - (edit.end - edit.start)
+    expected = set()
+    for diagnostic in before:
+        if diagnostic == target:
+            continue
+        if diagnostic.end <= edit.start:
+            expected.add((diagnostic.start, diagnostic.end, diagnostic.message))
+        elif diagnostic.start >= edit.end:
+            expected.add((diagnostic.start + delta, diagnostic.end + delta, diagnostic.message))
+    changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(after.tree)]
+    edited = (after.byte_offset(region[0]), after.byte_offset(region[1] + delta))
+    if any((d.start, d.end, d.message) not in expected for d in diagnose_ranges(after, [*changed, edited])):
+        return False
+    return _unchanged_outside(after, old_tree, changed, edited)
+
+
+def _unchanged_outside(
+    after: ParsedText, old_tree: Tree, changed: list[tuple[int, int]], region: tuple[int, int]
+) -> bool:
+    """Every token outside the (new) region has the same span as before the edit (positions shifted)."""
+    region_low, region_high = region
+    for changed_low, changed_high in changed:
+        for low, high in (
+            (changed_low, min(changed_high, region_low)),
+            (max(changed_low, region_high), changed_high),
+        ):
+            if low < high and _token_spans(old_tree, low, high) != _token_spans(after.tree, low, high):
+                return False
+    return True
+
+
+# --- rule-based candidates ---------------------------------------------------------------------------------
+
+
+@cache
+def _keywords(language: str) -> frozenset[str]:
+    """The grammar's keywords: its anonymous, visible, word-like tokens."""
+    lang = grammar(language)
+    words: set[str] = set()
+    for kind in range(lang.node_kind_count):
+        name = lang.node_kind_for_id(kind)
+        visible_token = not lang.node_kind_is_named(kind) and lang.node_kind_is_visible(kind)
+        if name and visible_token and re.fullmatch(r"[a-z_]{2,}", name):
+            words.add(name)
+    return frozenset(words)
+
+
+def _one_edit_away(word: str, keyword: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours turns ``word`` into ``keyword``."""
+    if word == keyword or abs(len(word) - len(keyword)) > 1:
+        return False
+    if len(word) == len(keyword):
+        diffs = [i for i, (a, b) in enumerate(zip(word, keyword, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == keyword[diffs[1]]
+            and (word[diffs[1]] == keyword[diffs[0]])
+        )
+    shorter, longer = (word, keyword) if len(word) < len(keyword) else (keyword, word)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+class _Rules:
+    """Builds the rule-based candidates for one diagnostic."""
+
+    def __init__(self, parsed: ParsedText, diagnostic: SyntaxDiagnostic) -> None:
+        self.parsed = parsed
+        self.text = parsed.text
+        self.diagnostic = diagnostic
+        self.found: list[_Candidate] = []
+
+    def add(
+        self, start: int, end: int, new_text: str, title: str, priority: int, cost: int | None = None
+    ) -> None:
+        edit = _minimal(self.text, TextEdit(start, end, new_text))
+        if edit.start != edit.end or edit.new_text:
+            self.found.append(_Candidate(edit, title, "rule", priority, cost))
+
+    def build(self) -> list[_Candidate]:
+        d = self.diagnostic
+        if d.kind == "missing" and d.missing_text:
+            self._insert_missing(d.missing_text)
+        if d.kind == "unterminated" and d.missing_text:
+            self._close_string(d.missing_text)
+        if d.kind == "unclosed":
+            self._close_bracket()
+        if d.kind == "indentation":
+            self._reindent()
+        if d.kind in ("unexpected", "unclosed", "unterminated") and d.end > d.start:
+            self._remove_with_space(d.start, d.end)
+            self.add(d.start, d.end, "", f"Remove '{self.text[d.start : d.end]}'", 4)
+        self._misspelled_keywords()
+        self._probes()
+        return self.found
+
+    def _insert_missing(self, token: str) -> None:
+        """Insert the token tree-sitter expected; a keyword gets a space or a line of its own."""
+        d = self.diagnostic
+        title = f"Insert '{token}'"
+        if not token[-1:].isalnum() or d.start == 0 or not self.text[d.start - 1].isalnum():
+            self.add(d.start, d.start, token, title, 0)
+            return
+        line_start = _line_start(self.text, d.start)
+        line = self.text[line_start : d.start]
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        opener_indent = self._enclosing_indent(line_start, indent)
+        self.add(d.start, d.start, f"\n{opener_indent}{token}", title, 0)
+        self.add(d.start, d.start, f" {token}", title, 1)
+
+    def _enclosing_indent(self, line_start: int, indent: str) -> str:
+        """The indentation of the nearest line above that is indented less than ``indent``."""
+        position = line_start
+        while position > 0:
+            above_start = _line_start(self.text, position - 1)
+            above = self.text[above_start : position - 1]
+            position = above_start
+            above_indent = above[: len(above) - len(above.lstrip(" \t"))]
+            if above.strip() and len(above_indent) < len(indent):
+                return above_indent
+        return ""
+
+    def _line_positions(self, line_start: int) -> list[int]:
+        """Places to close something on a line: its end, before trailing punctuation, before a comment."""
+        end = _line_end(self.text, line_start)
+        line = self.text[line_start:end]
+        stripped_end = line_start + len(line.rstrip())
+        positions = [stripped_end]
+        position = stripped_end
+        while position > line_start and self.text[position - 1] in _TRAILING_PUNCTUATION + " \t":
+            position -= 1
+            if self.text[position] in _TRAILING_PUNCTUATION:
+                positions.append(len(self.text[line_start:position].rstrip()) + line_start)
+        comment = re.search(r"\s(#|//|--)", line)
+        if comment:
+            positions.append(line_start + len(line[: comment.start()].rstrip()))
+        return list(dict.fromkeys(positions))
+
+    def _close_string(self, quote: str) -> None:
+        d = self.diagnostic
+        line_start = _line_start(self.text, d.start)
+        for rank, position in enumerate(self._line_positions(line_start)):
+            if position > d.start:
+                self.add(position, position, quote, "Close the string", 1 + rank)
+        # the string may have swallowed a closing quote: close an earlier string before a separator
+        for match in re.finditer(r"\S(?=[,:;)\]}])", self.text[line_start : d.start]):
+            position = line_start + match.end()
+            self.add(position, position, quote, "Close the string", 8)
+
+    def _close_bracket(self) -> None:
+        d = self.diagnostic
+        closer = d.missing_text
+        if not closer:
+            return
+        line_start = _line_start(self.text, d.start)
+        for line in range(_REGION_LINES_AFTER + 1):
+            for rank, position in enumerate(self._line_positions(line_start)):
+                if position > d.end:
+                    self.add(position, position, closer, f"Insert '{closer}'", 1 + line + rank)
+            next_line = _line_end(self.text, line_start) + 1
+            if next_line > len(self.text):
+                break
+            line_start = next_line
+
+    def _remove_with_space(self, start: int, end: int) -> None:
+        if start > 0 and self.text[start - 1] == " ":
+            self.add(start - 1, end, "", f"Remove '{self.text[start:end]}'", 3)
+        elif end < len(self.text) and self.text[end] == " ":
+            self.add(start, end + 1, "", f"Remove '{self.text[start:end]}'", 3)
+
+    def _indent_unit(self) -> str:
+        """The file's indentation step: the most common increase between consecutive lines."""
+        steps: Counter[str] = Counter()
+        previous = ""
+        for line in self.text.splitlines()[:2000]:
+            if not line.strip():
+                continue
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            if len(indent) > len(previous) and indent.startswith(previous):
+                steps[indent[len(previous) :]] += 1
+            previous = indent
+        return steps.most_common(1)[0][0] if steps else "    "
+
+    def _reindent(self) -> None:
+        """Give the line the indentation of a line above it (nearest first) or one more step."""
+        d = self.diagnostic
+        line_start = _line_start(self.text, d.start)
+        line = self.text[line_start : _line_end(self.text, line_start)]
+        current = line[: len(line) - len(line.lstrip(" \t"))]
+        indents: list[str] = []
+        position = line_start
+        while position > 0 and len(indents) < 6:
+            above_start = _line_start(self.text, position - 1)
+            above = self.text[above_start : position - 1]
+            position = above_start
+            if above.strip() and not above.lstrip().startswith("#"):
+                indent = above[: len(above) - len(above.lstrip(" \t"))]
+                if not indents or len(indent) < len(indents[-1]) or not indents:
+                    indents.append(indent)
+                if not indent:
+                    break
+        unit = self._indent_unit()
+        if d.message == "expected an indented block" and indents:
+            indents.insert(0, indents[0] + unit)
+        step = len(unit.expandtabs(8)) or 4
+
+        def off_grid(indent: str) -> int:
+            return 10 if len(indent.expandtabs(8)) % step else 0
+
+        for rank, indent in enumerate(dict.fromkeys(indents)):
+            if indent != current:
+                self.add(
+                    line_start,
+                    line_start + len(current),
+                    indent,
+                    "Fix the indentation",
+                    rank + off_grid(indent),
+                )
+        previous_start = self._previous_code_line(line_start)
+        if previous_start is not None and d.message != "expected an indented block":
+            previous = self.text[previous_start : _line_end(self.text, previous_start)]
+            previous_indent = previous[: len(previous) - len(previous.lstrip(" \t"))]
+            if previous_indent != current:
+                end = previous_start + len(previous_indent)
+                self.add(
+                    previous_start,
+                    end,
+                    current,
+                    "Fix the indentation of the line above",
+                    1 + off_grid(current),
+                )
+
+    def _previous_code_line(self, line_start: int) -> int | None:
+        position = line_start
+        while position > 0:
+            above_start = _line_start(self.text, position - 1)
+            above = self.text[above_start : position - 1].strip()
+            if above and not above.startswith("#"):
+                return above_start
+            position = above_start
+        return None
+
+    def _misspelled_keywords(self) -> None:
+        d = self.diagnostic
+        keywords = _keywords(self.parsed.language)
+        low = _line_start(self.text, d.start)
+        if low > 0:
+            low = _line_start(self.text, low - 1)
+        high = _line_end(self.text, d.end)
+        for match in re.finditer(r"[A-Za-z_]\w*", self.text[low:high]):
+            word = match.group()
+            if len(word) < 3 or word in keywords:
+                continue
+            for keyword in sorted(keywords):
+                if len(keyword) >= 3 and _one_edit_away(word, keyword):
+                    start = low + match.start()
+                    self.add(start, start + len(word), keyword, f"Change '{word}' to '{keyword}'", 2, cost=1)
+
+    def _probes(self) -> None:
+        """Common one-token repairs at the error and right after the token before it."""
+        d = self.diagnostic
+        before = d.start
+        while before > 0 and self.text[before - 1] in " \t":
+            before -= 1
+        positions = dict.fromkeys([before, d.start, d.end])
+        for position in positions:
+            for rank, token in enumerate(_PROBE_TOKENS):
+                self.add(position, position, token, f"Insert '{token}'", 10 + rank)
+        for rank, position in enumerate((d.start, before - 1)):
+            char = self.text[position : position + 1]
+            if char and not char.isspace() and not char.isalnum() and char != "_":
+                self.add(position, position + 1, "", f"Remove '{char}'", 20 + rank)
+
+
+# --- model-based candidates --------------------------------------------------------------------------------
+
+
+def _model_candidates(
+    parsed: ParsedText, diagnostic: SyntaxDiagnostic, generator: CandidateGenerator, budget_s: float
+) -> list[_Candidate]:
+    """Ask the generator to rewrite the lines of the error (the middle between the rest of the file)."""
+    text = parsed.text
+    start = _line_start(text, diagnostic.start)
+    end = _line_end(text, diagnostic.end)
+    middle = text[start:end]
+    max_tokens = min(256, 16 + len(middle) // 2)
+    try:
+        outputs = generator(text[:start], text[end:], _MODEL_CANDIDATES, max_tokens, budget_s)
+    except Exception:  # a failing model must not take the rule-based fixes down with it
+        return []
+    found = []
+    for rank, output in enumerate(outputs):
+        if not isinstance(output, str):
+            continue
+        replacement = output[:-1] if output.endswith("\n") and not middle.endswith("\n") else output
+        edit = _minimal(text, TextEdit(start, end, replacement))
+        if edit.start == edit.end and not edit.new_text:
+            continue
+        found.append(_Candidate(edit, _describe(text, edit), "model", 30 + rank))
+    return found
+
+
+def _result_key(text: str, edit: TextEdit, region: tuple[int, int], title: str) -> str:
+    """What the region becomes; whitespace is ignored except for indentation fixes."""
+    low, high = min(region[0], edit.start), max(region[1], edit.end)
+    result = text[low : edit.start] + edit.new_text + text[edit.end : high]
+    return result if title.startswith("Fix the indentation") else "".join(result.split())
+
+
+def _describe(text: str, edit: TextEdit) -> str:
+    old = text[edit.start : edit.end]
+    short: Callable[[str], str] = lambda s: s if len(s) <= 30 else s[:29] + "…"  # noqa: E731
+    if not old:
+        return f"Insert '{short(edit.new_text)}'"
+    if not edit.new_text:
+        return f"Remove '{short(old)}'"
+    return f"Change '{short(old)}' to '{short(edit.new_text)}'"
+
+
+# --- entry point -------------------------------------------------------------------------------------------
+
+
+def propose_fixes(
+    doc: ParsedSource | ParsedText,
+    diagnostic: SyntaxDiagnostic,
+    generator: CandidateGenerator | None = None,
+    max_fixes: int = 3,
+    time_budget_s: float = 2.0,
+) -> list[Fix]:
+    """Up to ``max_fixes`` verified fixes of ``diagnostic``, smallest edit first; [] when none verifies."""
+    if max_fixes <= 0:
+        return []
+    deadline = time.monotonic() + max(0.0, time_budget_s)
+    parsed = as_parsed(doc)
+    before = diagnose(parsed)
+    if diagnostic not in before:
+        return []  # stale: the document changed since the diagnostic was computed
+    candidates = _Rules(parsed, diagnostic).build()
+    if generator is not None:
+        budget = (deadline - time.monotonic()) * _MODEL_SHARE_OF_BUDGET
+        if budget > 0:
+            candidates += _model_candidates(parsed, diagnostic, generator, budget)
+    model_edits = {c.edit for c in candidates if c.source == "model"}
+    text = parsed.text
+    candidates.sort(key=lambda c: (c.rank(text)[0], c.edit not in model_edits, c.rank(text)[1:]))
+    region = fix_region(text, diagnostic)
+    fixes: list[Fix] = []
+    tried: set[str] = set()
+    for candidate in candidates:
+        if len(fixes) >= max_fixes or time.monotonic() > deadline:
+            break
+        key = _result_key(text, candidate.edit, region, candidate.title)
+        if key in tried:
+            continue
+        tried.add(key)
+        if verify_edit(parsed, before, diagnostic, candidate.edit, region):
+            fixes.append(Fix(candidate.title, (candidate.edit,), candidate.source, diagnostic))
+    return fixes

@@ -1,0 +1,7 @@
+;; Syntax errors: tokens tree-sitter could not place (ERROR) and tokens it had to invent (MISSING).
+(ERROR) @error
+(MISSING) @missing
+;; Blocks, checked for consistent indentation (tree-sitter-python accepts any indentation).
+(block) @block
+;; Clauses, which must line up with the statement they belong to.
+[(elif_clause) (else_clause) (except_clause) (finally_clause)] @clause

@@ -1,0 +1,67 @@
+"""Broken snippets per language: the inputs of the golden tests (one syntax error each, named by the rule)."""
+
+from __future__ import annotations
+
+CASES: dict[str, list[tuple[str, str]]] = {
+    "python": [
+        ("missing colon", "if ready\n    start()\n"),
+        ("missing colon after def", "def area(w, h)\n    return w * h\n"),
+        ("unclosed paren", "total = sum(values\nprint(total)\n"),
+        ("stray paren", "x = compute(1))\n"),
+        ("unterminated string", "name = 'world\nprint(name)\n"),
+        ("misspelled keyword", "def f(x):\n    retrun x\n"),
+        ("missing comma", "point = [1, 2 3]\n"),
+        ("duplicate comma", "call(a,, b)\n"),
+        ("expected indented block", "def f():\nreturn 1\n"),
+        ("unexpected indent", "def f():\n    a = 1\n      b = 2\n    return a + b\n"),
+        ("over-indented first line", "for k in d:\n      v = d[k]\n    print(v)\n"),
+        ("misaligned else", "if a:\n    b()\n  else:\n    c()\n"),
+        ("stray else", "if a:\n    pass\nelse\n    pass\n"),
+        ("clean", "def ok(a):\n    return a\n"),
+    ],
+    "javascript": [
+        ("missing brace", "function f() {\n  return 1;\n"),
+        ("missing bracket", "let xs = [1, 2;\n"),
+        ("missing paren in if", "if (x { y(); }\n"),
+        ("unterminated string", "let s = 'abc;\nlet t = 1;\n"),
+        ("stray brace", "function f() { return 1; }}\n"),
+        ("misspelled keyword", "funtion f() { return 1; }\n"),
+        ("missing comma in object", "const o = {a: 1 b: 2};\n"),
+    ],
+    "typescript": [
+        ("missing value", "let x: number = ;\n"),
+        ("missing paren", "function f(a: number { return a; }\n"),
+        ("unterminated string", 'const s: string = "abc;\n'),
+    ],
+    "tsx": [
+        ("unclosed brace in jsx", "const a = <div>{x</div>;\n"),
+        ("missing paren", "const f = (a: number => a;\n"),
+    ],
+    "go": [
+        ("missing brace", "package main\n\nfunc f() {\n\tx := 1\n"),
+        ("missing paren", 'package main\n\nfunc f() { fmt.Println("a" }\n'),
+        ("unterminated string", 'package main\n\nfunc f() {\n\ts := "abc\n}\n'),
+    ],
+    "rust": [
+        ("missing semicolon", "fn f() { let x = 1 let y = 2; }\n"),
+        ("missing paren", "fn f() { let x = (1, 2; }\n"),
+        ("unterminated string", 'fn f() { let s = "abc; }\n'),
+    ],
+    "java": [
+        ("missing semicolon", "class A { void f() { int x = 1 } }\n"),
+        ("stray else", "class A { void f() { if (x) { } else } }\n"),
+    ],
+    "c": [
+        ("missing semicolon", "int f() { return 1 }\n"),
+        ("missing paren", "int f() { return (1; }\n"),
+    ],
+    "cpp": [
+        ("unterminated string", 'int f() { std::string s = "a; }\n'),
+        ("missing brace", "int f() {\n  return 1;\n"),
+    ],
+    "lua": [
+        ("missing end", "function f()\n  return 1\n"),
+        ("missing paren", "local x = (1 + 2\n"),
+        ("stray end", "if x then y() end end\n"),
+    ],
+}

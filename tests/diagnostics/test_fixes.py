@@ -1,0 +1,131 @@
+"""Verification, ranking, the model path and bad input of syntax.fixes / syntax.diagnostics."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from syntax.diagnostics import DiagnosticsOptions, UnsupportedLanguageError, diagnose, parse_text
+from syntax.fixes import TextEdit, apply_edits, fix_region, propose_fixes, verify_edit
+
+
+def _setup(text: str, language: str = "python"):  # type: ignore[no-untyped-def]
+    parsed = parse_text(text, language)
+    before = diagnose(parsed)
+    assert before, "the snippet must be broken"
+    return parsed, before, before[0], fix_region(text, before[0])
+
+
+def test_a_plain_fix_verifies() -> None:
+    parsed, before, target, region = _setup("x = (1, 2\ny = 3\n")
+    assert verify_edit(parsed, before, target, TextEdit(9, 9, ")"), region)
+
+
+def test_fix_that_adds_an_error_elsewhere_in_the_region_is_rejected() -> None:
+    parsed, before, target, region = _setup("x = (1, 2\ny = 3\n")
+    # closes the bracket (the error is gone) but breaks the next line
+    assert not verify_edit(parsed, before, target, TextEdit(9, 15, ")\ny = = 3"), region)
+
+
+def test_fix_that_turns_code_outside_the_region_into_a_comment_is_rejected() -> None:
+    text = "let a = [1, 2;\n" + "let pad = 0;\n" * 6 + "let b = 3;\n// note */ done\n"
+    parsed, before, target, region = _setup(text, "javascript")
+    assert target.message == "missing ']'"
+    assert verify_edit(parsed, before, target, TextEdit(13, 13, "]"), region)
+    # `]/*` also parses cleanly, but swallows lines outside the region into a comment
+    assert diagnose(apply_edits(text, [TextEdit(13, 13, "];/*")]), "javascript") == []
+    assert not verify_edit(parsed, before, target, TextEdit(13, 13, "];/*"), region)
+
+
+def test_fix_touching_text_outside_the_region_is_rejected() -> None:
+    text = "a = 1\n" * 10 + "x = (1, 2\n" + "b = 2\n" * 10
+    parsed, before, target, region = _setup(text)
+    close = text.index("2\n", 60) + 1
+    assert verify_edit(parsed, before, target, TextEdit(close, close, ")"), region)
+    assert not verify_edit(parsed, before, target, TextEdit(0, 0, "#"), region)  # line 0: outside
+    assert not verify_edit(parsed, before, target, TextEdit(len(text), len(text), ")"), region)
+
+
+def test_fix_that_leaves_the_error_is_rejected() -> None:
+    parsed, before, target, region = _setup("x = (1, 2\ny = 3\n")
+    assert not verify_edit(parsed, before, target, TextEdit(0, 1, "z"), region)
+
+
+def test_fix_may_leave_an_unrelated_error_far_away() -> None:
+    text = "x = (1, 2\n" + "ok = 1\n" * 8 + "y = [3\n"
+    parsed, before, _, _ = _setup(text)
+    assert len(before) == 2
+    fixes = propose_fixes(parsed, before[0])
+    assert fixes and fixes[0].edits == (TextEdit(9, 9, ")"),)
+    assert [d.message for d in diagnose(apply_edits(text, fixes[0].edits), "python")] == ["unclosed '['"]
+
+
+def test_rule_fixes_are_ranked_smallest_first_and_capped() -> None:
+    parsed, _, target, _ = _setup("point = [1, 2 3]\n")
+    fixes = propose_fixes(parsed, target, max_fixes=2)
+    assert len(fixes) == 2
+    assert fixes[0].edits == (TextEdit(13, 13, ","),) and fixes[0].source == "rule"
+    assert propose_fixes(parsed, target, max_fixes=0) == []
+
+
+def test_stale_diagnostic_gets_no_fix() -> None:
+    parsed, _, target, _ = _setup("x = (1, 2\ny = 3\n")
+    moved = dataclasses.replace(target, start=target.start + 1, end=target.end + 1)
+    assert propose_fixes(parsed, moved) == []
+
+
+def test_model_candidates_are_verified_and_rule_fixes_survive_a_failing_model() -> None:
+    parsed, _, target, _ = _setup("if ready\n    start()\n")
+    calls: list[tuple[str, str]] = []
+
+    def generator(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
+        calls.append((prefix, suffix))
+        return ["if ready:", "if ready)", "if (ready):", "while ready:"]
+
+    fixes = propose_fixes(parsed, target, generator=generator, max_fixes=5)
+    assert calls == [("", "\n    start()\n")]  # the middle is the line of the error
+    results = {apply_edits(parsed.text, f.edits): f.source for f in fixes}
+    assert results["if ready:\n    start()\n"] == "rule"  # same edit from both: kept as a rule fix
+    assert results["if (ready):\n    start()\n"] == "model"
+    assert "if ready)\n    start()\n" not in results  # does not parse: never offered
+    assert fixes[0].edits == (TextEdit(8, 8, ":"),)  # smallest edit first
+
+    def broken(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
+        raise RuntimeError("model crashed")
+
+    assert propose_fixes(parsed, target, generator=broken)[0].edits == (TextEdit(8, 8, ":"),)
+
+
+def test_unknown_language_is_a_clear_error() -> None:
+    with pytest.raises(UnsupportedLanguageError, match="cobol"):
+        diagnose("x", "cobol")
+
+
+def test_binary_junk_and_huge_files_do_not_crash() -> None:
+    junk = bytes(range(256)).decode("latin-1") * 40 + "\udcff\x00"
+    for language in ("python", "javascript", "c", "lua"):
+        diagnostics = diagnose(junk, language)
+        assert 0 < len(diagnostics) <= 100
+        assert all(0 <= d.start <= d.end <= len(junk) for d in diagnostics)
+        parsed = parse_text(junk, language)
+        for fix in propose_fixes(parsed, diagnostics[0], time_budget_s=0.5):
+            assert fix.edits
+    big = "def f(a):\n    return a\n" * 20000 + "x = (1\n"
+    found = diagnose(big, "python")
+    assert [d.message for d in found] == ["unclosed '('"]
+
+
+def test_non_ascii_offsets_are_str_offsets() -> None:
+    text = "s = 'héllo wörld' + (1\n"
+    found = diagnose(text, "python")
+    assert [(text[d.start : d.end], d.message) for d in found] == [("(", "unclosed '('")]
+    fixes = propose_fixes(parse_text(text, "python"), found[0])
+    assert apply_edits(text, fixes[0].edits) == "s = 'héllo wörld' + (1)\n"
+
+
+def test_options_describe_every_field() -> None:
+    for option in dataclasses.fields(DiagnosticsOptions):
+        assert option.metadata.get("description"), option.name
+    defaults = DiagnosticsOptions()
+    assert defaults.enabled and defaults.max_fixes == 3 and defaults.fix_time_budget_ms == 2000
