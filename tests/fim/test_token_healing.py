@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from completion.token_healing import VocabPieces, heal_split, strip_healed
+from completion.token_healing import VocabPieces, heal_split, llama_vocabulary, strip_healed
 
 from .conftest import TinyModelLoader
+from .gguf_factory import tiny_vocab
 
 HEAL_EXTRAS = ("ghost", " ghostly")
 
@@ -165,15 +166,19 @@ def test_strip_healed() -> None:
 
 
 def model_vocab(model: Any) -> VocabPieces:
-    import llama_cpp
+    return VocabPieces.from_pieces(*llama_vocabulary(model))
 
-    vocab = model._model.vocab
-    pieces = [model.detokenize([token]) for token in range(model.n_vocab())]
-    special = [
-        bool(llama_cpp.llama_vocab_get_attr(vocab, token) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
-        for token in range(model.n_vocab())
-    ]
-    return VocabPieces.from_pieces(pieces, special)
+
+def test_llama_vocabulary_reads_long_pieces_and_flags_specials(tiny_llama: TinyModelLoader) -> None:
+    ruler = "=" * 40
+    model = tiny_llama("qwen2.5-coder", (ruler,))
+    ids = tiny_vocab("qwen2.5-coder", (ruler,)).ids
+    pieces, special = llama_vocabulary(model)
+    assert pieces[ids[ruler]] == ruler.encode()  # over llama-cpp-python's 32-byte piece buffer
+    assert model._model.token_to_piece(ids[ruler], False).strip(b"\0") == b""  # what the shortcut gives
+    assert pieces[ord("x")] == b"x" and not special[ord("x")]
+    assert special[ids["<|fim_prefix|>"]] and special[ids["<|endoftext|>"]]
+    assert pieces[ids["<|fim_prefix|>"]] == b""  # control tokens render as nothing without special=True
 
 
 @pytest.mark.parametrize(
