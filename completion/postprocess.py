@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from syntax.checks import (
     ONE_STATEMENT_REASONS,
     CompletionShape,
+    canonical_language,
     indentation_of,
+    is_closer_line,
     truncate_to_valid,
 )
 
@@ -39,13 +41,14 @@ _SPECIAL_TOKEN = re.compile(
 )
 _WORD_START = re.compile(r"\w+")
 _FIRST_TOKEN = re.compile(r"\w+|\S")
+_BARE_CLOSER = re.compile(r"^([)\]};,\s]|end\b|until\b)*$")
 _CLOSERS = ")]}"
 _OPENERS = "([{"
-_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
 # A line at the block's own indentation that still belongs to the statement above it.
 _CONTINUES_STATEMENT = re.compile(
-    r"^\s*([)\]}.?:+\-*/%&|^,]|else\b|elif\b|except\b|finally\b|catch\b|end\b|until\b|elseif\b|where\b)"
+    r"^\s*([)\]}.?:+\-*/%&|^,]|else\b|elif\b|except\b|finally\b|catch\b|where\b)"
 )
+_LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 
 
@@ -93,24 +96,32 @@ def _open_depth(text: str) -> int:
 
 
 def _next_nonblank_line(text: str, offset: int) -> str | None:
+    """The first non-blank line after the cursor's line, with its indentation."""
     position = text.find("\n", offset)
     while position >= 0:
         end = text.find("\n", position + 1)
         line = text[position + 1 : len(text) if end < 0 else end]
         if line.strip():
-            return line.strip()
+            return line.rstrip()
         position = end
     return None
 
 
 def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
-    """A generated line that repeats the one before it (with some content) or the document's next line."""
+    """A generated line that repeats the one before it or the document's next line.
+
+    Lines of code compare without indentation (the model may indent differently); a line of bare closers
+    (``}``, ``end``) repeats only at the same indentation, since inner blocks close with the same text.
+    """
     stripped = line.strip()
     if not stripped:
         return False
-    if previous is not None and stripped == previous.strip() and any(char.isalnum() for char in stripped):
+    has_code = any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
+    if previous is not None and has_code and stripped == previous.strip():
         return True
-    return below is not None and stripped == below
+    if below is None:
+        return False
+    return stripped == below.strip() if has_code else line.rstrip() == below
 
 
 def _single_line(raw: str, before: str, after: str) -> str | None:
@@ -127,13 +138,32 @@ def _single_line(raw: str, before: str, after: str) -> str | None:
     return None if following is None else "\n" + following
 
 
+def _continues_statement(line: str, language: str | None) -> bool:
+    """A line at the block's indentation that still belongs to the statement above (``else``, ``)``...)."""
+    if _CONTINUES_STATEMENT.match(line):
+        return True
+    return language in (None, "lua") and _LUA_CONTINUES_STATEMENT.match(line) is not None
+
+
 def _reindented(line: str, model_base: str, target: str) -> str | None:
     """The line moved from the model's base indentation to the block's; None when it is left of the base."""
     if not line.strip():
         return ""
-    if line.startswith(model_base):
-        return target + line[len(model_base) :]
-    return None
+    if not line.startswith(model_base):
+        return None
+    rest = line[len(model_base) :]
+    extra = indentation_of(rest)
+    if (
+        target.startswith("\t")
+        and model_base
+        and not model_base.strip(" ")
+        and extra
+        and not extra.strip(" ")
+    ):
+        # Tab-indented document, space-indented model: one model level (its base width) becomes one tab.
+        levels, spaces = divmod(len(extra), len(model_base))
+        rest = "\t" * levels + " " * spaces + rest[len(extra) :]
+    return target + rest
 
 
 def _outdented_closer(line: str, model_base: str, target: str) -> str:
@@ -171,7 +201,7 @@ def _block(
     for line in body:
         placed = _reindented(line, model_base, target)
         if placed is None:
-            if closes_block and _CLOSER_LINE.match(line):
+            if closes_block and is_closer_line(line, language):
                 kept.append(_outdented_closer(line, model_base, target))
             break
         previous = next((earlier for earlier in reversed(kept) if earlier.strip()), None)
@@ -182,7 +212,7 @@ def _block(
             one_statement
             and kept
             and at_block_level
-            and not _CONTINUES_STATEMENT.match(placed)
+            and not _continues_statement(placed, language)
             and _open_depth("\n".join(kept)) == 0
             and not _OPEN_LINE_END.search(previous or "")
         ):
@@ -199,7 +229,7 @@ def _block(
         cursor_indent = before if target.startswith(before) else ""
         kept[0] = first[len(cursor_indent) :] if first.startswith(cursor_indent) else first.lstrip()
         text = "\n".join(kept)
-    if "\n" in text and _CLOSER_LINE.match(after):
+    if "\n" in text and is_closer_line(after, language):
         text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
     return text, target
 
@@ -289,6 +319,7 @@ def postprocess(
     ``document``: the server's parsed copy of ``text``; the syntax check then reparses incrementally.
     """
     offset = max(0, min(offset, len(text)))
+    language = canonical_language(language)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     special = _SPECIAL_TOKEN.search(raw)
     if special is not None:
@@ -316,7 +347,7 @@ def postprocess(
         shaped = _single_line(raw, before, after)
         if shaped is not None:
             completed = (shaped if shaped.startswith("\n") else before + shaped + after).strip()
-            if completed == below:
+            if below is not None and completed == below.strip():
                 return None
     if shaped is None or not shaped.strip():
         return None

@@ -27,9 +27,11 @@ from syntax.languages import grammar, spec_for
 __all__ = [
     "ONE_STATEMENT_REASONS",
     "CompletionShape",
+    "canonical_language",
     "completion_shape",
     "cut_past_block",
     "indentation_of",
+    "is_closer_line",
     "syntax_errors",
     "truncate_to_valid",
 ]
@@ -128,7 +130,9 @@ _HEADER_END: dict[str, re.Pattern[str]] = {
 _BRACE_HEADER_END = re.compile(r"\{\s*(//.*|/\*.*\*/\s*)?$")
 _ANY_HEADER_END = re.compile(r"(\{|:|\bthen|\bdo)\s*$")
 _CONTINUATION_END = re.compile(r"([-+*/%=<>!&|^~.,\\?]|\band|\bor|\bnot|\breturn|\bin)\s*$")
-_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
+_BRACKET_CLOSER_LINE = re.compile(r"^\s*[)\]}]")
+_KEYWORD_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
+_KEYWORD_CLOSER_LANGUAGES = frozenset({"lua"})
 _OPENERS = "([{"
 _CLOSERS = ")]}"
 _MATCHING = {")": "(", "]": "[", "}": "{"}
@@ -217,7 +221,13 @@ def _unclosed_openers(line: str) -> list[str]:
     return stack
 
 
-def _language_name(language: str | None) -> str | None:
+def is_closer_line(line: str, language: str | None) -> bool:
+    """Whether a line starts by closing a block: ``}``, ``)``; also ``end``/``until`` in Lua or unknown."""
+    keyword_closers = language is None or language in _KEYWORD_CLOSER_LANGUAGES
+    return (_KEYWORD_CLOSER_LINE if keyword_closers else _BRACKET_CLOSER_LINE).match(line) is not None
+
+
+def canonical_language(language: str | None) -> str | None:
     """The canonical grammar name for a language id or name, or None when unsupported or unloadable."""
     if not language:
         return None
@@ -378,7 +388,7 @@ def completion_shape(
     ``document``: the server's parsed copy of ``text``, reused instead of parsing again when it matches.
     """
     offset = max(0, min(offset, len(text)))
-    name = _language_name(language)
+    name = canonical_language(language)
     line_start, line_end = _line_bounds(text, offset)
     before = text[line_start:offset]
     after = text[offset:line_end].rstrip("\r")
@@ -413,7 +423,7 @@ def completion_shape(
             if previous is not None:
                 indent = indentation_of(previous) + (unit if _is_header_line(previous, name) else "")
         ends_block = following is None or _shallower(indentation_of(following[1]), indent)
-        ends_block = ends_block or (_CLOSER_LINE.match(following[1]) is not None if following else True)
+        ends_block = ends_block or (is_closer_line(following[1], name) if following else True)
         reason = BLANK_LINE_END_OF_BLOCK if ends_block else BLANK_LINE_MID_BLOCK
         return CompletionShape(True, indent, block_end_for(indent), reason)
     line_indent = indentation_of(before)
@@ -465,7 +475,7 @@ def cut_past_block(suggestion: str, shape: CompletionShape, language: str | None
 
     A closing line is kept when the document lacks the block's closer (``shape.block_end is None``).
     """
-    name = _language_name(language) if language else None
+    name = canonical_language(language) if language else None
     result = suggestion
     if shape.multiline:
         lines = suggestion.split("\n")
@@ -473,7 +483,7 @@ def cut_past_block(suggestion: str, shape: CompletionShape, language: str | None
         for line in lines[1:]:
             if line.strip() and _shallower(indentation_of(line), shape.indent):
                 keeps_closer = shape.block_end is None and name not in _INDENT_LANGUAGES
-                if keeps_closer and _CLOSER_LINE.match(line):
+                if keeps_closer and is_closer_line(line, name):
                     kept.append(line)
                 break
             kept.append(line)
@@ -577,7 +587,7 @@ def _longest_valid(candidates: list[str], check: _ErrorCheck) -> str | None:
     return candidates[low] if low < len(candidates) else None
 
 
-def _line_cuts(suggestion: str) -> tuple[list[str], list[str]]:
+def _line_cuts(suggestion: str, language: str) -> tuple[list[str], list[str]]:
     """Prefixes ending at line ends, longest first: (those at statement boundaries, the others)."""
     lines = suggestion.split("\n")
     body_indents = [len(indentation_of(line).expandtabs(4)) for line in lines[1:] if line.strip()]
@@ -590,9 +600,8 @@ def _line_cuts(suggestion: str) -> tuple[list[str], list[str]]:
         prefix = suggestion[:end].rstrip()
         following = lines[index + 1]
         if prefix.strip() and following.strip():
-            at_boundary = len(indentation_of(following).expandtabs(4)) <= base and not _CLOSER_LINE.match(
-                following
-            )
+            shallow = len(indentation_of(following).expandtabs(4)) <= base
+            at_boundary = shallow and not is_closer_line(following, language)
             (boundaries if at_boundary else others).append(prefix)
         end += 1
     boundaries.reverse()
@@ -641,7 +650,7 @@ def truncate_to_valid(
     """
     if not suggestion.strip():
         return None
-    name = _language_name(language)
+    name = canonical_language(language)
     if name is None:
         return suggestion
     offset = max(0, min(offset, len(text)))
@@ -655,7 +664,7 @@ def truncate_to_valid(
         return candidate
     if check.adds_no_error(candidate):
         return candidate
-    boundaries, others = _line_cuts(candidate)
+    boundaries, others = _line_cuts(candidate, name)
     best = _longest_valid(boundaries, check) or _longest_valid(others[:3], check)
     if best is None:
         word_follows = _WORD_CHAR.match(text[replace_end : replace_end + 1]) is not None
