@@ -18,6 +18,12 @@ cards; ``[BOS]`` is the model's BOS token, prepended when ``FimTemplate.bos`` is
 - codellama      ``[BOS]▁<PRE>P▁<SUF>S▁<MID>`` (or ``<PRE>``... when the GGUF stores them without "▁"), ends
   with ``▁<EOT>``
 - codestral      ``[BOS][SUFFIX]S[PREFIX]P`` (Mistral's SPM order, no middle token)
+
+Caveats: detection goes by tokens, so a general model sharing a coder's tokenizer (Qwen2.5/Qwen3,
+Mistral v0.3) gets that coder's template; users pick ``none`` there. SentencePiece vocabularies with a space
+prefix (CodeLlama, Mistral v3) get a leading space on every separately tokenized text piece, as llama.cpp's
+own infill does. :func:`injectable_texts` reports special texts a GGUF typed USER_DEFINED (llama.cpp
+matches those even with ``special=False``).
 """
 
 from __future__ import annotations
