@@ -225,6 +225,21 @@ class SyntaxDocument:
             raise RuntimeError(f"tree-sitter failed to parse a {self.language} document")
         return result
 
+    def with_edit(self, start: int, end: int, new_text: str) -> SyntaxDocument:
+        """A separate document of the text with ``[start, end)`` replaced; self is unchanged.
+
+        Its tree is reparsed incrementally from this one on first use, so it is cheap to make."""
+        with self._edit_lock:
+            snapshot, tree, _ = self._state
+            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=False)
+        derived = SyntaxDocument.__new__(SyntaxDocument)
+        derived.language = self.language
+        derived._edit_lock = threading.Lock()
+        derived._parser = Parser(grammar(self.language))
+        derived._state = (new_snapshot, edited, True)
+        derived.version = 0
+        return derived
+
     # --- offsets -----------------------------------------------------------------------------------------
 
     def byte_offset(self, offset: int) -> int:

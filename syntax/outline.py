@@ -44,6 +44,7 @@ class Definition:
     start_line: int
     end_line: int
     container: str | None  # the enclosing definition's name (a method's class/impl), None at top level
+    body_start: int | None = None  # str offset where the body begins (after the signature), None if none
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ def _nest(doc: SyntaxDocument, raw: Iterable[_RawDefinition]) -> list[Definition
                 start_line=item.anchor.start_point.row,
                 end_line=end_line,
                 container=container,
+                body_start=doc.char_offset(item.body.start_byte) if item.body is not None else None,
             )
         )
     return result
@@ -299,7 +301,13 @@ def _signature(doc: SyntaxDocument, node: Node, body: Node | None) -> str:
         if before is not None and node.start_byte < before.end_byte <= end:
             end = before.end_byte
     header = doc.source[node.start_byte : end].decode("utf-8", "replace")
-    return collapse_lines(header, 3)
+    lines = header.splitlines()
+    decorations = 0  # leading decorator/attribute lines stay on lines of their own while they fit
+    while decorations < len(lines) - 1 and lines[decorations].lstrip().startswith(("@", "#[")):
+        decorations += 1
+    collapsed = collapse_lines("\n".join(lines[decorations:]), 3).splitlines()
+    kept = [_cut(_WHITESPACE.sub(" ", line).strip()) for line in lines[:decorations]]
+    return "\n".join(kept[max(0, len(kept) + len(collapsed) - 3) :] + collapsed)
 
 
 def collapse_lines(text: str, max_lines: int) -> str:
@@ -369,7 +377,12 @@ def enclosing_definitions(doc: SyntaxDocument, offset: int) -> list[Definition]:
     text = doc.text
     offset = max(0, min(offset, len(text)))
     byte = doc.byte_offset(offset)
-    found, _ = _collect(doc, doc.tree.root_node, (max(0, byte - 1), byte + 1))
+    probe = offset
+    if doc.language == "python":  # also reach the definitions that end on a line above the cursor
+        while probe > 0 and text[probe - 1] in " \t\r\n\f":
+            probe -= 1
+    first_byte = doc.byte_offset(probe) if probe != offset else byte
+    found, _ = _collect(doc, doc.tree.root_node, (max(0, first_byte - 1), byte + 1))
     inside = [
         item
         for item in found
@@ -425,17 +438,33 @@ def references_near(
     return _names_in(doc, query, start, end, offset)
 
 
+def _defining_names(doc: SyntaxDocument, root: Node, start_byte: int, end_byte: int) -> set[int]:
+    """Start bytes of the names that definitions in the range define (a definition is not a reference)."""
+    query = _tag_queries(doc.language).definitions
+    if query is None:
+        return set()
+    cursor = QueryCursor(query)
+    cursor.set_byte_range(start_byte, end_byte)
+    return {node.start_byte for node in cursor.captures(root).get("name", ())}
+
+
 def _names_in(doc: SyntaxDocument, query: Query, start: int, end: int, offset: int) -> list[str]:
     cursor = QueryCursor(query)
     start_byte, end_byte, cursor_byte = doc.byte_offset(start), doc.byte_offset(end), doc.byte_offset(offset)
     cursor.set_byte_range(start_byte, end_byte)
+    root = doc.tree.root_node
+    defining = _defining_names(doc, root, start_byte, end_byte)
     before: dict[int, Node] = {}
     after: dict[int, Node] = {}
-    for capture_name, nodes in cursor.captures(doc.tree.root_node).items():
+    for capture_name, nodes in cursor.captures(root).items():
         if capture_name != "name" and not capture_name.startswith("reference."):
             continue
         for node in nodes:
-            if node.child_count or not start_byte <= node.start_byte < end_byte:
+            if (
+                node.child_count
+                or not start_byte <= node.start_byte < end_byte
+                or node.start_byte in defining
+            ):
                 continue
             (before if node.start_byte < cursor_byte else after)[node.start_byte] = node
     ordered = [before[key] for key in sorted(before, reverse=True)] + [after[key] for key in sorted(after)]

@@ -1,8 +1,9 @@
-"""Golden outlines: definitions, imports, enclosing scopes and nearby references for each language.
+"""Golden outlines: definitions, imports, enclosing scopes, nearby references and parse context per language.
 
 Each ``golden/<file>.in`` is parsed as ``<file>``; the result must equal ``golden/<file>.expected.json``
 (inputs end in .in so that linters and formatters leave them alone). Cursor probes
-(``golden/probes.json``) sit at the end of the first occurrence of a snippet. Regenerate after an intended
+(``golden/probes.json``) sit at the end of the first occurrence of a snippet; their parse context has a
+prefix window of the ``WINDOW_LINES`` lines above the cursor line. Regenerate after an intended
 change with ``UPDATE_GOLDEN=1 pytest tests/syntax_structure`` and review the diff.
 """
 
@@ -16,16 +17,27 @@ from typing import Any
 
 import pytest
 
+from syntax.context import parse_context
 from syntax.document import SyntaxDocument
 from syntax.outline import definitions, enclosing_definitions, imports, references_near
 
 GOLDEN = Path(__file__).parent / "golden"
+WINDOW_LINES = 6
 PROBES: dict[str, list[str]] = json.loads((GOLDEN / "probes.json").read_text(encoding="utf-8"))
 
 
 def probe_offset(text: str, snippet: str) -> int:
     position = text.index(snippet)
     return position + len(snippet)
+
+
+def window_start(text: str, offset: int, lines: int = WINDOW_LINES) -> int:
+    start = text.rfind("\n", 0, offset) + 1
+    for _ in range(lines):
+        if start == 0:
+            break
+        start = text.rfind("\n", 0, start - 1) + 1
+    return start
 
 
 def outline_of(name: str) -> dict[str, Any]:
@@ -38,6 +50,7 @@ def outline_of(name: str) -> dict[str, Any]:
         probes[snippet] = {
             "enclosing": [f"{item.kind} {item.name}" for item in enclosing_definitions(doc, offset)],
             "references_near": references_near(doc, offset, lines_before=6, lines_after=1),
+            "parse_context": asdict(parse_context(doc, offset, window_start(text, offset), 600)),
         }
     return {
         "language": doc.language,

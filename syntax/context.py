@@ -1,0 +1,252 @@
+"""Parse context for the prompt: what the model cannot see in its prefix window but needs.
+
+Three kinds of blocks, each written as code of the document's language so a prompt can show them above the
+window: the headers of the enclosing scopes (outermost first), stubs of the file's own definitions that are
+referenced near the cursor, and the file's imports. Only items whose text lies outside the visible window
+``[window_start, offset)`` are given, within a budget of characters (scopes first, then definitions, then
+imports).
+
+The result sits in the cached part of the prompt, so it must not change while the user types on one line.
+It is therefore computed from the document with the cursor's line blanked (kept to its indentation): the
+line's text, and any syntax error it contains, cannot reach the result. That blanked outline is cached per
+document, so typing on a line costs one string comparison after the first call.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+from syntax.document import SyntaxDocument
+from syntax.languages import spec_by_name
+from syntax.outline import (
+    Definition,
+    ImportRef,
+    collapse_lines,
+    definitions,
+    enclosing_definitions,
+    imports,
+    references_near,
+)
+
+__all__ = ["ParseContext", "parse_context"]
+
+_REFERENCE_LINES_BEFORE = 30
+_REFERENCE_LINES_AFTER = 5
+_MAX_DEFINITIONS = 12
+_MAX_IMPORT_LINES = 8
+_MAX_PER_NAME = 2  # a name defined in several classes: the first two are enough
+_NOT_STUBS = frozenset({"module", "impl"})  # containers whose stub (``mod x { ... }``) says nothing
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """Code blocks for the prompt (each may span lines, none ends with a newline)."""
+
+    imports: tuple[str, ...]  # import statements of the file (text)
+    scopes: tuple[str, ...]  # headers of enclosing scopes, outermost first: signature + docstring first line
+    definitions: tuple[str, ...]  # stubs (signature + doc first line) of local definitions referenced nearby
+
+    def is_empty(self) -> bool:
+        return not (self.imports or self.scopes or self.definitions)
+
+
+EMPTY = ParseContext((), (), ())
+
+
+@dataclass(frozen=True)
+class _LineView:
+    """What the context is computed from: the document with the cursor line blanked."""
+
+    blanked_text: str
+    line_start: int  # start of the cursor line (same in the blanked text)
+    cursor: int  # end of the kept indentation on the blanked line
+    scopes: tuple[Definition, ...]
+    referenced: tuple[str, ...]
+    definitions: tuple[Definition, ...]
+    imports: tuple[ImportRef, ...]
+
+
+_cache_lock = threading.Lock()
+_line_views: weakref.WeakKeyDictionary[SyntaxDocument, _LineView] = weakref.WeakKeyDictionary()
+
+
+def parse_context(
+    doc: SyntaxDocument, offset: int, window_start: int, budget_chars: int = 1200
+) -> ParseContext:
+    """The parse context at ``offset`` for a prompt whose prefix window starts at ``window_start``."""
+    text = doc.text
+    offset = max(0, min(offset, len(text)))
+    if budget_chars <= 0:
+        return EMPTY
+    view = _line_view(doc, text, offset)
+    window_start = max(0, min(window_start, view.line_start))
+    line_comment = spec_by_name(doc.language).line_comment
+    python = doc.language == "python"
+
+    def visible(start: int) -> bool:
+        return window_start <= start <= view.line_start
+
+    budget = _Budget(budget_chars)
+    scope_blocks: list[str] = []
+    for scope in reversed(view.scopes):  # innermost first: the closest scopes matter most
+        if visible(scope.start):
+            continue
+        block = _scope_block(view.blanked_text, scope, line_comment, python)
+        if not budget.take(block):
+            break
+        scope_blocks.insert(0, block)
+
+    scope_starts = {scope.start for scope in view.scopes}
+    by_name: dict[str, list[Definition]] = {}
+    for definition in view.definitions:
+        if definition.kind not in _NOT_STUBS:
+            by_name.setdefault(definition.name, []).append(definition)
+    definition_blocks: list[str] = []
+    for name in view.referenced:
+        for definition in by_name.get(name, [])[:_MAX_PER_NAME]:
+            if len(definition_blocks) >= _MAX_DEFINITIONS:
+                break
+            if definition.start in scope_starts or visible(definition.start):
+                continue
+            block = _definition_block(view.blanked_text, definition, line_comment, python)
+            if block not in definition_blocks and budget.take(block):
+                definition_blocks.append(block)
+
+    referenced = set(view.referenced)
+    window_line = view.blanked_text.count("\n", 0, window_start)
+    if window_start > 0 and view.blanked_text[window_start - 1] != "\n":
+        window_line += 1  # the window shows only the end of its first line
+    cursor_line = view.blanked_text.count("\n", 0, view.line_start)
+    candidates = [item for item in view.imports if not window_line <= item.line <= cursor_line]
+    preferred = [
+        item for item in candidates if referenced.intersection(item.names + _last_parts(item.modules))
+    ]
+    chosen: set[int] = set()
+    preferred_lines = {item.line for item in preferred}
+    for item in preferred + [item for item in candidates if item.line not in preferred_lines]:
+        if budget.take(_import_block(item)):
+            chosen.add(item.line)
+    import_blocks = tuple(_import_block(item) for item in candidates if item.line in chosen)
+    return ParseContext(import_blocks, tuple(scope_blocks), tuple(definition_blocks))
+
+
+class _Budget:
+    """Characters left for blocks (each block also costs its newline)."""
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+
+    def take(self, block: str) -> bool:
+        cost = len(block) + 1
+        if cost > self.left:
+            return False
+        self.left -= cost
+        return True
+
+
+# --- the blanked-line view -------------------------------------------------------------------------------
+
+
+def _line_view(doc: SyntaxDocument, text: str, offset: int) -> _LineView:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    if line_end < 0:
+        line_end = len(text)
+    line = text[line_start:line_end]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    filler = indent
+    if doc.language == "python" and _opens_block(text, line_start):
+        filler = indent + "pass"  # keep the block that the previous line opened well-formed
+    blanked_text = text[:line_start] + filler + text[line_end:]
+    with _cache_lock:
+        cached = _line_views.get(doc)
+    if cached is not None and cached.line_start == line_start and cached.blanked_text == blanked_text:
+        return cached
+    blanked = doc.with_edit(line_start, line_end, filler)
+    cursor = line_start + len(indent)
+    view = _LineView(
+        blanked_text=blanked_text,
+        line_start=line_start,
+        cursor=cursor,
+        scopes=tuple(enclosing_definitions(blanked, cursor)),
+        referenced=tuple(references_near(blanked, cursor, _REFERENCE_LINES_BEFORE, _REFERENCE_LINES_AFTER)),
+        definitions=tuple(definitions(blanked)),
+        imports=tuple(imports(blanked)),
+    )
+    with _cache_lock:
+        _line_views[doc] = view
+    return view
+
+
+def _opens_block(text: str, line_start: int) -> bool:
+    """Whether the last non-blank line before ``line_start`` ends with ``:`` (a Python block opener)."""
+    end = line_start
+    while end > 0:
+        previous_start = text.rfind("\n", 0, end - 1) + 1
+        previous = text[previous_start : end - 1].split("#", 1)[0].rstrip()
+        if previous:
+            return previous.endswith(":")
+        end = previous_start
+    return False
+
+
+def _last_parts(modules: tuple[str, ...]) -> tuple[str, ...]:
+    parts: list[str] = []
+    for module in modules:
+        for separator in ("::", ".", "/"):
+            module = module.rsplit(separator, 1)[-1]
+        parts.append(module)
+    return tuple(parts)
+
+
+# --- blocks ----------------------------------------------------------------------------------------------
+
+
+def _indent_of(text: str, start: int) -> str:
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start]
+    return prefix if not prefix.strip() else prefix[: len(prefix) - len(prefix.lstrip(" \t"))]
+
+
+def _indented(lines: str, indent: str) -> str:
+    return "\n".join(indent + line for line in lines.splitlines())
+
+
+def _opener(text: str, definition: Definition) -> str:
+    """The body's opening brace, when the body starts with one (``{``); Python headers end in ``:``."""
+    if definition.body_start is not None and text[definition.body_start : definition.body_start + 1] == "{":
+        return " {"
+    return ""
+
+
+def _scope_block(text: str, scope: Definition, line_comment: str, python: bool) -> str:
+    """An enclosing scope's header as code: its signature (with ``{``) and the first line of its doc."""
+    indent = _indent_of(text, scope.start)
+    header = _indented(scope.signature, indent) + _opener(text, scope)
+    if not scope.doc:
+        return header
+    if python:
+        return f'{header}\n{indent}    """{scope.doc}"""'
+    return f"{indent}{line_comment} {scope.doc}\n{header}"
+
+
+def _definition_block(text: str, definition: Definition, line_comment: str, python: bool) -> str:
+    """A referenced definition as a stub: doc comment (with its class), signature, elided body."""
+    label = f"{definition.container}.{definition.name}" if definition.container else ""
+    comment = ": ".join(part for part in (label, definition.doc) if part)
+    signature = definition.signature
+    if definition.body_start is not None:
+        if python:
+            signature += " ..."
+        elif _opener(text, definition):
+            signature += " { ... }"
+        else:
+            signature += " ..."
+    return f"{line_comment} {comment}\n{signature}" if comment else signature
+
+
+def _import_block(item: ImportRef) -> str:
+    """The import as written; a long multi-line one (``from x import (...)``) collapsed."""
+    return collapse_lines(item.text, 3) if item.text.count("\n") >= _MAX_IMPORT_LINES else item.text
