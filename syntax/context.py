@@ -27,6 +27,7 @@ from syntax.outline import (
     definitions,
     enclosing_definitions,
     imports,
+    outline_range,
     references_near,
 )
 
@@ -36,6 +37,11 @@ _REFERENCE_LINES_BEFORE = 30
 _REFERENCE_LINES_AFTER = 5
 _MAX_DEFINITIONS = 12
 _MAX_IMPORT_LINES = 8
+# Above this size only the outline near the cursor (and the imports at the top) is used.
+_FULL_OUTLINE_BYTES = 300_000
+_NEAR_CHARS_BEFORE = 120_000
+_NEAR_CHARS_AFTER = 30_000
+_HEAD_CHARS = 30_000
 _MAX_PER_NAME = 2  # a name defined in several classes: the first two are enough
 _NOT_STUBS = frozenset({"module", "impl"})  # containers whose stub (``mod x { ... }``) says nothing
 
@@ -166,18 +172,35 @@ def _line_view(doc: SyntaxDocument, text: str, offset: int) -> _LineView:
         return cached
     blanked = doc.with_edit(line_start, line_end, filler)
     cursor = line_start + len(indent)
+    found_definitions, found_imports = _outline_near(blanked, line_start)
     view = _LineView(
         blanked_text=blanked_text,
         line_start=line_start,
         cursor=cursor,
         scopes=tuple(enclosing_definitions(blanked, cursor)),
         referenced=tuple(references_near(blanked, cursor, _REFERENCE_LINES_BEFORE, _REFERENCE_LINES_AFTER)),
-        definitions=tuple(definitions(blanked)),
-        imports=tuple(imports(blanked)),
+        definitions=found_definitions,
+        imports=found_imports,
     )
     with _cache_lock:
         _line_views[doc] = view
     return view
+
+
+def _outline_near(
+    doc: SyntaxDocument, line_start: int
+) -> tuple[tuple[Definition, ...], tuple[ImportRef, ...]]:
+    """The whole outline, or for a very large file the part around the cursor plus the imports at the top,
+    so that a new cursor line costs a bounded query rather than one over megabytes."""
+    if len(doc.source) <= _FULL_OUTLINE_BYTES:
+        return tuple(definitions(doc)), tuple(imports(doc))
+    text_length = len(doc.text)
+    near, near_imports = outline_range(
+        doc, max(0, line_start - _NEAR_CHARS_BEFORE), min(text_length, line_start + _NEAR_CHARS_AFTER)
+    )
+    _, head_imports = outline_range(doc, 0, min(text_length, _HEAD_CHARS))
+    by_line = {item.line: item for item in head_imports + near_imports}
+    return tuple(near), tuple(by_line[line] for line in sorted(by_line))
 
 
 def _opens_block(text: str, line_start: int) -> bool:

@@ -225,6 +225,27 @@ class SyntaxDocument:
             raise RuntimeError(f"tree-sitter failed to parse a {self.language} document")
         return result
 
+    def snapshot(self) -> SyntaxDocument:
+        """An independent document with the current text and (parsed) tree, sharing both: cheap.
+
+        Work that reads text, tree and offsets together from a worker thread uses one, so that an edit
+        arriving meanwhile cannot mix two versions. It keeps this document's ``version``."""
+        with self._edit_lock:
+            snapshot, tree, stale = self._state
+            if stale:
+                tree = self._parse(snapshot.data, tree)
+                self._state = (snapshot, tree, False)
+            return self._derived(snapshot, tree, False, self.version)
+
+    def _derived(self, snapshot: _TextSnapshot, tree: Tree, stale: bool, version: int) -> SyntaxDocument:
+        derived = SyntaxDocument.__new__(SyntaxDocument)
+        derived.language = self.language
+        derived._edit_lock = threading.Lock()
+        derived._parser = Parser(grammar(self.language))
+        derived._state = (snapshot, tree, stale)
+        derived.version = version
+        return derived
+
     def with_edit(self, start: int, end: int, new_text: str) -> SyntaxDocument:
         """A separate document of the text with ``[start, end)`` replaced; self is unchanged.
 
@@ -232,13 +253,7 @@ class SyntaxDocument:
         with self._edit_lock:
             snapshot, tree, _ = self._state
             new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=False)
-        derived = SyntaxDocument.__new__(SyntaxDocument)
-        derived.language = self.language
-        derived._edit_lock = threading.Lock()
-        derived._parser = Parser(grammar(self.language))
-        derived._state = (new_snapshot, edited, True)
-        derived.version = 0
-        return derived
+        return self._derived(new_snapshot, edited, True, 0)
 
     # --- offsets -----------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ matches, and references are only matched in the few lines around the cursor.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import weakref
@@ -21,12 +22,15 @@ from tree_sitter import Node, Query, QueryCursor
 from syntax.document import SyntaxDocument
 from syntax.languages import grammar
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "Definition",
     "ImportRef",
     "definitions",
     "enclosing_definitions",
     "imports",
+    "outline_range",
     "references_near",
 ]
 
@@ -94,24 +98,27 @@ class _TagQueries:
 @cache
 def _tag_queries(language: str) -> _TagQueries:
     """tags.scm split by pattern into definition/import patterns and reference patterns."""
-    resource = resources.files("syntax").joinpath("queries", language, "tags.scm")
-    if not resource.is_file():
+    try:
+        resource = resources.files("syntax").joinpath("queries", language, "tags.scm")
+        if not resource.is_file():
+            return _TagQueries(None, None)
+        source = resource.read_text(encoding="utf-8")
+        whole = Query(grammar(language), source)
+        data = source.encode("utf-8")
+        definition_parts: list[str] = []
+        reference_parts: list[str] = []
+        for index in range(whole.pattern_count):
+            start, end = whole.start_byte_for_pattern(index), whole.end_byte_for_pattern(index)
+            pattern = data[start:end].decode("utf-8")
+            (reference_parts if "@reference." in pattern else definition_parts).append(pattern)
+        return _TagQueries(_compiled(language, definition_parts), _compiled(language, reference_parts))
+    except Exception:  # a grammar that no longer fits the query must not break completion: no outline
+        log.warning("tags query for %s does not compile; no outline for it", language, exc_info=True)
         return _TagQueries(None, None)
-    source = resource.read_text(encoding="utf-8")
-    whole = Query(grammar(language), source)
-    data = source.encode("utf-8")
-    definition_parts: list[str] = []
-    reference_parts: list[str] = []
-    for index in range(whole.pattern_count):
-        pattern = data[whole.start_byte_for_pattern(index) : whole.end_byte_for_pattern(index)].decode(
-            "utf-8"
-        )
-        (reference_parts if "@reference." in pattern else definition_parts).append(pattern)
 
-    def compiled(parts: list[str]) -> Query | None:
-        return Query(grammar(language), "\n".join(parts)) if parts else None
 
-    return _TagQueries(compiled(definition_parts), compiled(reference_parts))
+def _compiled(language: str, patterns: list[str]) -> Query | None:
+    return Query(grammar(language), "\n".join(patterns)) if patterns else None
 
 
 # --- definitions and imports ---------------------------------------------------------------------
@@ -150,17 +157,22 @@ def imports(doc: SyntaxDocument) -> list[ImportRef]:
 
 def _outline(doc: SyntaxDocument) -> _Outline:
     """One query pass gives both definitions and imports; the result is cached until the next edit."""
-    version = doc.version
     with _cache_lock:
         cached = _outline_cache.get(doc)
-    if cached is not None and cached[0] == version:
+    if cached is not None and cached[0] == doc.version:
         return cached[1]
-    tree = doc.tree
-    found = _Outline(*_collect(doc, tree.root_node, None))
-    if doc.version == version:  # not edited meanwhile
-        with _cache_lock:
-            _outline_cache[doc] = (version, found)
+    view = doc.snapshot()  # text and tree of one version, even if the document is edited meanwhile
+    found = _Outline(*_collect(view, view.tree.root_node, None))
+    with _cache_lock:
+        _outline_cache[doc] = (view.version, found)
     return found
+
+
+def outline_range(doc: SyntaxDocument, start: int, end: int) -> tuple[list[Definition], list[ImportRef]]:
+    """Definitions and imports that overlap ``[start, end)`` (str offsets), with their enclosing
+    definitions: a bounded-cost outline for very large files."""
+    view = doc.snapshot()
+    return _collect(view, view.tree.root_node, (view.byte_offset(start), view.byte_offset(end)))
 
 
 def _collect(
@@ -374,6 +386,7 @@ def enclosing_definitions(doc: SyntaxDocument, offset: int) -> list[Definition]:
 
     Only the tree around ``offset`` is matched. In indentation-based Python a definition also encloses an
     indented blank line after its last statement, where the user is about to type its next line."""
+    doc = doc.snapshot()
     text = doc.text
     offset = max(0, min(offset, len(text)))
     byte = doc.byte_offset(offset)
@@ -421,6 +434,7 @@ def references_near(
     query = _tag_queries(doc.language).references
     if query is None:
         return []
+    doc = doc.snapshot()
     text = doc.text
     offset = max(0, min(offset, len(text)))
     start = doc.line_start(offset)
