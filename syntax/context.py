@@ -88,54 +88,76 @@ def parse_context(
         return EMPTY
     view = _line_view(doc, text, offset)
     window_start = max(0, min(window_start, view.line_start))
-    line_comment = spec_by_name(doc.language).line_comment
-    python = doc.language == "python"
-
-    def visible(start: int) -> bool:
-        return window_start <= start <= view.line_start
-
+    style = _Style(spec_by_name(doc.language).line_comment, doc.language == "python")
     budget = _Budget(budget_chars)
-    scope_blocks: list[str] = []
-    for scope in reversed(view.scopes):  # innermost first: the closest scopes matter most
-        if visible(scope.start):
+    scopes = _scope_blocks(view, window_start, style, budget)
+    definitions = _definition_blocks(view, window_start, style, budget)
+    imports = _import_blocks(view, window_start, budget)
+    return ParseContext(imports, scopes, definitions)
+
+
+@dataclass(frozen=True)
+class _Style:
+    line_comment: str
+    python: bool
+
+
+def _visible(view: _LineView, window_start: int, start: int) -> bool:
+    """Whether text starting at ``start`` is inside the prefix window (the model already sees it)."""
+    return window_start <= start <= view.line_start
+
+
+def _scope_blocks(view: _LineView, window_start: int, style: _Style, budget: _Budget) -> tuple[str, ...]:
+    """Headers of the enclosing scopes above the window; the innermost are kept when not all fit."""
+    blocks: list[str] = []
+    for scope in reversed(view.scopes):
+        if _visible(view, window_start, scope.start):
             continue
-        block = _scope_block(view.blanked_text, scope, line_comment, python)
+        block = _scope_block(view.blanked_text, scope, style)
         if not budget.take(block):
             break
-        scope_blocks.insert(0, block)
+        blocks.insert(0, block)
+    return tuple(blocks)
 
+
+def _definition_blocks(view: _LineView, window_start: int, style: _Style, budget: _Budget) -> tuple[str, ...]:
+    """Stubs of the file's definitions named near the cursor (nearest first), unless visible or a scope."""
     scope_starts = {scope.start for scope in view.scopes}
     by_name: dict[str, list[Definition]] = {}
     for definition in view.definitions:
         if definition.kind not in _NOT_STUBS:
             by_name.setdefault(definition.name, []).append(definition)
-    definition_blocks: list[str] = []
+    blocks: list[str] = []
     for name in view.referenced:
         for definition in by_name.get(name, [])[:_MAX_PER_NAME]:
-            if len(definition_blocks) >= _MAX_DEFINITIONS:
-                break
-            if definition.start in scope_starts or visible(definition.start):
+            if len(blocks) >= _MAX_DEFINITIONS:
+                return tuple(blocks)
+            if definition.start in scope_starts or _visible(view, window_start, definition.start):
                 continue
-            block = _definition_block(view.blanked_text, definition, line_comment, python)
-            if block not in definition_blocks and budget.take(block):
-                definition_blocks.append(block)
+            block = _definition_block(view.blanked_text, definition, style)
+            if block not in blocks and budget.take(block):
+                blocks.append(block)
+    return tuple(blocks)
 
-    referenced = set(view.referenced)
-    window_line = view.blanked_text.count("\n", 0, window_start)
-    if window_start > 0 and view.blanked_text[window_start - 1] != "\n":
+
+def _import_blocks(view: _LineView, window_start: int, budget: _Budget) -> tuple[str, ...]:
+    """Imports outside the window, in source order; those binding names used nearby get budget first."""
+    text = view.blanked_text
+    window_line = text.count("\n", 0, window_start)
+    if window_start > 0 and text[window_start - 1] != "\n":
         window_line += 1  # the window shows only the end of its first line
-    cursor_line = view.blanked_text.count("\n", 0, view.line_start)
+    cursor_line = text.count("\n", 0, view.line_start)
     candidates = [item for item in view.imports if not window_line <= item.line <= cursor_line]
+    referenced = set(view.referenced)
     preferred = [
         item for item in candidates if referenced.intersection(item.names + _last_parts(item.modules))
     ]
-    chosen: set[int] = set()
     preferred_lines = {item.line for item in preferred}
+    chosen: set[int] = set()
     for item in preferred + [item for item in candidates if item.line not in preferred_lines]:
         if budget.take(_import_block(item)):
             chosen.add(item.line)
-    import_blocks = tuple(_import_block(item) for item in candidates if item.line in chosen)
-    return ParseContext(import_blocks, tuple(scope_blocks), tuple(definition_blocks))
+    return tuple(_import_block(item) for item in candidates if item.line in chosen)
 
 
 class _Budget:
@@ -237,6 +259,18 @@ def _indented(lines: str, indent: str) -> str:
     return "\n".join(indent + line for line in lines.splitlines())
 
 
+def _body_indent(text: str, scope: Definition, indent: str) -> str:
+    """The indentation of the body's first line (as the file writes it), or four more spaces."""
+    if scope.body_start is not None:
+        body_indent = _indent_of(text, scope.body_start)
+        if (
+            len(body_indent) > len(indent)
+            and not text[text.rfind("\n", 0, scope.body_start) + 1 : scope.body_start].strip()
+        ):
+            return body_indent
+    return indent + "    "
+
+
 def _opener(text: str, definition: Definition) -> str:
     """The body's opening brace, when the body starts with one (``{``); Python headers end in ``:``."""
     if definition.body_start is not None and text[definition.body_start : definition.body_start + 1] == "{":
@@ -244,30 +278,30 @@ def _opener(text: str, definition: Definition) -> str:
     return ""
 
 
-def _scope_block(text: str, scope: Definition, line_comment: str, python: bool) -> str:
+def _scope_block(text: str, scope: Definition, style: _Style) -> str:
     """An enclosing scope's header as code: its signature (with ``{``) and the first line of its doc."""
     indent = _indent_of(text, scope.start)
     header = _indented(scope.signature, indent) + _opener(text, scope)
     if not scope.doc:
         return header
-    if python:
-        return f'{header}\n{indent}    """{scope.doc}"""'
-    return f"{indent}{line_comment} {scope.doc}\n{header}"
+    if style.python:
+        return f'{header}\n{_body_indent(text, scope, indent)}"""{scope.doc}"""'
+    return f"{indent}{style.line_comment} {scope.doc}\n{header}"
 
 
-def _definition_block(text: str, definition: Definition, line_comment: str, python: bool) -> str:
+def _definition_block(text: str, definition: Definition, style: _Style) -> str:
     """A referenced definition as a stub: doc comment (with its class), signature, elided body."""
     label = f"{definition.container}.{definition.name}" if definition.container else ""
     comment = ": ".join(part for part in (label, definition.doc) if part)
     signature = definition.signature
     if definition.body_start is not None:
-        if python:
+        if style.python:
             signature += " ..."
         elif _opener(text, definition):
             signature += " { ... }"
         else:
             signature += " ..."
-    return f"{line_comment} {comment}\n{signature}" if comment else signature
+    return f"{style.line_comment} {comment}\n{signature}" if comment else signature
 
 
 def _import_block(item: ImportRef) -> str:

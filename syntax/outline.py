@@ -65,7 +65,7 @@ class ImportRef:
 _CLASS_LIKE = frozenset({"class", "interface", "impl", "trait", "struct", "enum", "object"})
 # Kinds a more specific pattern for the same node overrides.
 _GENERIC_KINDS = frozenset({"type", "function", "constant"})
-# Kinds that hold no local state: a constant found inside a function is a local, not an outline entry.
+# Kinds whose constants are locals, not outline entries.
 _FUNCTION_LIKE = frozenset({"function", "method"})
 # Nodes that wrap one definition and belong to it (decorators, export, template<>, a single `type X ...`).
 _WRAPPERS = frozenset(

@@ -145,3 +145,21 @@ def test_two_megabyte_file_context() -> None:
     result = parse_context(doc, offset, offset - 60)
     assert 'class Shape:\n    """A shape."""' in result.scopes
     assert any(block.startswith("# Double a value.") for block in result.definitions)
+
+
+def test_python_scope_docstrings_follow_the_file_indentation() -> None:
+    text = 'class A:\n\t"""Doc A."""\n\tdef f(self):\n\t\tx = 1\n\t\ty = 2\n\t\tz = 3\n'
+    doc = SyntaxDocument(text, "python")
+    result = parse_context(doc, len(text) - 1, text.index("\t\ty"))
+    assert result.scopes == ('class A:\n\t"""Doc A."""', "\tdef f(self):")
+
+
+def test_brace_scopes_open_their_body_and_carry_their_doc_comment() -> None:
+    text = (
+        "// Counts things.\nstruct counter {\n    int n;\n};\n\n"
+        "/* Adds. */\nint add(int a, int b) {\n    int c = a;\n    c += b;\n    return c;\n}\n"
+    )
+    doc = SyntaxDocument(text, "c")
+    result = parse_context(doc, text.index("return c"), text.index("    c += b"))
+    assert result.scopes == ("// Adds.\nint add(int a, int b) {",)
+    assert parse_context(doc, text.index("return c"), text.index("int add")).scopes == ()
