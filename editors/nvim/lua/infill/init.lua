@@ -70,19 +70,21 @@ end
 local function validate(opts)
   opts = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
   local checks = {
-    { 'cmd', opts.cmd, 'table', true },
-    { 'filetypes', opts.filetypes, 'table', true },
-    { 'root_markers', opts.root_markers, 'table', true },
-    { 'settings', opts.settings, 'table' },
-    { 'enable', opts.enable, 'boolean' },
-    { 'auto_trigger', opts.auto_trigger, 'boolean' },
-    { 'debounce_ms', opts.debounce_ms, 'number' },
-    { 'keymaps', opts.keymaps, 'table' },
+    { 'cmd', 'table', true },
+    { 'filetypes', 'table', true },
+    { 'root_markers', 'table', true },
+    { 'settings', 'table' },
+    { 'enable', 'boolean' },
+    { 'auto_trigger', 'boolean' },
+    { 'debounce_ms', 'number' },
+    { 'keymaps', 'table' },
   }
+  -- A plain type check: vim.validate() changed its signature between 0.10 and 0.11.
   for _, check in ipairs(checks) do
-    local ok, err = pcall(vim.validate, check[1], check[2], check[3], check[4])
-    if not ok then
-      error('infill.setup: ' .. err, 0)
+    local name, expected, optional = check[1], check[2], check[3]
+    local value = opts[name]
+    if not (type(value) == expected or (optional and value == nil)) then
+      error(('infill.setup: %s: expected %s, got %s'):format(name, expected, vim.inspect(value)), 0)
     end
   end
   local modes = { auto = true, builtin = true, extmark = true, [false] = true }
@@ -171,10 +173,17 @@ function M.accept()
   return false
 end
 
---- Whether a suggestion is shown in the current buffer (extmark ghost text; builtin: unknown -> false).
+--- Whether a suggestion is shown in the current buffer.
 ---@return boolean
 function M.visible()
-  return M.backend() == 'extmark' and require('infill.ghost').visible(0)
+  local backend = M.backend()
+  if backend == 'extmark' then
+    return require('infill.ghost').visible(0)
+  elseif backend == 'builtin' then
+    local ns = api.nvim_get_namespaces()['nvim.lsp.inline_completion']
+    return ns ~= nil and #api.nvim_buf_get_extmarks(0, ns, 0, -1, { limit = 1 }) > 0
+  end
+  return false
 end
 
 --- Hides the suggestion in the current buffer.
@@ -184,8 +193,10 @@ function M.dismiss()
     require('infill.ghost').dismiss(0)
   elseif backend == 'builtin' then
     -- The builtin UI has no dismiss API; re-enabling the capability for the buffer clears it.
-    vim.lsp.inline_completion.enable(false, { bufnr = 0 })
-    vim.lsp.inline_completion.enable(true, { bufnr = 0 })
+    if vim.lsp.inline_completion.is_enabled({ bufnr = 0 }) then
+      vim.lsp.inline_completion.enable(false, { bufnr = 0 })
+      vim.lsp.inline_completion.enable(true, { bufnr = 0 })
+    end
   end
 end
 
@@ -225,11 +236,15 @@ local function set_keymaps(bufnr)
   end
   local accept_key = keys.accept
   map(accept_key, function()
-    if M.accept() then
+    -- Extmark UI: accept through <Cmd> so it happens in order with keys typed after <Tab>.
+    if M.backend() == 'extmark' and require('infill.ghost').visible(0) then
+      return '<Cmd>lua require("infill.ghost").accept(0)<CR>'
+    end
+    if M.backend() == 'builtin' and M.accept() then
       return ''
     end
-    return api.nvim_replace_termcodes(accept_key --[[@as string]], true, false, true)
-  end, 'infill: accept suggestion', { expr = true, replace_keycodes = false })
+    return accept_key
+  end, 'infill: accept suggestion', { expr = true, replace_keycodes = true })
   map(keys.dismiss, M.dismiss, 'infill: dismiss suggestion')
   map(keys.next, function()
     M.select(1)
