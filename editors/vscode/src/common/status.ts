@@ -1,0 +1,174 @@
+/**
+ * The model's state as the status bar shows it, built from the server's `infill/status` notification,
+ * `$/progress` work-done reports and the client's own view of the connection. Pure logic.
+ */
+
+export const STATUS_NOTIFICATION = 'infill/status';
+
+/** States the server reports in `infill/status`. */
+export type ServerState = 'loading' | 'ready' | 'error' | 'disabled';
+/** States only the client knows: the process is being started, or is not running. */
+export type ClientState = 'starting' | 'stopped';
+export type DisplayState = ServerState | ClientState;
+
+const SERVER_STATES: readonly string[] = ['loading', 'ready', 'error', 'disabled'];
+
+export interface Status {
+    readonly state: DisplayState;
+    readonly message: string;
+    readonly model: string | null;
+}
+
+/**
+ * Validates the params of an `infill/status` notification. Malformed params give undefined (and the
+ * status bar keeps what it had) rather than an exception inside the client's notification handler.
+ */
+export function parseStatus(params: unknown): Status | undefined {
+    if (typeof params !== 'object' || params === null) {
+        return undefined;
+    }
+    const record = params as Record<string, unknown>;
+    const state = record.state;
+    if (typeof state !== 'string' || !SERVER_STATES.includes(state)) {
+        return undefined;
+    }
+    const message = typeof record.message === 'string' ? record.message : '';
+    const model = typeof record.model === 'string' ? record.model : null;
+    return { state: state as ServerState, message, model };
+}
+
+export interface ProgressSnapshot {
+    readonly title: string;
+    readonly message: string | undefined;
+    /** 0..100, or undefined when the server reports no percentage. */
+    readonly percentage: number | undefined;
+}
+
+function clampPercentage(value: unknown): number | undefined {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return undefined;
+    }
+    return Math.min(100, Math.max(0, Math.round(value)));
+}
+
+/**
+ * Follows every work-done progress the server runs (`begin` / `report` / `end` per token) and exposes the
+ * most recently started one that is still running.
+ */
+export class ProgressTracker {
+    private readonly active = new Map<string, ProgressSnapshot>();
+
+    /** Applies one `$/progress` value; returns whether anything changed. */
+    update(token: string | number, value: unknown): boolean {
+        if (typeof value !== 'object' || value === null) {
+            return false;
+        }
+        const key = String(token);
+        const record = value as Record<string, unknown>;
+        const message = typeof record.message === 'string' ? record.message : undefined;
+        switch (record.kind) {
+            case 'begin': {
+                const title = typeof record.title === 'string' ? record.title : '';
+                this.active.delete(key);
+                this.active.set(key, { title, message, percentage: clampPercentage(record.percentage) });
+                return true;
+            }
+            case 'report': {
+                const previous = this.active.get(key);
+                if (previous === undefined) {
+                    return false;
+                }
+                this.active.set(key, {
+                    title: previous.title,
+                    message: message ?? previous.message,
+                    percentage: clampPercentage(record.percentage) ?? previous.percentage,
+                });
+                return true;
+            }
+            case 'end':
+                return this.active.delete(key);
+            default:
+                return false;
+        }
+    }
+
+    /** The newest running progress, if any. */
+    current(): ProgressSnapshot | undefined {
+        let last: ProgressSnapshot | undefined;
+        for (const snapshot of this.active.values()) {
+            last = snapshot;
+        }
+        return last;
+    }
+
+    clear(): void {
+        this.active.clear();
+    }
+}
+
+export type StatusSeverity = 'normal' | 'warning' | 'error';
+
+export interface StatusView {
+    /** Status bar text, with codicons. */
+    readonly text: string;
+    readonly tooltip: string;
+    readonly severity: StatusSeverity;
+}
+
+const LABEL = 'infill';
+
+/** The server reports the model as a path; the file name is what fits in a tooltip. */
+export function modelName(model: string): string {
+    const name = model.split(/[\\/]/).pop() ?? model;
+    return name.length > 0 ? name : model;
+}
+
+/**
+ * The status bar's presentation. `completionEnabled` is the client setting, so "disabled" shows at once
+ * after the user disables completions even before the server confirms it.
+ */
+export function presentStatus(
+    status: Status,
+    progress: ProgressSnapshot | undefined,
+    completionEnabled: boolean,
+): StatusView {
+    const model = status.model !== null && status.model.length > 0 ? ` (${modelName(status.model)})` : '';
+    const detail = status.message.length > 0 ? `: ${status.message}` : '';
+    if (status.state === 'error') {
+        return {
+            text: `$(error) ${LABEL}`,
+            tooltip: `infill-ls error${detail}${model}. Click for details.`,
+            severity: 'error',
+        };
+    }
+    if (status.state === 'stopped') {
+        return {
+            text: `$(debug-disconnect) ${LABEL}`,
+            tooltip: `infill-ls is not running${detail}. Click for details.`,
+            severity: 'warning',
+        };
+    }
+    if (!completionEnabled || status.state === 'disabled') {
+        return {
+            text: `$(circle-slash) ${LABEL}`,
+            tooltip: `infill completions are disabled${detail}${model}. Click to enable or restart.`,
+            severity: 'normal',
+        };
+    }
+    if (status.state === 'loading' || status.state === 'starting' || progress !== undefined) {
+        const percentage = progress?.percentage !== undefined ? ` ${progress.percentage}%` : '';
+        const what = progress?.title !== undefined && progress.title.length > 0 ? progress.title : 'Loading model';
+        const progressDetail = progress?.message !== undefined ? ` — ${progress.message}` : '';
+        const verb = status.state === 'starting' ? 'Starting infill-ls' : what;
+        return {
+            text: `$(loading~spin) ${LABEL}${percentage}`,
+            tooltip: `${verb}${percentage}${progressDetail}${model}`,
+            severity: 'normal',
+        };
+    }
+    return {
+        text: `$(check) ${LABEL}`,
+        tooltip: `infill-ls ready${model}${detail}. Click for actions.`,
+        severity: 'normal',
+    };
+}

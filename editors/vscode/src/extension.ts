@@ -1,0 +1,80 @@
+/**
+ * Entry point: wires the output channel, status bar, commands and settings watcher to the server manager.
+ * Activation returns at once; the server (and its model) start in the background.
+ */
+import * as vscode from 'vscode';
+import { Commands } from './common/commands';
+import { ServerManager } from './server';
+import { classifyChange, setCompletionEnabled } from './settings';
+import { StatusBar } from './statusBar';
+
+let manager: ServerManager | undefined;
+
+interface StatusAction extends vscode.QuickPickItem {
+    readonly command: string;
+}
+
+/** Clicking the status bar: the error with its remedies, or the usual actions. */
+async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): Promise<void> {
+    const status = statusBar.current;
+    if (status.state === 'error' || status.state === 'stopped') {
+        const message = status.message.length > 0 ? status.message : 'the server is not running';
+        const choice = await vscode.window.showErrorMessage(`infill-ls: ${message}`, 'Show Log', 'Restart');
+        if (choice === 'Show Log') {
+            log.show();
+        } else if (choice === 'Restart') {
+            await vscode.commands.executeCommand(Commands.restart);
+        }
+        return;
+    }
+    const enabled = vscode.workspace.getConfiguration('infill').get<boolean>('completion.enabled', true);
+    const actions: StatusAction[] = [
+        enabled
+            ? { label: '$(circle-slash) Disable completions', command: Commands.disable }
+            : { label: '$(check) Enable completions', command: Commands.enable },
+        { label: '$(debug-restart) Restart server', command: Commands.restart },
+        { label: '$(output) Show log', command: Commands.showLog },
+    ];
+    const model = status.model !== null ? ` — ${status.model}` : '';
+    const picked = await vscode.window.showQuickPick(actions, { placeHolder: `infill-ls: ${status.state}${model}` });
+    if (picked !== undefined) {
+        await vscode.commands.executeCommand(picked.command);
+    }
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+    const log = vscode.window.createOutputChannel('infill-ls', { log: true });
+    const statusBar = new StatusBar();
+    const serverManager = new ServerManager(log, statusBar);
+    manager = serverManager;
+
+    context.subscriptions.push(
+        log,
+        statusBar,
+        vscode.commands.registerCommand(Commands.enable, () => setCompletionEnabled(true)),
+        vscode.commands.registerCommand(Commands.disable, () => setCompletionEnabled(false)),
+        vscode.commands.registerCommand(Commands.restart, () => serverManager.restart()),
+        vscode.commands.registerCommand(Commands.showLog, () => {
+            log.show();
+        }),
+        vscode.commands.registerCommand(Commands.showStatus, () => showStatus(statusBar, log)),
+        vscode.workspace.onDidChangeConfiguration((event) => {
+            const change = classifyChange(event);
+            if (change === 'restart') {
+                void serverManager.restart();
+            } else if (change === 'push') {
+                serverManager.pushSettings();
+            }
+        }),
+    );
+
+    // Not awaited: the editor stays usable while the server starts and loads its model.
+    void serverManager.start();
+}
+
+/** Stops the server (shutdown, exit, kill if it lingers) so no process outlives the extension host. */
+export async function deactivate(): Promise<void> {
+    const current = manager;
+    manager = undefined;
+    await current?.stop();
+}
