@@ -20,7 +20,7 @@ from syntax.languages import grammar, spec_by_name, spec_for
 
 __all__ = ["SyntaxDocument", "encode"]
 
-_CHUNK = 8192
+_CHUNK = 2048
 _ENCODING = "utf-8"
 _ERRORS = "surrogatepass"
 

@@ -80,7 +80,6 @@ _WRAPPERS = frozenset(
     }
 )
 _MAX_SIGNATURE_LINE = 200
-_WHITESPACE = re.compile(r"\s+")
 _COMMENT_MARKERS = re.compile(r"^\s*(?:///?!?|/\*+!?|\*+/?|--+(?:\[=*\[)?|#+!?|;+)?\s?")
 _SPACE_AFTER_OPEN = re.compile(r"([(\[{<]) ")
 _SPACE_BEFORE_CLOSE = re.compile(r" ([)\]}>])")
@@ -318,14 +317,14 @@ def _signature(doc: SyntaxDocument, node: Node, body: Node | None) -> str:
     while decorations < len(lines) - 1 and lines[decorations].lstrip().startswith(("@", "#[")):
         decorations += 1
     collapsed = collapse_lines("\n".join(lines[decorations:]), 3).splitlines()
-    kept = [_cut(_WHITESPACE.sub(" ", line).strip()) for line in lines[:decorations]]
+    kept = [_cut(_squeeze(line)) for line in lines[:decorations]]
     return "\n".join(kept[max(0, len(kept) + len(collapsed) - 3) :] + collapsed)
 
 
 def collapse_lines(text: str, max_lines: int) -> str:
     """Whitespace-collapsed text in at most ``max_lines`` lines: longer text is joined into one line when
     that is short, else cut after ``max_lines`` lines with " ..."."""
-    lines = [_WHITESPACE.sub(" ", line).strip() for line in text.splitlines()]
+    lines = [_squeeze(line) for line in text.splitlines()]
     lines = [_cut(line) for line in lines if line]
     if len(lines) <= max_lines:
         return "\n".join(lines)
@@ -336,6 +335,11 @@ def collapse_lines(text: str, max_lines: int) -> str:
     kept = lines[:max_lines]
     kept[-1] = kept[-1][: _MAX_SIGNATURE_LINE - 4] + " ..."
     return "\n".join(kept)
+
+
+def _squeeze(line: str) -> str:
+    """The line with runs of whitespace made one space, trimmed."""
+    return " ".join(line.split())
 
 
 def _cut(line: str) -> str:
@@ -375,7 +379,7 @@ def _first_doc_line(text: str, comment: bool = False) -> str:
     for line in text.splitlines():
         if comment:
             line = _COMMENT_TAIL.sub("", _COMMENT_MARKERS.sub("", line, count=1))
-        line = _WHITESPACE.sub(" ", line).strip()
+        line = _squeeze(line)
         if line and not line.startswith("@"):
             return line[:_MAX_SIGNATURE_LINE]
     return ""
