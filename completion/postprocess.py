@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from syntax.checks import (
-    ONE_STATEMENT_REASONS,
+    MID_BLOCK_REASONS,
     CompletionShape,
     canonical_language,
     indentation_of,
@@ -49,6 +49,9 @@ _CONTINUES_STATEMENT = re.compile(
     r"^\s*([)\]}.?:+\-*/%&|^,]|else\b|elif\b|except\b|finally\b|catch\b|where\b)"
 )
 _LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
+_FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b")
+_MID_BLOCK_STATEMENTS = 3  # statements offered between existing ones (prefix-only models cannot see below)
+_MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 
 
@@ -108,10 +111,10 @@ def _next_nonblank_line(text: str, offset: int) -> str | None:
 
 
 def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
-    """A generated line that repeats the one before it or the document's next line.
+    """A generated line that repeats the one before it, or the document's next line at its indentation.
 
-    Lines of code compare without indentation (the model may indent differently); a line of bare closers
-    (``}``, ``end``) repeats only at the same indentation, since inner blocks close with the same text.
+    The indentation counts for the line below: ``return False`` one level deeper than an existing
+    ``return False`` is new code, not a repeat.
     """
     stripped = line.strip()
     if not stripped:
@@ -119,9 +122,7 @@ def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
     has_code = any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
     if previous is not None and has_code and stripped == previous.strip():
         return True
-    if below is None:
-        return False
-    return stripped == below.strip() if has_code else line.rstrip() == below
+    return below is not None and line.rstrip() == below
 
 
 def _single_line(raw: str, before: str, after: str) -> str | None:
@@ -192,31 +193,40 @@ def _block(
     if not body:
         line = _single_line(head, before, after) if head.strip() else None
         return None if line is None else (line, shape.indent)
-    model_base = indentation_of(body[0])
-    # At column 0 of a blank line the model chose the indentation itself (a dedent is a real option there).
-    target = model_base if not after_code and not before else shape.indent
-    one_statement = shape.reason in ONE_STATEMENT_REASONS
+    column_zero = not after_code and not before
+    if column_zero:
+        # The model chose the indentation itself (a dedent is a real option); it must stay above the floor.
+        model_base = target = ""
+        floor = shape.indent
+        block_level = indentation_of(body[0])
+    else:
+        model_base = floor = indentation_of(body[0])
+        target = block_level = shape.indent
+    statements_left = _MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else _MAX_STATEMENTS
     closes_block = shape.block_end is None and language != "python"
     kept: list[str] = []
     for line in body:
         placed = _reindented(line, model_base, target)
-        if placed is None:
+        if placed is None or (line.strip() and _shallower(indentation_of(line), floor)):
             if closes_block and is_closer_line(line, language):
-                kept.append(_outdented_closer(line, model_base, target))
+                kept.append(
+                    _outdented_closer(line, model_base if not column_zero else floor, target or floor)
+                )
             break
         previous = next((earlier for earlier in reversed(kept) if earlier.strip()), None)
         if _is_repeat(placed, previous, below):
             break
-        at_block_level = placed.strip() and indentation_of(placed) == target
-        if (
-            one_statement
-            and kept
-            and at_block_level
+        starts_statement = (
+            bool(placed.strip())
+            and indentation_of(placed) == block_level
             and not _continues_statement(placed, language)
             and _open_depth("\n".join(kept)) == 0
             and not _OPEN_LINE_END.search(previous or "")
-        ):
-            break
+        )
+        if starts_statement:
+            if statements_left == 0 or (kept and _ends_flow(previous, block_level)):
+                break  # enough statements, or code after a return at the same level (unreachable)
+            statements_left -= 1
         kept.append(placed)
     while kept and not kept[-1].strip():
         kept.pop()
@@ -226,12 +236,21 @@ def _block(
         text = head + "\n" + "\n".join(kept)
     else:
         first = kept[0]
-        cursor_indent = before if target.startswith(before) else ""
+        cursor_indent = before if (target or floor).startswith(before) else ""
         kept[0] = first[len(cursor_indent) :] if first.startswith(cursor_indent) else first.lstrip()
         text = "\n".join(kept)
     if "\n" in text and is_closer_line(after, language):
         text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
-    return text, target
+    return text, target or floor
+
+
+def _shallower(indent: str, than: str) -> bool:
+    return len(indent.expandtabs(4)) < len(than.expandtabs(4))
+
+
+def _ends_flow(line: str | None, block_level: str) -> bool:
+    """A statement after which nothing at the same level runs (``return``, ``raise``, ``break``...)."""
+    return line is not None and indentation_of(line) == block_level and _FLOW_END.match(line) is not None
 
 
 def _merge_with_rest_of_line(suggestion: str, rest: str, replace_end: int) -> tuple[str, int]:
@@ -346,8 +365,8 @@ def postprocess(
     else:
         shaped = _single_line(raw, before, after)
         if shaped is not None:
-            completed = (shaped if shaped.startswith("\n") else before + shaped + after).strip()
-            if below is not None and completed == below.strip():
+            completed = (shaped[1:] if shaped.startswith("\n") else before + shaped + after).rstrip()
+            if completed == below:
                 return None
     if shaped is None or not shaped.strip():
         return None

@@ -25,7 +25,7 @@ from syntax.document import SyntaxDocument
 from syntax.languages import grammar, spec_for
 
 __all__ = [
-    "ONE_STATEMENT_REASONS",
+    "MID_BLOCK_REASONS",
     "CompletionShape",
     "canonical_language",
     "completion_shape",
@@ -58,8 +58,8 @@ BLANK_LINE_MID_BLOCK = "blank-line-mid-block"
 BLANK_LINE_END_OF_BLOCK = "blank-line-end-of-block"
 END_OF_LINE = "end-of-line"
 
-# Multi-line shapes where one statement (possibly spanning lines) belongs: code follows at the same level.
-ONE_STATEMENT_REASONS = frozenset({AFTER_HEADER, BLANK_LINE_MID_BLOCK})
+# Multi-line shapes in the middle of a block: code follows at the same level, so only a few statements belong.
+MID_BLOCK_REASONS = frozenset({AFTER_HEADER, BLANK_LINE_MID_BLOCK})
 
 _INDENT_LANGUAGES = frozenset({"python"})
 
@@ -368,6 +368,26 @@ def _shallower(indent: str, than: str) -> bool:
     return len(indent.expandtabs(4)) < len(than.expandtabs(4))
 
 
+def _column_zero_floor(
+    text: str, line_start: int, following: tuple[int, str] | None, language: str | None, unit: str
+) -> tuple[str, bool]:
+    """For a cursor at column 0 of a blank line: the least indentation a suggestion may use, and whether the
+    cursor sits where a block ends.
+
+    The next line of code sets the floor (a closing line's body is one step deeper); at the end of the file
+    only a header just above does (its body must be indented).
+    """
+    previous = _previous_nonblank_line(text, line_start)
+    if following is None:
+        if previous is not None and _is_header_line(previous, language):
+            return indentation_of(previous) + unit, False
+        return "", True
+    next_indent = indentation_of(following[1])
+    floor = next_indent + unit if is_closer_line(following[1], language) else next_indent
+    ends_block = previous is not None and _shallower(next_indent, indentation_of(previous))
+    return floor, ends_block
+
+
 def _is_header_line(before: str, language: str | None) -> bool:
     """Whether the text before the cursor ends a block header (``def f(x):``, ``if (x) {``, ``then``)."""
     stripped = before.rstrip()
@@ -417,12 +437,11 @@ def completion_shape(
     following = _next_nonblank_line(text, offset)
     unit = _indent_unit(text, offset, name)
     if not before.strip():
-        indent = before
-        if not indent:
-            previous = _previous_nonblank_line(text, line_start)
-            if previous is not None:
-                indent = indentation_of(previous) + (unit if _is_header_line(previous, name) else "")
-        ends_block = following is None or _shallower(indentation_of(following[1]), indent)
+        if before:  # the cursor stands at the indentation the user (or the editor) chose
+            indent = before
+            ends_block = following is None or _shallower(indentation_of(following[1]), indent)
+        else:  # column 0: the model picks the indentation; the block floor is what the code below needs
+            indent, ends_block = _column_zero_floor(text, line_start, following, name, unit)
         ends_block = ends_block or (is_closer_line(following[1], name) if following else True)
         reason = BLANK_LINE_END_OF_BLOCK if ends_block else BLANK_LINE_MID_BLOCK
         return CompletionShape(True, indent, block_end_for(indent), reason)
