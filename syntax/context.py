@@ -81,12 +81,15 @@ _line_views: weakref.WeakKeyDictionary[SyntaxDocument, _LineView] = weakref.Weak
 def parse_context(
     doc: SyntaxDocument, offset: int, window_start: int, budget_chars: int = 1200
 ) -> ParseContext:
-    """The parse context at ``offset`` for a prompt whose prefix window starts at ``window_start``."""
-    text = doc.text
-    offset = max(0, min(offset, len(text)))
+    """The parse context at ``offset`` for a prompt whose prefix window starts at ``window_start``.
+
+    Offsets refer to ``doc.text`` as it is when called; the document may be edited from another thread
+    meanwhile (the work uses one snapshot of it)."""
     if budget_chars <= 0:
         return EMPTY
-    view = _line_view(doc, text, offset)
+    current = doc.snapshot(parse=False)  # a typed-on line needs no tree: the cached view answers
+    offset = max(0, min(offset, len(current.text)))
+    view = _line_view(doc, current, offset)
     window_start = max(0, min(window_start, view.line_start))
     style = _Style(spec_by_name(doc.language).line_comment, doc.language == "python")
     budget = _Budget(budget_chars)
@@ -177,7 +180,9 @@ class _Budget:
 # --- the blanked-line view -------------------------------------------------------------------------------
 
 
-def _line_view(doc: SyntaxDocument, text: str, offset: int) -> _LineView:
+def _line_view(doc: SyntaxDocument, current: SyntaxDocument, offset: int) -> _LineView:
+    """The blanked-line view of ``current`` (a snapshot of ``doc``), cached on ``doc`` for the next call."""
+    text = current.text
     line_start = text.rfind("\n", 0, offset) + 1
     line_end = text.find("\n", offset)
     if line_end < 0:
@@ -185,14 +190,14 @@ def _line_view(doc: SyntaxDocument, text: str, offset: int) -> _LineView:
     line = text[line_start:line_end]
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     filler = indent
-    if doc.language == "python" and _opens_block(text, line_start):
+    if current.language == "python" and _opens_block(text, line_start):
         filler = indent + "pass"  # keep the block that the previous line opened well-formed
     blanked_text = text[:line_start] + filler + text[line_end:]
     with _cache_lock:
         cached = _line_views.get(doc)
     if cached is not None and cached.line_start == line_start and cached.blanked_text == blanked_text:
         return cached
-    blanked = doc.with_edit(line_start, line_end, filler)
+    blanked = current.with_edit(line_start, line_end, filler)
     cursor = line_start + len(indent)
     found_definitions, found_imports = _outline_near(blanked, line_start)
     view = _LineView(

@@ -225,17 +225,22 @@ class SyntaxDocument:
             raise RuntimeError(f"tree-sitter failed to parse a {self.language} document")
         return result
 
-    def snapshot(self) -> SyntaxDocument:
-        """An independent document with the current text and (parsed) tree, sharing both: cheap.
+    def snapshot(self, parse: bool = True) -> SyntaxDocument:
+        """An independent document with the current text and tree, sharing both: cheap.
 
         Work that reads text, tree and offsets together from a worker thread uses one, so that an edit
-        arriving meanwhile cannot mix two versions. It keeps this document's ``version``."""
+        arriving meanwhile cannot mix two versions. It keeps this document's ``version``. With
+        ``parse=False`` pending edits are not reparsed here (the snapshot reparses a copy if it needs to),
+        for callers that may not need a tree at all."""
         with self._edit_lock:
             snapshot, tree, stale = self._state
-            if stale:
+            if stale and parse:
                 tree = self._parse(snapshot.data, tree)
                 self._state = (snapshot, tree, False)
-            return self._derived(snapshot, tree, False, self.version)
+                stale = False
+            elif stale:
+                tree = tree.copy()  # the stale tree is edited in place by later edits: never share it
+            return self._derived(snapshot, tree, stale, self.version)
 
     def _derived(self, snapshot: _TextSnapshot, tree: Tree, stale: bool, version: int) -> SyntaxDocument:
         derived = SyntaxDocument.__new__(SyntaxDocument)

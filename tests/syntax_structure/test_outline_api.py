@@ -137,3 +137,13 @@ def test_reading_while_another_thread_edits() -> None:
     assert not errors
     fresh = SyntaxDocument(doc.text, "typescript")
     assert str(doc.tree.root_node) == str(fresh.tree.root_node)
+
+
+def test_unparsed_snapshot_keeps_its_own_copy_of_pending_edits() -> None:
+    doc = golden_doc("c.c")
+    doc.edit(0, 0, "int x;\n")  # pending: not reparsed yet
+    snapshot = doc.snapshot(parse=False)
+    doc.edit(0, 0, "int y;\n")  # edits the document's pending tree in place
+    assert snapshot.text.startswith("int x;\n#include")
+    assert str(snapshot.tree.root_node) == str(SyntaxDocument(snapshot.text, "c").tree.root_node)
+    assert str(doc.tree.root_node) == str(SyntaxDocument(doc.text, "c").tree.root_node)
