@@ -65,8 +65,9 @@ class ImportRef:
 _CLASS_LIKE = frozenset({"class", "interface", "impl", "trait", "struct", "enum", "object"})
 # Kinds a more specific pattern for the same node overrides.
 _GENERIC_KINDS = frozenset({"type", "function", "constant"})
-# Kinds whose constants are locals, not outline entries.
+# Inside these kinds, constants and tables (Lua ``local t = {}``) are locals, not outline entries.
 _FUNCTION_LIKE = frozenset({"function", "method"})
+_LOCAL_IN_FUNCTIONS = frozenset({"constant", "module"})
 # Nodes that wrap one definition and belong to it (decorators, export, template<>, a single `type X ...`).
 _WRAPPERS = frozenset(
     {
@@ -222,7 +223,7 @@ def _nest(doc: SyntaxDocument, raw: Iterable[_RawDefinition]) -> list[Definition
         kind = item.kind
         if parent is not None and kind == "function" and parent.kind in _CLASS_LIKE:
             kind = "method"
-        if kind == "constant" and parent is not None and parent.kind in _FUNCTION_LIKE:
+        if kind in _LOCAL_IN_FUNCTIONS and parent is not None and parent.kind in _FUNCTION_LIKE:
             continue  # a local, not part of the outline
         container = item.container or (parent.name if parent is not None else None)
         stack.append(item)

@@ -147,3 +147,24 @@ def test_unparsed_snapshot_keeps_its_own_copy_of_pending_edits() -> None:
     assert snapshot.text.startswith("int x;\n#include")
     assert str(snapshot.tree.root_node) == str(SyntaxDocument(snapshot.text, "c").tree.root_node)
     assert str(doc.tree.root_node) == str(SyntaxDocument(doc.text, "c").tree.root_node)
+
+
+def test_commonjs_requires_are_imports() -> None:
+    doc = SyntaxDocument('var fs = require("fs");\nconst { join } = require("path");\n', "javascript")
+    assert [(item.modules, item.line) for item in imports(doc)] == [(("fs",), 0), (("path",), 1)]
+    assert imports(doc)[0].names == ("fs",)
+
+
+def test_locals_inside_functions_are_not_outline_entries() -> None:
+    lua = SyntaxDocument(
+        "local M = {}\nfunction M.f()\n  local t = {}\n  local LIMIT = 3\n  return t\nend\n", "lua"
+    )
+    assert [(item.kind, item.name, item.container) for item in definitions(lua)] == [
+        ("module", "M", None),
+        ("function", "f", "M"),
+    ]
+    python = SyntaxDocument("def f():\n    LIMIT = 3\n    return LIMIT\n\nTOP = 1\n", "python")
+    assert [(item.kind, item.name) for item in definitions(python)] == [
+        ("function", "f"),
+        ("constant", "TOP"),
+    ]

@@ -114,3 +114,11 @@
       function: (identifier) @_require
       arguments: (arguments . (string (string_fragment) @import.module))))
   (#eq? @_require "require")) @import
+
+(variable_declaration
+  (variable_declarator
+    name: (_) @import.name
+    value: (call_expression
+      function: (identifier) @_require
+      arguments: (arguments . (string (string_fragment) @import.module))))
+  (#eq? @_require "require")) @import
