@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from tree_sitter import Node, Parser, Tree
 
 from syntax.document import SyntaxDocument, encode
-from syntax.languages import grammar
+from syntax.languages import LANGUAGES, grammar
 
 
 def _dump(tree: Tree) -> list[tuple[str, int, int, tuple[int, int], tuple[int, int], bool]]:
@@ -84,7 +85,11 @@ def test_edit_updates_text_and_tree_like_a_fresh_parse() -> None:
     assert doc.version == 1
 
 
-@pytest.mark.parametrize("language", ["python", "javascript", "rust", "c"])
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_INPUTS = {spec.name: next(GOLDEN.glob(f"{spec.name}.*.in")) for spec in LANGUAGES}
+
+
+@pytest.mark.parametrize("language", sorted(GOLDEN_INPUTS))
 def test_random_edits_match_a_fresh_parse(language: str) -> None:
     rng = random.Random(f"edits-{language}")
     pieces = [
@@ -109,7 +114,7 @@ def test_random_edits_match_a_fresh_parse(language: str) -> None:
         "\ud83d",
         "\x00",
     ]
-    text = PYTHON
+    text = GOLDEN_INPUTS[language].read_text(encoding="utf-8")
     doc = SyntaxDocument(text, language)
     for _ in range(120):
         start = rng.randrange(len(text) + 1)
