@@ -82,9 +82,20 @@ function Editor:wait(what, code, timeout_ms, ...)
     local state = vim.rpcrequest(
       self.chan,
       'nvim_exec_lua',
-      'return { mode = vim.api.nvim_get_mode().mode, line = vim.api.nvim_get_current_line(), '
-        .. 'cursor = vim.api.nvim_win_get_cursor(0), messages = vim.api.nvim_exec2("messages", '
-        .. '{ output = true }).output }',
+      [[
+        local ok, infill = pcall(require, 'infill')
+        local log = io.open(vim.lsp.log.get_filename())
+        local log_text = log and log:read('*a') or ''
+        if log then log:close() end
+        return {
+          mode = vim.api.nvim_get_mode().mode,
+          line = vim.api.nvim_get_current_line(),
+          cursor = vim.api.nvim_win_get_cursor(0),
+          messages = vim.api.nvim_exec2('messages', { output = true }).output,
+          infill = ok and infill.state() or nil,
+          lsp_log_tail = log_text:sub(-3000),
+        }
+      ]],
       {}
     )
     error(('timed out waiting for %s (last value %s)\neditor: %s\nchild stderr:\n%s'):format(

@@ -7,7 +7,8 @@ local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
 
 local NAMESPACES = { builtin = 'nvim.lsp.inline_completion', extmark = 'infill.ghost' }
 -- The CPU may be shared and slow: give the model all the time it needs, and keep suggestions short.
-local SETTINGS = { completion = { timeBudgetMs = 60000, maxTokens = 32 }, index = { enabled = false } }
+-- (The empty group checks that the plugin sends it as a JSON object, which the server insists on.)
+local SETTINGS = { completion = { timeBudgetMs = 60000, maxTokens = 32 }, index = { enabled = false }, diagnostics = {} }
 
 --- Types at the end of the last line, waits for ghost text, accepts it; returns the suggestion.
 ---@param ed Editor
@@ -50,6 +51,8 @@ H.run(function()
   ed:open('add.py', first)
   ed:wait('the model to load', "return require('infill').state().state == 'ready'")
   H.eq('infill: ready', ed:lua("return require('infill').status()"), 'statusline')
+  local messages = ed:lua("return vim.api.nvim_exec2('messages', { output = true }).output")
+  assert(not messages:find('invalid settings'), 'the server rejected the settings: ' .. messages)
   local suggestions = {}
   if builtin then
     suggestions.builtin = complete_and_accept(ed, 'builtin', first)

@@ -98,8 +98,11 @@ end
 ---@param opts infill.Options
 ---@return table
 local function config_overrides(opts)
-  -- An empty Lua table would go out as a JSON array; the server expects objects.
-  local settings = next(opts.settings) == nil and vim.empty_dict() or opts.settings
+  -- An empty Lua table goes out as a JSON array; the settings and each of their groups are objects.
+  local settings = vim.empty_dict()
+  for group, values in pairs(opts.settings) do
+    settings[group] = (type(values) == 'table' and next(values) == nil) and vim.empty_dict() or values
+  end
   local overrides = {
     settings = { infill = settings },
     init_options = settings,
