@@ -166,6 +166,7 @@ class _Candidate:
 _DEBOUNCE_S = 0.15
 _MAX_DELAY_S = 0.6
 _OPEN_DOCUMENT_DEBOUNCE_S = 0.3
+_OPEN_DOCUMENT_MAX_DELAY_S = 1.5  # re-parse a document being typed in at most this often
 _BATCH = 8
 _PROGRESS_INTERVAL_S = 0.25
 _RECENT_FILES = 6
@@ -295,6 +296,21 @@ class WorkspaceIndex:
                 self._queue.wait(remaining)
         return True
 
+    @staticmethod
+    def live_threads() -> list[str]:
+        """Names of the indexer and file-watcher threads alive in this process (none after every stop())."""
+        return sorted(
+            thread.name
+            for thread in threading.enumerate()
+            if thread.name.startswith("infill-index") or type(thread).__module__.startswith("watchdog")
+        )
+
+    @property
+    def idle(self) -> bool:
+        """True when the crawl is over and no change waits to be indexed."""
+        with self._queue:
+            return not (self._busy or self._pending or self._backlog or self._crawl_roots)
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate()`` holds, re-checking after every index update; False on timeout."""
         deadline = time.monotonic() + timeout
@@ -386,7 +402,7 @@ class WorkspaceIndex:
             if previous is not None and previous != text:
                 self._note_edit(path, previous, text)
         if previous != text and spec_for(path=path) is not None:
-            self._schedule(path, "change", _OPEN_DOCUMENT_DEBOUNCE_S)
+            self._schedule(path, "change", _OPEN_DOCUMENT_DEBOUNCE_S, _OPEN_DOCUMENT_MAX_DELAY_S)
 
     def close_open_document(self, path: str) -> None:
         """The editor closed ``path``: index the disk version again."""
@@ -434,14 +450,16 @@ class WorkspaceIndex:
 
     # --- worker -------------------------------------------------------------------------------------------
 
-    def _schedule(self, path: str, action: str, delay: float) -> None:
+    def _schedule(self, path: str, action: str, delay: float, max_delay: float = _MAX_DELAY_S) -> None:
+        """Queue ``action`` for ``path`` ``delay`` seconds after its last event, at most ``max_delay`` after
+        its first (a burst of events becomes one update)."""
         if not self.options.enabled:
             return
         now = time.monotonic()
         with self._queue:
             previous = self._pending.get(path)
             first = previous[1] if previous else now
-            self._pending[path] = (action, first, min(first + _MAX_DELAY_S, now + delay))
+            self._pending[path] = (action, first, min(first + max_delay, now + delay))
             self._queue.notify_all()
         if self._worker is None:  # not started (tests, or indexing disabled): apply synchronously
             self._drain_pending(force=True)
@@ -507,7 +525,9 @@ class WorkspaceIndex:
         with self._queue:
             self._backlog.extend(found)
             self._crawl_total += len(found)
-        self._report_progress(force=True)
+            walked_all = not self._crawl_roots
+        if walked_all:
+            self._report_progress(force=True)
 
     def _index_batch(self) -> None:
         with self._queue:
@@ -632,13 +652,8 @@ class WorkspaceIndex:
 
     def _note_edit(self, path: str, before: str, after: str) -> None:
         """Remember which lines of ``path`` were just edited (common prefix/suffix of the two texts)."""
-        limit = min(len(before), len(after))
-        start = 0
-        while start < limit and before[start] == after[start]:
-            start += 1
-        end = 0
-        while end < limit - start and before[-1 - end] == after[-1 - end]:
-            end += 1
+        start = _common_prefix(before, after)
+        end = _common_prefix(before[start:][::-1], after[start:][::-1])
         first = after.count("\n", 0, start)
         last = after.count("\n", 0, len(after) - end)
         self._recent[path] = (first, last, time.monotonic())
@@ -685,7 +700,7 @@ class WorkspaceIndex:
         budget = self.options.budget_chars if budget_chars is None else budget_chars
         if not (self.options.enabled and self.options.retrieval) or budget <= 0:
             return []
-        path = os.path.abspath(path)
+        path = self._absolute(path)
         offset = max(0, min(offset, len(text)))
         line_start = text.rfind("\n", 0, offset) + 1
         line_end = text.find("\n", offset)
@@ -709,6 +724,17 @@ class WorkspaceIndex:
             while len(self._retrieval_cache) > 64:
                 self._retrieval_cache.popitem(last=False)
         return list(snippets)
+
+    def _absolute(self, path: str) -> str:
+        """``path`` made absolute; a relative one is taken as relative to the root that holds it."""
+        if os.path.isabs(path):
+            return os.path.normpath(path)
+        with self._lock:
+            candidates = [os.path.normpath(os.path.join(root, path)) for root in self._roots]
+            for candidate in candidates:
+                if candidate in self._files or candidate in self._open:
+                    return candidate
+        return candidates[0] if candidates else os.path.abspath(path)
 
     def _still_valid(self, generation: int, path: str) -> bool:
         """True when no file other than ``path`` changed since ``generation``."""
@@ -896,6 +922,18 @@ class WorkspaceIndex:
             root = self._root_of(path)
         shown = os.path.relpath(path, root) if root else path
         return shown.replace(os.sep, "/")
+
+
+def _common_prefix(first: str, second: str) -> int:
+    """Length of the common prefix, by bisection over slice comparisons (C speed on big documents)."""
+    low, high = 0, min(len(first), len(second))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _is_below(path: str, directory: str) -> bool:

@@ -1,0 +1,146 @@
+"""End to end: the workspace index feeds other files' definitions into the prompt and follows the disk.
+
+No model is needed (the prompt is built without one), so the server is pointed at a missing model file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from lsp_helpers import SERVER_COMMAND, StatusClient, capabilities, open_document
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig
+
+TIMEOUT_S = 60.0  # generous: the CPU is shared; every wait ends as soon as its condition holds
+
+
+def _workspace_feature_registered() -> bool:
+    from lsp_server.server import create_server
+
+    return types.WORKSPACE_DID_CHANGE_WATCHED_FILES in create_server().protocol.fm.features
+
+
+pytestmark = pytest.mark.skipif(
+    not _workspace_feature_registered(),
+    reason="lsp_server.features.register_all does not register workspace yet",
+)
+
+HELPER = '''\
+def compute_checksum(payload: bytes, seed: int = 7) -> int:
+    """Fold the payload into a 32-bit checksum."""
+    total = seed
+    for byte in payload:
+        total = (total * 31 + byte) & 0xFFFFFFFF
+    return total
+'''
+
+MAIN = """\
+from helpers import compute_checksum
+
+
+def run(data: bytes) -> int:
+    value = compute_checksum(data)
+    return value
+"""
+CURSOR = (5, 16)  # the end of "    return value"
+
+
+@contextlib.asynccontextmanager
+async def session(root: Path, log_file: Path) -> AsyncIterator[StatusClient]:
+    config = ClientServerConfig(
+        server_command=[*SERVER_COMMAND, "--log-file", str(log_file)], client_factory=StatusClient
+    )
+    client = cast(StatusClient, await config.start())
+    try:
+        caps = capabilities("vscode")
+        assert caps.workspace is not None
+        caps.workspace.configuration = False
+        client.initialize_result = await client.initialize_session(
+            types.InitializeParams(
+                capabilities=caps,
+                initialization_options={"model": {"path": str(root / "no-such-model.gguf")}},
+                root_uri=root.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(root.as_uri(), root.name)],
+            )
+        )
+        yield client
+        if client._server is not None and client._server.returncode is None:
+            await asyncio.wait_for(client.shutdown_session(), TIMEOUT_S)
+    finally:
+        await cast(Any, client).stop()
+
+
+async def prompt_when(client: StatusClient, uri: str, holds: Callable[[str], bool]) -> str:
+    """The prompt at CURSOR once ``holds(prompt)``; fails with the last prompt after TIMEOUT_S."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        params = {"textDocument": {"uri": uri}, "position": {"line": CURSOR[0], "character": CURSOR[1]}}
+        result: Any = await cast(Any, client.protocol).send_request_async("infill/prompt", params)
+        prompt = str(result.prompt)
+        if holds(prompt):
+            return prompt
+        assert time.monotonic() < deadline, f"condition never held; last prompt:\n{prompt}"
+        await asyncio.sleep(0.05)  # poll interval, not a timing assumption
+
+
+async def test_definitions_from_another_file_follow_the_disk(workspace: Path, tmp_path: Path) -> None:
+    helper = workspace / "helpers.py"
+    helper.write_text(HELPER)
+    (workspace / "main.py").write_text(MAIN)
+    async with session(workspace, tmp_path / "server.log") as client:
+        uri = open_document(client, workspace / "main.py", MAIN)
+        prompt = await prompt_when(
+            client, uri, lambda p: "def compute_checksum(payload: bytes, seed: int = 7)" in p
+        )
+        assert "Fold the payload into a 32-bit checksum." in prompt
+
+        helper.write_text(HELPER.replace("payload: bytes, seed: int = 7", "buffer: memoryview"))
+        prompt = await prompt_when(client, uri, lambda p: "def compute_checksum(buffer: memoryview)" in p)
+        assert "seed: int = 7" not in prompt
+
+        helper.unlink()
+        await prompt_when(client, uri, lambda p: "def compute_checksum" not in p)
+
+
+async def test_unsaved_edits_of_another_open_file_win(workspace: Path, tmp_path: Path) -> None:
+    (workspace / "helpers.py").write_text(HELPER)
+    (workspace / "main.py").write_text(MAIN)
+    async with session(workspace, tmp_path / "server.log") as client:
+        uri = open_document(client, workspace / "main.py", MAIN)
+        await prompt_when(client, uri, lambda p: "seed: int = 7" in p)
+        edited = HELPER.replace("seed: int = 7", "seed: int = 99")
+        open_document(client, workspace / "helpers.py", edited)
+        await prompt_when(client, uri, lambda p: "seed: int = 99" in p and "seed: int = 7" not in p)
+
+
+async def test_indexing_reports_progress_and_shutdown_leaves_no_threads(
+    workspace: Path, tmp_path: Path
+) -> None:
+    for number in range(30):
+        (workspace / f"module_{number}.py").write_text(f"def function_{number}(value):\n    return value\n")
+    log_file = tmp_path / "server.log"
+    async with session(workspace, log_file) as client:
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            status: Any = await cast(Any, client.protocol).send_request_async("infill/indexStatus", {})
+            if status.idle and status.files == 30:
+                break
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.05)
+        assert status.running and status.roots == [str(workspace)] and status.definitions == 30
+        reported: list[Any] = [value for reports in client.progress_reports.values() for value in reports]
+        ends = [
+            value
+            for value in reported
+            if isinstance(value, types.WorkDoneProgressEnd) and "files indexed" in (value.message or "")
+        ]
+        assert ends and ends[0].message == "30 files indexed"
+        await asyncio.wait_for(client.shutdown_session(), TIMEOUT_S)
+        assert client._server is not None and client._server.returncode == 0
+    assert "index threads left: []" in log_file.read_text()
