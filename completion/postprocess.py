@@ -18,6 +18,7 @@ from syntax.checks import (
     canonical_language,
     indentation_of,
     is_closer_line,
+    is_header_line,
     truncate_to_valid,
 )
 
@@ -113,8 +114,8 @@ def _next_nonblank_line(text: str, offset: int) -> str | None:
 def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
     """A generated line that repeats the one before it, or the document's next line at its indentation.
 
-    The indentation counts for the line below: ``return False`` one level deeper than an existing
-    ``return False`` is new code, not a repeat.
+    The indentation counts for the line below (``return False`` one level deeper than an existing
+    ``return False`` is new code), spaces inside the line do not.
     """
     stripped = line.strip()
     if not stripped:
@@ -122,7 +123,12 @@ def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
     has_code = any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
     if previous is not None and has_code and stripped == previous.strip():
         return True
-    return below is not None and line.rstrip() == below
+    return below is not None and _normalized(line) == _normalized(below)
+
+
+def _normalized(line: str) -> str:
+    """A line's indentation and its code without inner whitespace (``i+=1`` equals ``i += 1``)."""
+    return indentation_of(line) + "".join(line.split())
 
 
 def _single_line(raw: str, before: str, after: str) -> str | None:
@@ -228,6 +234,8 @@ def _block(
                 break  # enough statements, or code after a return at the same level (unreachable)
             statements_left -= 1
         kept.append(placed)
+        if len(kept) == 1 and _body_exists_below(placed, below, language):
+            break  # a header whose body the document already has: the model's own body would be a second one
     while kept and not kept[-1].strip():
         kept.pop()
     if not kept:
@@ -242,6 +250,13 @@ def _block(
     if "\n" in text and is_closer_line(after, language):
         text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
     return text, target or floor
+
+
+def _body_exists_below(line: str, below: str | None, language: str | None) -> bool:
+    """Whether ``line`` opens a block and the document's next line is indented under it."""
+    if below is None or not is_header_line(line, language):
+        return False
+    return _shallower(indentation_of(line), indentation_of(below))
 
 
 def _shallower(indent: str, than: str) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "cut_past_block",
     "indentation_of",
     "is_closer_line",
+    "is_header_line",
     "syntax_errors",
     "truncate_to_valid",
 ]
@@ -374,21 +375,25 @@ def _column_zero_floor(
     """For a cursor at column 0 of a blank line: the least indentation a suggestion may use, and whether the
     cursor sits where a block ends.
 
-    The next line of code sets the floor (a closing line's body is one step deeper); at the end of the file
-    only a header just above does (its body must be indented).
+    Between two lines of code the suggestion may close the block above and open one for the code below
+    (``else:`` between two deeper lines), so the floor is one step left of the shallower of the two. At the
+    end of the file only a header above sets it (its body must be indented).
     """
     previous = _previous_nonblank_line(text, line_start)
     if following is None:
-        if previous is not None and _is_header_line(previous, language):
-            return indentation_of(previous) + unit, False
-        return "", True
+        after_header = previous is not None and is_header_line(previous, language)
+        return (indentation_of(previous or "") + unit, False) if after_header else ("", True)
     next_indent = indentation_of(following[1])
-    floor = next_indent + unit if is_closer_line(following[1], language) else next_indent
+    below = next_indent + unit if is_closer_line(following[1], language) else next_indent
+    shallowest = (
+        below if previous is None or _shallower(below, indentation_of(previous)) else indentation_of(previous)
+    )
+    floor = shallowest[: -len(unit)] if unit and shallowest.endswith(unit) else ""
     ends_block = previous is not None and _shallower(next_indent, indentation_of(previous))
     return floor, ends_block
 
 
-def _is_header_line(before: str, language: str | None) -> bool:
+def is_header_line(before: str, language: str | None) -> bool:
     """Whether the text before the cursor ends a block header (``def f(x):``, ``if (x) {``, ``then``)."""
     stripped = before.rstrip()
     if not stripped:
@@ -446,7 +451,7 @@ def completion_shape(
         reason = BLANK_LINE_END_OF_BLOCK if ends_block else BLANK_LINE_MID_BLOCK
         return CompletionShape(True, indent, block_end_for(indent), reason)
     line_indent = indentation_of(before)
-    if _is_header_line(before, name):
+    if is_header_line(before, name):
         next_indent = indentation_of(following[1]) if following else ""
         body_has_code = (
             following is not None
@@ -558,7 +563,11 @@ def _unmatched_new_errors(
 
 
 class _ErrorCheck:
-    """Parses the document with a candidate inserted and tells whether it added syntax errors."""
+    """Parses the document with a candidate inserted and tells whether it added syntax errors.
+
+    For indentation languages it also rejects an unexpected indent that tree-sitter tolerates: the code
+    after the suggestion indented deeper than its last line, which is no block header.
+    """
 
     def __init__(self, parsed: SyntaxDocument, start: int, end: int) -> None:
         self._parsed = parsed
@@ -568,9 +577,32 @@ class _ErrorCheck:
         self._old_end_byte = parsed.byte_offset(end)
         self._old_errors = _error_nodes(parsed.tree)
         self.reparses = 0
+        text = parsed.text
+        self._line_before = text[text.rfind("\n", 0, start) + 1 : start]
+        self._following: str | None = None
+        if parsed.language in _INDENT_LANGUAGES and not text[end : _line_bounds(text, end)[1]].strip():
+            following = _next_nonblank_line(text, end)
+            self._following = following[1] if following else None
+        self._indent_was_wrong = self._following is not None and _unexpected_indent(
+            self._last_code_line(""), self._following, parsed.language
+        )
+
+    def _last_code_line(self, insertion: str) -> str:
+        """The last non-blank line of the document up to the end of the insertion."""
+        lines = (self._line_before + insertion).split("\n")
+        code = [line for line in lines if line.strip()]
+        if code:
+            return code[-1]
+        previous = _previous_nonblank_line(self._parsed.text, self._start - len(self._line_before))
+        return previous or ""
 
     def adds_no_error(self, insertion: str) -> bool:
         if self.reparses >= _MAX_REPARSES:
+            return False
+        following = None if self._indent_was_wrong else self._following
+        if following and _unexpected_indent(
+            self._last_code_line(insertion), following, self._parsed.language
+        ):
             return False
         self.reparses += 1
         tree = self._parsed.with_insertion(self._start, self._end, insertion)
@@ -582,6 +614,14 @@ class _ErrorCheck:
             _unmatched_new_errors(self._old_errors, new_errors, self._start_byte, self._old_end_byte, new_end)
             == 0
         )
+
+
+def _unexpected_indent(line: str, following: str, language: str) -> bool:
+    """Whether ``following`` is indented deeper than ``line`` although ``line`` opens no block."""
+    if not _shallower(indentation_of(line), indentation_of(following)):
+        return False
+    stripped = line.rstrip()
+    return not (is_header_line(line, language) or _unclosed_openers(line) or stripped.endswith(("\\", ",")))
 
 
 def _longest_valid(candidates: list[str], check: _ErrorCheck) -> str | None:

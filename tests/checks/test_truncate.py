@@ -130,3 +130,16 @@ def test_bad_offsets_and_junk_do_not_crash() -> None:
     junk = "\x00\ud800\x7f(" * 30
     result = truncate_to_valid(junk, 10, 10, "\x00)", "javascript", shape)
     assert result is None or isinstance(result, str)
+
+
+def test_unexpected_indent_after_the_suggestion_is_an_error_in_python() -> None:
+    # tree-sitter accepts an over-indented line after a statement; Python does not.
+    marked = "def f(x):\n    for i in x:\n        print(i)\n<|cursor|>\n    return x\n"
+    assert truncate(marked, "        print(i)\nprint(2)", "python") == "        print(i)"
+    assert truncate(marked, "print(2)", "python") is None
+    assert truncate(marked, "    if x:", "python") == "    if x:"  # a header may adopt the indented code
+
+
+def test_unexpected_indent_already_there_is_not_blamed() -> None:
+    marked = "def f(x):\n    y = 1\n<|cursor|>\n        return y\n"
+    assert truncate(marked, "    z = 2", "python") == "    z = 2"
