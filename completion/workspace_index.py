@@ -20,7 +20,12 @@ from typing import Any, Literal, Protocol
 
 from completion.workspace.chunks import ChunkStore, identifier_tokens
 from completion.workspace.files import IgnoreRules, read_source
-from completion.workspace.resolve import PathTable, implicit_neighbours, resolve_module
+from completion.workspace.resolve import (
+    PathTable,
+    implicit_neighbours,
+    resolve_module,
+    rust_module_declarations,
+)
 from syntax.languages import spec_for
 
 __all__ = [
@@ -174,6 +179,8 @@ _QUERY_LINES_BEFORE = 15
 _QUERY_LINES_AFTER = 5
 _SHORT_BODY_LINES = 12
 _MAX_DEFINITION_CHARS = 700
+_MAX_LISTED_MEMBERS = 12
+_CONTAINER_KINDS = frozenset({"class", "struct", "interface", "trait", "impl", "module", "type", "enum"})
 _SNIPPET_OVERHEAD = 16  # separator tokens and the path line the engine adds per file
 
 
@@ -752,6 +759,9 @@ class WorkspaceIndex:
         candidates: list[_Candidate] = []
         if spec is not None:
             imports, references = _context(context, spec.name, cursor)
+            if spec.name == "rust":
+                declared = rust_module_declarations(context)
+                imports += tuple(IndexedImport(f"mod {name};", (name,), (), -1) for name in declared)
             candidates.extend(self._definition_candidates(path, spec.name, imports, references, window))
         with self._lock:
             hits = self._chunks.search(query, limit=8, exclude_path=path)
@@ -831,18 +841,31 @@ class WorkspaceIndex:
         """A short function whole; a long one as signature and docstring; a class as its skeleton."""
         with self._lock:
             record = self._files.get(path)
-            members = (
-                [d for d in record.definitions if d.container == definition.name and d is not definition]
-                if record is not None and definition.kind in ("class", "struct", "interface", "trait", "impl")
-                else []
+            siblings = record.definitions if record is not None else ()
+        members = (
+            [d for d in siblings if d.container == definition.name and d is not definition]
+            if definition.kind in _CONTAINER_KINDS
+            else []
+        )
+        inside = [m for m in members if definition.start_line <= m.start_line <= definition.end_line]
+        # Go methods, Lua `function M.f`, C++ out-of-line members: declared elsewhere in the file; list their
+        # signatures unless another block of the same name (a Rust impl) already shows them.
+        elsewhere = [
+            m.signature
+            for m in members
+            if m not in inside
+            and not any(
+                other.name == definition.name and other.start_line <= m.start_line <= other.end_line
+                for other in siblings
             )
+        ][:_MAX_LISTED_MEMBERS]
         source = self._source(path)
         lines = source[definition.start_line : definition.end_line + 1]
         if not lines:
             return definition.signature
         signature_lines = _signature_end(lines, definition.signature)
         if members:
-            kept = _skeleton(lines, definition.start_line, members)
+            kept = [*_skeleton(lines, definition.start_line, inside), *elsewhere]
         elif len(lines) <= _SHORT_BODY_LINES:
             kept = lines
         else:

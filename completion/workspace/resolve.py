@@ -14,10 +14,16 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["PathTable", "implicit_neighbours", "resolve_module"]
+__all__ = ["PathTable", "implicit_neighbours", "resolve_module", "rust_module_declarations"]
 
 _JS_EXTENSIONS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 _GO_MODULE = re.compile(r"^\s*module\s+(\S+)", re.M)
+_RUST_MOD = re.compile(r"^[ \t]*(?:pub(?:\([^)]*\))?[ \t]+)?mod[ \t]+([A-Za-z_]\w*)[ \t]*;", re.M)
+
+
+def rust_module_declarations(text: str) -> list[str]:
+    """The ``mod name;`` declarations of a Rust file (the outline lists ``use`` items, not these)."""
+    return _RUST_MOD.findall(text)
 
 
 class PathTable:
@@ -296,8 +302,12 @@ def resolve_module(
         return _rust(module, statement, current, table)
     if language in ("c", "cpp"):
         return _c_family(module, current, table, roots)
-    if language == "java":
-        return _java(module, current, table)
+    if language == "java":  # `import a.b.C;` arrives as module "a.b" with name "C"
+        if not names:
+            return _java(module + ".*", current, table)
+        return list(
+            dict.fromkeys(path for name in names for path in _java(f"{module}.{name}", current, table))
+        )
     if language == "lua":
         return _lua(module, current, table, roots)
     return []

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from completion.workspace.resolve import PathTable, implicit_neighbours, resolve_module
+from completion.workspace.resolve import (
+    PathTable,
+    implicit_neighbours,
+    resolve_module,
+    rust_module_declarations,
+)
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -77,6 +82,11 @@ def test_go_packages_by_directory_and_same_package_files(write_tree: WriteTree) 
     assert [Path(p).name for p in neighbours] == ["cache.go"]
 
 
+def test_rust_mod_declarations_are_found() -> None:
+    text = "mod a;\npub mod b;\npub(crate) mod c;\nmod inline { }\n// mod d;\n"
+    assert rust_module_declarations(text) == ["a", "b", "c"]
+
+
 def test_rust_mod_and_crate_paths(write_tree: WriteTree) -> None:
     root = write_tree(
         {
@@ -111,8 +121,12 @@ def test_c_includes_java_packages_and_lua_requires(write_tree: WriteTree) -> Non
     assert _resolve(root, "c", "src/main.c", "util.h") == ["src/util.h"]
     assert _resolve(root, "cpp", "src/main.c", "proj/api.h") == ["include/proj/api.h"]
     assert _resolve(root, "c", "src/main.c", "stdio.h") == []
-    assert _resolve(root, "java", "java/com/acme/App.java", "com.acme.model.User") == [
+    assert _resolve(root, "java", "java/com/acme/App.java", "com.acme.model", ("User",)) == [
         "java/com/acme/model/User.java"
+    ]
+    assert _resolve(root, "java", "java/com/acme/model/User.java", "com.acme") == [
+        "java/com/acme/App.java",
+        "java/com/acme/Helper.java",
     ]
     assert _resolve(root, "lua", "lua/plugin/init.lua", "plugin.config") == ["lua/plugin/config.lua"]
     assert _resolve(root, "lua", "lua/plugin/config.lua", "plugin") == ["lua/plugin/init.lua"]
