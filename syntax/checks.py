@@ -130,6 +130,9 @@ _HEADER_END: dict[str, re.Pattern[str]] = {
 }
 _BRACE_HEADER_END = re.compile(r"\{\s*(//.*|/\*.*\*/\s*)?$")
 _ANY_HEADER_END = re.compile(r"(\{|:|\bthen|\bdo)\s*$")
+_DEFINITION_START = re.compile(
+    r"(async\s+def|def|class|(export\s+)?(async\s+)?function|(pub\s+)?fn|func|(local\s+)?function|impl)\b"
+)
 _CONTINUATION_END = re.compile(r"([-+*/%=<>!&|^~.,\\?]|\band|\bor|\bnot|\breturn|\bin)\s*$")
 _BRACKET_CLOSER_LINE = re.compile(r"^\s*[)\]}]")
 _KEYWORD_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
@@ -377,12 +380,11 @@ def _column_zero_floor(
 
     Between two lines of code the suggestion may close the block above and open one for the code below
     (``else:`` between two deeper lines), so the floor is one step left of the shallower of the two. At the
-    end of the file only a header above sets it (its body must be indented).
+    end of the file the suggestion may finish the top-level statement it is in, not start another.
     """
     previous = _previous_nonblank_line(text, line_start)
     if following is None:
-        after_header = previous is not None and is_header_line(previous, language)
-        return (indentation_of(previous or "") + unit, False) if after_header else ("", True)
+        return _top_level_body_indent(text, line_start, language, unit), True
     next_indent = indentation_of(following[1])
     below = next_indent + unit if is_closer_line(following[1], language) else next_indent
     shallowest = (
@@ -391,6 +393,22 @@ def _column_zero_floor(
     floor = shallowest[: -len(unit)] if unit and shallowest.endswith(unit) else ""
     ends_block = previous is not None and _shallower(next_indent, indentation_of(previous))
     return floor, ends_block
+
+
+def _top_level_body_indent(text: str, line_start: int, language: str | None, unit: str) -> str:
+    """The body indentation of the top-level definition above ``line_start``; "" outside a definition."""
+    body = ""
+    for line in reversed(text[max(0, line_start - 100_000) : line_start].split("\n")):
+        if not line.strip():
+            continue
+        indent = indentation_of(line)
+        if not indent:
+            if not _DEFINITION_START.match(line):
+                return ""
+            return body or (unit if is_header_line(line, language) else "")
+        if not body or _shallower(indent, body):
+            body = indent
+    return ""
 
 
 def is_header_line(before: str, language: str | None) -> bool:

@@ -196,3 +196,24 @@ def test_binary_junk_does_not_crash() -> None:
     junk = "\x00\x01\ufffd\ud800 def \x7f{(\n" * 50
     for language in ("python", "javascript", "lua", None):
         assert isinstance(completion_shape(junk, len(junk) // 2, language), CompletionShape)
+
+
+@pytest.mark.parametrize(
+    ("marked", "indent", "reason"),
+    [
+        # Between two lines: one step left of the shallower one (an `else:` may go there).
+        ("def f(a):\n    if a:\n        b()\n<|cursor|>\n        c()\n", "    ", "blank-line-mid-block"),
+        (
+            "def f(a):\n    for x in a:\n        b()\n<|cursor|>\n    return a\n",
+            "",
+            "blank-line-end-of-block",
+        ),
+        # End of the file: finish the top-level definition, but a script may go on at the top level.
+        ("def f(a):\n    if a:\n        b()\n<|cursor|>", "    ", "blank-line-end-of-block"),
+        ("for x in a:\n    b()\n<|cursor|>\n", "", "blank-line-end-of-block"),
+        ("def f(a):\n<|cursor|>", "    ", "blank-line-end-of-block"),
+    ],
+)
+def test_column_zero_blank_line_floor(marked: str, indent: str, reason: str) -> None:
+    shape, _ = shape_at(marked, "python")
+    assert (shape.multiline, shape.indent, shape.reason) == (True, indent, reason)
