@@ -8,11 +8,13 @@ append-only arrays; removed chunks become tombstones that ``compact()`` sweeps o
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 __all__ = ["STOP_WORDS", "ChunkHit", "ChunkStore", "identifier_tokens"]
 
@@ -30,6 +32,8 @@ STOP_WORDS: frozenset[str] = frozenset(_STOP_WORD_TEXT.split())
 
 _K1 = 1.2
 _B = 0.75
+_MAX_QUERY_TOKENS = 24
+_MAX_POSTINGS = 3000
 
 
 def identifier_tokens(text: str) -> set[str]:
@@ -55,6 +59,7 @@ class ChunkStore:
     def __init__(self, window_lines: int = 20, stride_lines: int = 10, max_chunks: int = 400_000) -> None:
         self.window_lines = max(1, window_lines)
         self.stride_lines = max(1, min(stride_lines, self.window_lines))
+        self._span = max(1, round(self.window_lines / self.stride_lines))  # blocks per window
         self.max_chunks = max_chunks
         self._vocabulary: dict[str, int] = {}
         self._document_frequency = array("I")
@@ -79,37 +84,48 @@ class ChunkStore:
         return token_id
 
     def windows(self, line_count: int) -> Iterable[tuple[int, int]]:
-        """Line ranges of the chunks of a file with ``line_count`` lines (the last one reaches the end)."""
-        start = 0
+        """Line ranges of the chunks of a file with ``line_count`` lines (the last one reaches the end).
+
+        A window is ``_span`` consecutive blocks of ``stride_lines`` lines, so each line is tokenized once.
+        """
+        blocks = max(1, -(-line_count // self.stride_lines))
+        first = 0
         while True:
-            end = min(start + self.window_lines, line_count)
-            yield start, end
-            if end >= line_count:
+            yield first * self.stride_lines, min((first + self._span) * self.stride_lines, line_count)
+            if first + self._span >= blocks:
                 return
-            start += self.stride_lines
+            first += 1
 
     def add_file(self, path: str, text: str) -> int:
         """Chunk ``text`` and index it in place of the file's previous chunks; returns how many were added
         (fewer once the store holds ``max_chunks``)."""
         self.remove_file(path)
         lines = text.splitlines()
+        stride = self.stride_lines
+        token_id = self._token_id
+        block_ids = [
+            {token_id(token) for token in identifier_tokens("\n".join(lines[start : start + stride]))}
+            for start in range(0, max(1, len(lines)), stride)
+        ]
         added: list[int] = []
         for start, end in self.windows(len(lines)):
             if self._live >= self.max_chunks:
                 break
-            tokens = identifier_tokens("\n".join(lines[start:end]))
-            if len(tokens) < 3:
+            first_block = start // stride
+            merged = set().union(*block_ids[first_block : first_block + self._span])
+            if len(merged) < 3:
                 continue
-            ids = array("I", sorted(self._token_id(token) for token in tokens))
+            ids = array("I", sorted(merged))
             chunk_id = len(self._chunk_path)
             self._chunk_path.append(path)
             self._chunk_lines.extend((start, end))
             self._chunk_tokens.append(ids)
-            for token_id in ids:
-                self._document_frequency[token_id] += 1
-                posting = self._postings.get(token_id)
+            frequency, postings = self._document_frequency, self._postings
+            for token in ids:
+                frequency[token] += 1
+                posting = postings.get(token)
                 if posting is None:
-                    self._postings[token_id] = array("I", (chunk_id,))
+                    postings[token] = array("I", (chunk_id,))
                 else:
                     posting.append(chunk_id)
             self._live += 1
@@ -170,47 +186,42 @@ class ChunkStore:
             (self._chunk_lines[2 * i], self._chunk_lines[2 * i + 1]) for i in self._chunks_of.get(path, ())
         ]
 
-    def search(
-        self, query: set[str], limit: int, exclude_path: str | None = None, max_df_ratio: float = 0.1
-    ) -> list[ChunkHit]:
+    def search(self, query: set[str], limit: int, exclude_path: str | None = None) -> list[ChunkHit]:
         """The ``limit`` chunks sharing the most (rare) identifiers with ``query``, best Jaccard first.
 
-        Identifiers present in more than ``max_df_ratio`` of all chunks are skipped while gathering (they
-        would cost a scan of most postings and add almost nothing to BM25), but count for Jaccard.
+        Candidates are gathered from the postings of the query's rarest identifiers only (at most
+        ``_MAX_QUERY_TOKENS``, each in at most ``_MAX_POSTINGS`` chunks): common words would cost a scan of
+        most postings and add almost nothing to BM25. All query identifiers count for Jaccard.
         """
         if self._live == 0 or not query:
             return []
         query_ids = {self._vocabulary[token] for token in query if token in self._vocabulary}
-        if not query_ids:
+        frequency = self._document_frequency
+        rare = sorted(
+            (frequency[token_id], token_id)
+            for token_id in query_ids
+            if 0 < frequency[token_id] <= _MAX_POSTINGS
+        )[:_MAX_QUERY_TOKENS]
+        if not rare:
             return []
         total = self._live
-        max_df = max(50, int(total * max_df_ratio))
         idf_sums: dict[int, float] = {}
-        for token_id in sorted(query_ids):
-            frequency = self._document_frequency[token_id]
-            if frequency == 0 or frequency > max_df:
-                continue
-            idf = math.log(1.0 + (total - frequency + 0.5) / (frequency + 0.5))
-            get = idf_sums.get
+        get = idf_sums.get
+        for document_frequency, token_id in rare:
+            idf = math.log(1.0 + (total - document_frequency + 0.5) / (document_frequency + 0.5))
             for chunk_id in self._postings[token_id]:
                 idf_sums[chunk_id] = get(chunk_id, 0.0) + idf
         average_length = self._live_tokens / total
-        scored: list[tuple[float, int]] = []
-        for chunk_id, idf_sum in idf_sums.items():
-            ids = self._chunk_tokens[chunk_id]
-            if ids is None or self._chunk_path[chunk_id] == exclude_path:
-                continue
-            norm = (_K1 + 1) / (1 + _K1 * (1 - _B + _B * len(ids) / average_length))
-            scored.append((idf_sum * norm, chunk_id))
-        scored.sort(key=lambda item: (-item[0], item[1]))
         hits: list[ChunkHit] = []
-        for bm25, chunk_id in scored[: limit * 4]:
+        for chunk_id, idf_sum in heapq.nlargest(limit * 8, idf_sums.items(), key=itemgetter(1)):
             ids = self._chunk_tokens[chunk_id]
             path = self._chunk_path[chunk_id]
-            assert ids is not None and path is not None
+            if ids is None or path is None or path == exclude_path:
+                continue
+            norm = (_K1 + 1) / (1 + _K1 * (1 - _B + _B * len(ids) / average_length))
             shared = len(query_ids.intersection(ids))
             jaccard = shared / (len(query) + len(ids) - shared)
             start, end = self._chunk_lines[2 * chunk_id], self._chunk_lines[2 * chunk_id + 1]
-            hits.append(ChunkHit(path, start, end, jaccard, bm25))
+            hits.append(ChunkHit(path, start, end, jaccard, idf_sum * norm))
         hits.sort(key=lambda hit: (-hit.jaccard, -hit.bm25, hit.path, hit.start_line))
         return hits[:limit]

@@ -1,0 +1,270 @@
+"""Cross-file benchmark for the workspace index (prints numbers; never run in CI).
+
+1. scale:   time and peak memory to index a large tree (CPython's stdlib plus its site-packages by default).
+2. update:  latency from a file write on disk to the index answering with the new definition (watchdog),
+            and from a `file_changed` call (the LSP didChangeWatchedFiles path).
+3. quality: cross-file completion on packages nobody here wrote (pygls and watchdog from .venv, copied to a
+            temporary root): lines that use a symbol imported from another file of the package are cut at the
+            symbol and completed with and without the index, same model, same run, same fixed sample.
+            Reports exact match and edit similarity of the completed line.
+
+Usage: .venv/bin/python bench/crossfile_bench.py [scale|update|quality|all] [--samples N] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import statistics
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from completion.workspace.resolve import PathTable, resolve_module
+from completion.workspace_index import IndexOptions, WorkspaceIndex
+
+SITE_PACKAGES = Path(__file__).resolve().parent.parent / ".venv/lib/python3.11/site-packages"
+QUALITY_PACKAGES = ("pygls", "watchdog")
+
+
+def _memory_kib(field: str) -> int:
+    """VmRSS / VmHWM of this process from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> None:
+    with contextlib.suppress(OSError):  # writing 5 resets VmHWM to the current RSS (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def bench_scale(roots: list[str]) -> None:
+    print(f"== scale: indexing {roots}")
+    _reset_peak()
+    rss_before = _memory_kib("VmRSS")
+    started = time.perf_counter()
+    index = WorkspaceIndex(roots, IndexOptions(watch=False, max_files=20000))
+    index.start()
+    index.wait_idle(3600)
+    elapsed = time.perf_counter() - started
+    stats = index.stats()
+    peak = _memory_kib("VmHWM") - rss_before
+    held = _memory_kib("VmRSS") - rss_before
+    print(
+        f"files={stats['files']} definitions={stats['definitions']} chunks={stats['chunks']} "
+        f"time={elapsed:.1f}s ({stats['files'] / elapsed:.0f} files/s) "
+        f"peak_rss_delta={peak / 1024:.0f} MiB rss_held={held / 1024:.0f} MiB"
+    )
+    query_path = os.path.join(roots[0], "json", "decoder.py")
+    text = Path(query_path).read_text() if os.path.exists(query_path) else "import os\n"
+    timings = []
+    for offset in range(200, min(len(text), 20000), 997):
+        start = time.perf_counter()
+        index.retrieve(query_path, text, offset, 1500)
+        timings.append((time.perf_counter() - start) * 1000)
+    if timings:
+        print(
+            f"retrieve latency on that index (uncached, {len(timings)} cursors): "
+            f"median={statistics.median(timings):.1f} ms max={max(timings):.1f} ms"
+        )
+    index.stop()
+
+
+def bench_update(runs: int = 15) -> None:
+    print("== update latency")
+    root = Path(tempfile.mkdtemp(prefix="index-update-"))
+    for number in range(200):
+        (root / f"module_{number}.py").write_text(f"def existing_{number}(x):\n    return x\n" * 20)
+    index = WorkspaceIndex([str(root)], IndexOptions())
+    index.start()
+    index.wait_idle(120)
+    for label, notify in (("watchdog (disk write)", False), ("file_changed() call", True)):
+        latencies = []
+        for run in range(runs):
+            target = root / f"module_{run}.py"
+            name = f"fresh_{'n' if notify else 'w'}_{run}"
+            started = time.perf_counter()
+            target.write_text(target.read_text() + f"\ndef {name}():\n    return 1\n")
+            if notify:
+                index.file_changed(str(target))
+            if not index.wait_for(lambda name=name: bool(index.find_definitions(name)), 30):
+                print(f"  {label}: update {run} never arrived")
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+        latencies.sort()
+        if latencies:
+            print(
+                f"{label}: median={statistics.median(latencies):.0f} ms "
+                f"p90={latencies[int(len(latencies) * 0.9) - 1]:.0f} ms "
+                f"max={latencies[-1]:.0f} ms (n={len(latencies)})"
+            )
+    index.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    text: str  # the file with the rest of the masked line removed
+    offset: int
+    truth: str  # what was removed (the rest of the line from the symbol on)
+    symbol: str
+
+
+def _cross_file_samples(root: Path, count: int, seed: int = 0) -> list[Sample]:
+    """Lines using a name imported from another file of the same package, cut where that name starts."""
+    from syntax import outline
+    from syntax.document import SyntaxDocument
+
+    table = PathTable()
+    files = sorted(root.rglob("*.py"))
+    for path in files:
+        table.add(str(path))
+    candidates: list[Sample] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        document = SyntaxDocument(text, "python")
+        imported: set[str] = set()
+        import_lines: set[int] = set()
+        for statement in outline.imports(document):
+            import_lines.update(range(statement.line, statement.line + statement.text.count("\n") + 1))
+            for module in statement.modules:
+                found = resolve_module(
+                    "python", module, statement.names, statement.text, str(path), table, [str(root)]
+                )
+                if any(other != str(path) for other in found):
+                    imported.update(statement.names)
+        if not imported:
+            continue
+        position = 0
+        for number, line in enumerate(text.split("\n")):
+            line_start, position = position, position + len(line) + 1
+            if number in import_lines or line.lstrip().startswith(("#", "@", "def ", "class ")):
+                continue
+            for name in sorted(imported):
+                column = _word_at(line, name)
+                if column is None or len(line) - column < 4:
+                    continue
+                cut = line_start + column
+                node = document.tree.root_node.descendant_for_byte_range(
+                    document.byte_offset(cut), document.byte_offset(cut + len(name))
+                )
+                if node is None or node.type != "identifier":  # a word inside a string or comment
+                    continue
+                masked = text[:cut] + text[line_start + len(line) :]
+                candidates.append(Sample(path, masked, cut, line[column:].rstrip(), name))
+                break
+    random.Random(seed).shuffle(candidates)
+    return candidates[:count]
+
+
+def _word_at(line: str, name: str) -> int | None:
+    start = 0
+    while (column := line.find(name, start)) >= 0:
+        before = line[column - 1] if column else " "
+        after = line[column + len(name)] if column + len(name) < len(line) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return column if column > 0 and line[:column].strip() else None
+        start = column + 1
+    return None
+
+
+def _edit_similarity(first: str, second: str) -> float:
+    """1 - Levenshtein distance / longer length."""
+    if not first and not second:
+        return 1.0
+    previous = list(range(len(second) + 1))
+    for i, a in enumerate(first, 1):
+        current = [i]
+        for j, b in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return 1 - previous[-1] / max(len(first), len(second))
+
+
+def bench_quality(samples: int, model_path: str | None) -> None:
+    from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
+    from completion.model import ModelOptions, ModelSession, model_path_for
+
+    root = Path(tempfile.mkdtemp(prefix="crossfile-"))
+    for package in QUALITY_PACKAGES:
+        shutil.copytree(SITE_PACKAGES / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    chosen = _cross_file_samples(root, samples)
+    print(f"== quality: {len(chosen)} masked lines from {', '.join(QUALITY_PACKAGES)} (seed 0)")
+    options = ModelOptions(path=model_path or "")
+    path = model_path_for(options)
+    engine = CompletionEngine(
+        CompletionOptions(multiline="never", time_budget_ms=120_000, debounce_ms=0, token_healing=False)
+    )
+    engine.set_model(ModelSession.load(options, path))
+    print(f"model: {path.name}")
+    index = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index.start()
+    index.wait_idle(600)
+    results: dict[str, list[tuple[bool, float, float, int]]] = {"without index": [], "with index": []}
+    with_snippets = 0
+    for sample in chosen:
+        relative = str(sample.path.relative_to(root))
+        for label, retriever in (("without index", None), ("with index", index)):
+            engine.retriever = retriever
+            engine.clear_cache()
+            request = CompletionRequest(sample.text, sample.offset, uri=sample.path.as_uri(), path=relative)
+            if retriever is not None and index.retrieve(relative, sample.text, sample.offset, 1500):
+                with_snippets += 1
+            started = time.perf_counter()
+            completion = engine.complete(request, threading.Event())
+            elapsed = time.perf_counter() - started
+            produced = (completion.text if completion else "").split("\n")[0].rstrip()
+            results[label].append(
+                (
+                    produced == sample.truth,
+                    _edit_similarity(produced, sample.truth),
+                    elapsed,
+                    completion.tokens_prompt if completion else 0,
+                )
+            )
+    for label, rows in results.items():
+        if not rows:
+            continue
+        print(
+            f"{label:14s} exact={sum(r[0] for r in rows) / len(rows):.1%} "
+            f"edit_sim={statistics.mean(r[1] for r in rows):.3f} "
+            f"latency_median={statistics.median(r[2] for r in rows) * 1000:.0f} ms "
+            f"prompt_tokens_median={statistics.median(r[3] for r in rows):.0f}"
+        )
+    print(f"samples whose prompt carried cross-file snippets: {with_snippets}/{len(chosen)}")
+    index.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", nargs="?", default="all", choices=["scale", "update", "quality", "all"])
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--model", help="GGUF model (default: the embedded Gemma 3 270M)")
+    parser.add_argument("--roots", nargs="*", help="trees for the scale part")
+    args = parser.parse_args()
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if args.part in ("scale", "all"):
+        bench_scale(
+            args.roots or [stdlib, sysconfig.get_paths()["purelib"].replace(sys.prefix, sys.base_prefix)]
+        )
+    if args.part in ("update", "all"):
+        bench_update()
+    if args.part in ("quality", "all"):
+        bench_quality(args.samples, args.model)
+
+
+if __name__ == "__main__":
+    main()
