@@ -28,6 +28,8 @@ __all__ = [
     "SyntaxDiagnostic",
     "UnsupportedLanguageError",
     "diagnose",
+    "diagnose_ranges",
+    "error_spans",
     "parse_text",
     "thread_parser",
 ]
@@ -220,6 +222,15 @@ def diagnose(doc: ParsedSource | ParsedText | str, language: str | None = None) 
     return _Diagnoser(parsed).run()
 
 
+def error_spans(parsed: ParsedText) -> list[tuple[int, int]]:
+    """str-offset spans of the outermost ERROR nodes: text tree-sitter could not parse."""
+    errors_query = query(parsed.language, "errors")
+    if errors_query is None or not parsed.tree.root_node.has_error:
+        return []
+    errors = _outermost(QueryCursor(errors_query).captures(parsed.tree.root_node).get("error", []))
+    return [(parsed.char_offset(node.start_byte), parsed.char_offset(node.end_byte)) for node in errors]
+
+
 def diagnose_ranges(parsed: ParsedText, byte_ranges: list[tuple[int, int]]) -> list[SyntaxDiagnostic]:
     """The syntax errors that involve nodes overlapping the byte ranges (all others are unchanged by an edit
     confined to them, which is what fix verification relies on)."""
@@ -302,11 +313,10 @@ class _Diagnoser:
             start, end = self.span(error)
             self.add(start, max(end, start), "syntax error", "syntax")
             return
+        explained = self.language == "python" and self._python_header(tokens)
         if self._unterminated(tokens) or self._brackets(tokens):
             return
-        if self.language == "python" and self._python_header(tokens):
-            return
-        if self._rejected_token(tokens):
+        if explained or self._rejected_token(tokens):
             return
         self._first_line(error, tokens)
 

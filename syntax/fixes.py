@@ -28,6 +28,7 @@ from syntax.diagnostics import (
     diagnose,
     diagnose_ranges,
     encode,
+    error_spans,
     thread_parser,
 )
 from syntax.languages import grammar
@@ -193,27 +194,53 @@ def verify_edit(
     target: SyntaxDiagnostic,
     edit: TextEdit,
     region: tuple[int, int],
+    broken_spans: list[tuple[int, int]] | None = None,
 ) -> bool:
-    """True when the edit removes ``target``, adds no syntax error and changes nothing outside ``region``."""
+    """True when the edit removes ``target``, adds no syntax error and changes nothing outside ``region``.
+
+    An error may appear after the edited line only inside ``broken_spans`` (the ERROR nodes before the edit):
+    text that was already unparsable, whose own error the old ERROR node was hiding.
+    """
+    return _verdict(parsed, before, target, edit, region, broken_spans or []) is not None
+
+
+def _verdict(
+    parsed: ParsedText,
+    before: list[SyntaxDiagnostic],
+    target: SyntaxDiagnostic,
+    edit: TextEdit,
+    region: tuple[int, int],
+    broken_spans: list[tuple[int, int]],
+) -> str | None:
+    """None (rejected), "clean", or "reveals" (accepted; it uncovers errors an ERROR node was hiding)."""
     if edit.start < region[0] or edit.end > region[1] or edit.start > edit.end:
-        return False
+        return None
     if parsed.text[edit.start : edit.end] == edit.new_text:
-        return False
+        return None
     after, old_tree = _reparse(parsed, edit)
     delta = len(edit.new_text) - (edit.end - edit.start)
+
+    def shifted(start: int, end: int) -> tuple[int, int]:
+        return (start, end) if end <= edit.start else (start + delta, end + delta)
+
     expected = set()
     for diagnostic in before:
-        if diagnostic == target:
-            continue
-        if diagnostic.end <= edit.start:
-            expected.add((diagnostic.start, diagnostic.end, diagnostic.message))
-        elif diagnostic.start >= edit.end:
-            expected.add((diagnostic.start + delta, diagnostic.end + delta, diagnostic.message))
+        if diagnostic != target and (diagnostic.end <= edit.start or diagnostic.start >= edit.end):
+            expected.add((*shifted(diagnostic.start, diagnostic.end), diagnostic.message))
+    hidden = [shifted(start, end) for start, end in broken_spans if end <= edit.start or start >= edit.end]
+    hidden += [(start, end + delta) for start, end in broken_spans if start <= edit.start and end >= edit.end]
+    line_end = _line_end(after.text, edit.start + len(edit.new_text))
     changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(after.tree)]
     edited = (after.byte_offset(region[0]), after.byte_offset(region[1] + delta))
-    if any((d.start, d.end, d.message) not in expected for d in diagnose_ranges(after, [*changed, edited])):
-        return False
-    return _unchanged_outside(after, old_tree, changed, edited)
+    verdict = "clean"
+    for d in diagnose_ranges(after, [*changed, edited]):
+        if (d.start, d.end, d.message) in expected:
+            continue
+        if d.start > line_end and any(low <= d.start and d.end <= high for low, high in hidden):
+            verdict = "reveals"
+            continue
+        return None
+    return verdict if _unchanged_outside(after, old_tree, changed, edited) else None
 
 
 def _unchanged_outside(
@@ -291,12 +318,29 @@ class _Rules:
             self._close_bracket()
         if d.kind == "indentation":
             self._reindent()
-        if d.kind in ("unexpected", "unclosed", "unterminated") and d.end > d.start:
-            self._remove_with_space(d.start, d.end)
-            self.add(d.start, d.end, "", f"Remove '{self.text[d.start : d.end]}'", 4)
+        stray = self._stray_token(d)
+        if stray is not None:
+            self._remove_with_space(*stray)
+            self.add(*stray, "", f"Remove '{self.text[stray[0] : stray[1]]}'", 4)
         self._misspelled_keywords()
         self._probes()
         return self.found
+
+    def _stray_token(self, d: SyntaxDiagnostic) -> tuple[int, int] | None:
+        """The span of a single token worth removing: an opening quote or bracket, or one unexpected token."""
+        if d.kind == "unterminated" and d.missing_text:
+            quote_end = self.text.find(d.missing_text[0], d.start)
+            opening = self.text[d.start : quote_end + 1] if quote_end >= 0 else ""
+            return (d.start, d.start + len(opening)) if opening and len(opening) <= 4 else None
+        token = self.text[d.start : d.end]
+        if (
+            d.kind in ("unexpected", "unclosed")
+            and token
+            and len(token) <= 24
+            and not any(c.isspace() for c in token)
+        ):
+            return d.start, d.end
+        return None
 
     def _insert_missing(self, token: str) -> None:
         """Insert the token tree-sitter expected; a keyword gets a space or a line of its own."""
@@ -349,7 +393,8 @@ class _Rules:
         # the string may have swallowed a closing quote: close an earlier string before a separator
         for match in re.finditer(r"\S(?=[,:;)\]}])", self.text[line_start : d.start]):
             position = line_start + match.end()
-            self.add(position, position, quote, "Close the string", 8)
+            if self.text.count(quote[0], line_start, position) % 2:  # inside an earlier string
+                self.add(position, position, quote, "Close the string", 8)
 
     def _close_bracket(self) -> None:
         d = self.diagnostic
@@ -367,10 +412,10 @@ class _Rules:
             line_start = next_line
 
     def _remove_with_space(self, start: int, end: int) -> None:
-        if start > 0 and self.text[start - 1] == " ":
+        """Remove a token with the space before it when that space would be left dangling."""
+        after = self.text[end : end + 1]
+        if start > 0 and self.text[start - 1] == " " and (not after or after.isspace() or after in ",;)]}"):
             self.add(start - 1, end, "", f"Remove '{self.text[start:end]}'", 3)
-        elif end < len(self.text) and self.text[end] == " ":
-            self.add(start, end + 1, "", f"Remove '{self.text[start:end]}'", 3)
 
     def _indent_unit(self) -> str:
         """The file's indentation step: the most common increase between consecutive lines."""
@@ -548,7 +593,9 @@ def propose_fixes(
     text = parsed.text
     candidates.sort(key=lambda c: (c.rank(text)[0], c.edit not in model_edits, c.rank(text)[1:]))
     region = fix_region(text, diagnostic)
+    broken_spans = error_spans(parsed)
     fixes: list[Fix] = []
+    revealing: set[TextEdit] = set()
     tried: set[str] = set()
     for candidate in candidates:
         if len(fixes) >= max_fixes or time.monotonic() > deadline:
@@ -557,6 +604,9 @@ def propose_fixes(
         if key in tried:
             continue
         tried.add(key)
-        if verify_edit(parsed, before, diagnostic, candidate.edit, region):
+        verdict = _verdict(parsed, before, diagnostic, candidate.edit, region, broken_spans)
+        if verdict is not None:
             fixes.append(Fix(candidate.title, (candidate.edit,), candidate.source, diagnostic))
-    return fixes
+            if verdict == "reveals":
+                revealing.add(candidate.edit)
+    return sorted(fixes, key=lambda fix: fix.edits[0] in revealing)  # stable: clean fixes first

@@ -1,0 +1,118 @@
+"""The diagnostics feature's push policy, with a stand-in server and a recorded (never real) debounce."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from lsprotocol import types
+
+from lsp_server.features.diagnostics import DiagnosticsFeature, _edited_line
+from syntax.diagnostics import DiagnosticsOptions
+from syntax.document import SyntaxDocument
+
+URI = "file:///w/a.py"
+
+
+class FakeServer:
+    """Just what DiagnosticsFeature uses of InfillServer."""
+
+    def __init__(self, text: str, pull: bool = False) -> None:
+        self.settings = SimpleNamespace(diagnostics=DiagnosticsOptions(debounce_ms=400))
+        self.document = SyntaxDocument(text, "python")
+        self.published: list[types.PublishDiagnosticsParams] = []
+        capability = types.DiagnosticClientCapabilities() if pull else None
+        self.client_capabilities = types.ClientCapabilities(
+            text_document=types.TextDocumentClientCapabilities(diagnostic=capability)
+        )
+        self.engine = SimpleNamespace(model_ready=False)
+
+    def syntax_document(self, uri: str) -> SyntaxDocument:
+        return self.document
+
+    def document_text(self, uri: str) -> str:
+        return self.document.text
+
+    def to_position(self, uri: str, offset: int) -> types.Position:
+        text = self.document.text
+        return types.Position(text.count("\n", 0, offset), offset - (text.rfind("\n", 0, offset) + 1))
+
+    async def run_blocking(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    def text_document_publish_diagnostics(self, params: types.PublishDiagnosticsParams) -> None:
+        self.published.append(params)
+
+
+@pytest.fixture
+def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    recorded: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay: float) -> None:
+        recorded.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)  # the feature's debounce; the test never waits
+    return recorded
+
+
+async def run_change(server: FakeServer, old_text: str) -> DiagnosticsFeature:
+    feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
+    feature.previous_text[URI] = old_text
+    feature.on_document("change", URI)
+    await feature.pending[URI]
+    return feature
+
+
+async def test_error_only_on_the_line_being_typed_waits_three_times_as_long(delays: list[float]) -> None:
+    server = FakeServer("x = 1\ny = foo(\n")
+    await run_change(server, "x = 1\ny = foo\n")
+    assert delays == [0.4, 0.8]
+    (published,) = server.published
+    assert [d.message for d in published.diagnostics] == ["unclosed '('"]
+    assert published.diagnostics[0].source == "infill-ls"
+
+
+async def test_error_elsewhere_is_published_after_the_plain_debounce(delays: list[float]) -> None:
+    server = FakeServer("x = foo(\ny = 2\n")
+    await run_change(server, "x = foo(\ny = 1\n")
+    assert delays == [0.4]
+    assert [d.message for d in server.published[0].diagnostics] == ["unclosed '('"]
+
+
+async def test_cleared_errors_are_published_without_the_typing_delay(delays: list[float]) -> None:
+    server = FakeServer("x = foo()\n")
+    await run_change(server, "x = foo(\n")
+    assert delays == [0.4] and server.published[0].diagnostics == []
+
+
+async def test_open_publishes_at_once_and_a_pulling_client_gets_no_push(delays: list[float]) -> None:
+    server = FakeServer("x = (\n")
+    feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
+    feature.on_document("open", URI)
+    await feature.pending[URI]
+    assert delays == [0.0] and len(server.published) == 1
+    pulling = FakeServer("x = (\n", pull=True)
+    feature = DiagnosticsFeature(pulling)  # type: ignore[arg-type]
+    feature.on_document("open", URI)
+    assert feature.pending == {} and pulling.published == []
+
+
+async def test_a_newer_change_cancels_the_pending_push(delays: list[float]) -> None:
+    server = FakeServer("x = (\n")
+    feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
+    feature.on_document("open", URI)
+    first = feature.pending[URI]
+    feature.on_document("change", URI)
+    second = feature.pending[URI]
+    await asyncio.gather(first, second, return_exceptions=True)
+    assert first.cancelled() and len(server.published) == 1
+
+
+def test_edited_line() -> None:
+    assert _edited_line("a\nbc\nd\n", "a\nbXc\nd\n") == 1
+    assert _edited_line("a\n", "a\nb") == 1
+    assert _edited_line("same", "same") == 0
