@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -81,6 +82,10 @@ def bench_scale(roots: list[str]) -> None:
     index.stop()
 
 
+def _has_definition(index: WorkspaceIndex, name: str) -> bool:
+    return bool(index.find_definitions(name))
+
+
 def bench_update(runs: int = 15) -> None:
     print("== update latency")
     root = Path(tempfile.mkdtemp(prefix="index-update-"))
@@ -98,7 +103,7 @@ def bench_update(runs: int = 15) -> None:
             target.write_text(target.read_text() + f"\ndef {name}():\n    return 1\n")
             if notify:
                 index.file_changed(str(target))
-            if not index.wait_for(lambda name=name: bool(index.find_definitions(name)), 30):
+            if not index.wait_for(functools.partial(_has_definition, index, name), 30):
                 print(f"  {label}: update {run} never arrived")
                 continue
             latencies.append((time.perf_counter() - started) * 1000)

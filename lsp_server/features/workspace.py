@@ -8,6 +8,7 @@ module chains its own step after the existing one (or registers it when there is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import uuid
@@ -75,6 +76,32 @@ def register(server: InfillServer) -> None:
         return {"running": True, "roots": index.roots, **index.stats(), "idle": index.idle}
 
     server.document_listeners.append(lambda event, uri: _document_event(server, event, uri))
+    server.settings_listeners.append(lambda: _settings_changed(server))
+
+
+# Options the running index reads on every call; any other change needs a fresh index.
+_LIVE_OPTIONS = frozenset({"retrieval", "budget_chars", "min_similarity"})
+_RESTARTS: set[asyncio.Future[None]] = set()
+
+
+def _settings_changed(server: InfillServer) -> None:
+    index = index_of(server)
+    if index is None:
+        return  # not started yet (initialize), or disabled: `initialized` / a restart reads the settings
+    new = server.settings.index
+    old = index.options
+    changed = {name for name in vars(new) if getattr(new, name) != getattr(old, name)}
+    if changed <= _LIVE_OPTIONS:
+        index.options = dataclasses.replace(new)
+        return
+    task = asyncio.ensure_future(_restart(server))
+    _RESTARTS.add(task)
+    task.add_done_callback(_RESTARTS.discard)
+
+
+async def _restart(ls: InfillServer) -> None:
+    await stop_index(ls)
+    await start_index(ls)
 
 
 def _document_event(server: InfillServer, event: str, uri: str) -> None:

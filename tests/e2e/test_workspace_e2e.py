@@ -89,6 +89,17 @@ async def prompt_when(client: StatusClient, uri: str, holds: Callable[[str], boo
         await asyncio.sleep(0.05)  # poll interval, not a timing assumption
 
 
+async def status_when(client: StatusClient, holds: Callable[[Any], bool]) -> Any:
+    """infill/indexStatus once ``holds(status)``; fails with the last status after TIMEOUT_S."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        status: Any = await cast(Any, client.protocol).send_request_async("infill/indexStatus", {})
+        if holds(status):
+            return status
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.05)  # poll interval, not a timing assumption
+
+
 async def test_definitions_from_another_file_follow_the_disk(workspace: Path, tmp_path: Path) -> None:
     helper = workspace / "helpers.py"
     helper.write_text(HELPER)
@@ -126,13 +137,7 @@ async def test_indexing_reports_progress_and_shutdown_leaves_no_threads(
         (workspace / f"module_{number}.py").write_text(f"def function_{number}(value):\n    return value\n")
     log_file = tmp_path / "server.log"
     async with session(workspace, log_file) as client:
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            status: Any = await cast(Any, client.protocol).send_request_async("infill/indexStatus", {})
-            if status.idle and status.files == 30:
-                break
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.05)
+        status = await status_when(client, lambda status: status.idle and status.files == 30)
         assert status.running and status.roots == [str(workspace)] and status.definitions == 30
         reported: list[Any] = [value for reports in client.progress_reports.values() for value in reports]
         ends = [
@@ -144,3 +149,20 @@ async def test_indexing_reports_progress_and_shutdown_leaves_no_threads(
         await asyncio.wait_for(client.shutdown_session(), TIMEOUT_S)
         assert client._server is not None and client._server.returncode == 0
     assert "index threads left: []" in log_file.read_text()
+
+
+async def test_index_follows_settings_changes(workspace: Path, tmp_path: Path) -> None:
+    (workspace / "a.py").write_text("def first():\n    pass\n")
+    (workspace / "b.py").write_text("def second():\n    pass\n")
+    model = {"path": str(workspace / "no-such-model.gguf")}
+    async with session(workspace, tmp_path / "server.log") as client:
+        await status_when(client, lambda status: status.idle and status.files == 2)
+
+        def configure(index: dict[str, Any]) -> None:
+            settings = {"infill": {"model": model, "index": index}}
+            client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+
+        configure({"enabled": False})
+        await status_when(client, lambda status: not status.running)
+        configure({"maxFiles": 1})
+        await status_when(client, lambda status: status.running and status.idle and status.files == 1)
