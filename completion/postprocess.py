@@ -9,7 +9,7 @@ checks are language-agnostic; ``syntax.checks.truncate_to_valid`` then cuts what
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from syntax.checks import (
@@ -30,10 +30,12 @@ __all__ = ["Suggestion", "postprocess"]
 
 @dataclass(frozen=True)
 class Suggestion:
-    text: str  # text to insert at the cursor
-    replace_end: (
-        int  # str offset >= cursor: end of the range the suggestion replaces (e.g. auto-inserted ")")
-    )
+    """What to show: ``text`` replaces ``[cursor, replace_end)`` (the LSP inline item's range)."""
+
+    # text to insert at the cursor
+    text: str
+    # str offset >= cursor: end of the range the suggestion replaces (e.g. an auto-inserted ")")
+    replace_end: int
 
 
 # Control tokens of common FIM / chat templates that a model may emit as text.
@@ -185,11 +187,8 @@ def _outdented_closer(line: str, model_base: str, target: str) -> str:
 
 def _block(
     raw: str, before: str, after: str, shape: CompletionShape, language: str | None, below: str | None
-) -> tuple[str, str] | None:
-    """A multi-line suggestion re-indented to the block, cut at a dedent, a repeat or the statement's end.
-
-    Returns the text and the indentation its lines were given.
-    """
+) -> str | None:
+    """A multi-line suggestion re-indented to the block, cut at a dedent, a repeat or the statement's end."""
     lines = raw.rstrip().split("\n")
     after_code = bool(before.strip())
     head = lines[0].rstrip() if after_code else ""
@@ -197,8 +196,7 @@ def _block(
     while body and not body[0].strip():
         body = body[1:]
     if not body:
-        line = _single_line(head, before, after) if head.strip() else None
-        return None if line is None else (line, shape.indent)
+        return _single_line(head, before, after) if head.strip() else None
     column_zero = not after_code and not before
     if column_zero:
         # The model chose the indentation itself (a dedent is a real option); it must stay above the floor.
@@ -249,7 +247,7 @@ def _block(
         text = "\n".join(kept)
     if "\n" in text and is_closer_line(after, language):
         text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
-    return text, target or floor
+    return text
 
 
 def _body_exists_below(line: str, below: str | None, language: str | None) -> bool:
@@ -373,16 +371,13 @@ def postprocess(
         after = after[len(word_rest.group()) :]
     below = _next_nonblank_line(text, offset)
     if shape.multiline:
-        block = _block(raw, before, after, shape, language, below)
-        shaped = None if block is None else block[0]
-        if block is not None and block[1] != shape.indent:
-            shape = replace(shape, indent=block[1])
+        shaped = _block(raw, before, after, shape, language, below)
     else:
         shaped = _single_line(raw, before, after)
-        if shaped is not None:
-            completed = (shaped[1:] if shaped.startswith("\n") else before + shaped + after).rstrip()
-            if completed == below:
-                return None
+        if shaped is not None and below is not None:
+            completed = shaped[1:] if shaped.startswith("\n") else before + shaped + after
+            if _normalized(completed) == _normalized(below):
+                return None  # the completed line is the line below
     if shaped is None or not shaped.strip():
         return None
     shaped, replace_end = _merge_with_rest_of_line(shaped, after, replace_end)
