@@ -251,6 +251,7 @@ class WorkspaceIndex:
         self._progress: ProgressCallback | None = None
         self._crawl_done = 0
         self._crawl_total = 0
+        self._last_progress = 0.0
         self._busy = False
         self._stopping = False
         self._worker: threading.Thread | None = None
@@ -510,10 +511,10 @@ class WorkspaceIndex:
             ready = sorted(p for p, entry in self._pending.items() if force or entry[2] <= now)
             actions = [(path, self._pending.pop(path)[0]) for path in ready]
         for path, action in actions:
-            if action == "delete" and path not in self._open:
+            if action == "delete" and path not in self._open and not os.path.exists(path):
                 self._remove(path)
             else:
-                self._index(path)
+                self._index_safely(path)
 
     def _crawl(self, directory: str) -> None:
         with self._lock:
@@ -543,12 +544,17 @@ class WorkspaceIndex:
             with self._lock:
                 full = path not in self._files and len(self._files) >= self.options.max_files
             if not full:
-                self._index(path)
+                self._index_safely(path)
         with self._queue:
             self._crawl_done += len(batch)
         self._report_progress(force=not self._backlog)
 
-    _last_progress = 0.0
+    def _index_safely(self, path: str) -> None:
+        """Index one file; a failure loses that file, never the indexer thread."""
+        try:
+            self._index(path)
+        except Exception:
+            log.exception("could not index %s", path)
 
     def _report_progress(self, force: bool) -> None:
         now = time.monotonic()

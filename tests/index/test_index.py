@@ -192,3 +192,37 @@ def test_disabled_index_does_nothing(write_tree: WriteTree) -> None:
     assert index.indexed_paths() == []
     assert index.retrieve(str(root / "b.py"), "f()\n", 0, 500) == []
     index.stop()
+
+
+def test_a_file_that_breaks_indexing_does_not_stop_the_indexer(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tree({"bad.py": "def bad():\n    pass\n", "good.py": "def good():\n    pass\n"})
+    index = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    original = index._index
+
+    def failing(path: str) -> None:
+        if path.endswith("bad.py"):
+            raise RuntimeError("boom")
+        original(path)
+
+    monkeypatch.setattr(index, "_index", failing)
+    index.start()
+    try:
+        assert index.wait_idle(TIMEOUT)
+        assert index.indexed_paths() == [str(root / "good.py")]
+        (root / "late.py").write_text("def late():\n    pass\n")
+        index.file_changed(str(root / "late.py"))
+        assert index.wait_for(lambda: bool(index.find_definitions("late")), TIMEOUT)
+    finally:
+        index.stop()
+
+
+def test_a_delete_event_for_a_file_that_exists_again_keeps_it(
+    write_tree: WriteTree, started: Callable[..., WorkspaceIndex]
+) -> None:
+    root = write_tree({"a.py": "def kept():\n    pass\n"})
+    index = started(root, watch=False)
+    index.file_deleted(str(root / "a.py"))  # e.g. an editor's delete-and-recreate save
+    assert index.wait_idle(TIMEOUT)
+    assert [d.name for d in index.definitions(str(root / "a.py"))] == ["kept"]
