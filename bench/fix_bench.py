@@ -267,6 +267,14 @@ def _false_fix(parsed: ParsedText, before: list[SyntaxDiagnostic], fix: Fix) -> 
     return any((d.message, d.start) not in known for d in after)
 
 
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<injected>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def _generator(language: str) -> CandidateGenerator:
     """The default model behind the lead's engine (only for --model)."""
     from completion.default_model import default_model_path
@@ -324,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sample = Sample(language, str(path), original)
         broken = inject(kind, sample, parse_text(original, language), rng)
-        if broken is None or broken == original:
-            continue
+        if broken is None or broken == original or (language == "python" and _compiles(broken)):
+            continue  # no place for this error, or (Python) the "error" is still a valid program
         done += 1
         if args.model and language not in generators:
             generators[language] = _generator(language)

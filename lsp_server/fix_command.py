@@ -63,6 +63,8 @@ def fix_text(
             break
         target = pending[0]
         fixes = propose_fixes(parsed, target, generator, max_fixes=1, time_budget_s=TIME_BUDGET_S)
+        if not fixes:  # an ERROR node may hide the next error: accept a fix that uncovers it, fix it next
+            fixes = propose_fixes(parsed, target, generator, 1, TIME_BUDGET_S, allow_revealing=True)
         if not fixes:
             unfixable.add(_key(text, target))
             continue

@@ -387,14 +387,29 @@ class _Rules:
     def _close_string(self, quote: str) -> None:
         d = self.diagnostic
         line_start = _line_start(self.text, d.start)
-        for rank, position in enumerate(self._line_positions(line_start)):
+        positions = self._line_positions(line_start)
+        # strings rarely end in ';' or ',': closing before trailing punctuation comes first
+        for rank, position in enumerate(positions[1:] + positions[:1]):
             if position > d.start:
                 self.add(position, position, quote, "Close the string", 1 + rank)
+        self._open_string(quote, line_start)
         # the string may have swallowed a closing quote: close an earlier string before a separator
         for match in re.finditer(r"\S(?=[,:;)\]}])", self.text[line_start : d.start]):
             position = line_start + match.end()
             if self.text.count(quote[0], line_start, position) % 2:  # inside an earlier string
                 self.add(position, position, quote, "Close the string", 8)
+
+    def _open_string(self, quote: str, line_start: int) -> None:
+        """The opening quote may be the one missing: the lone quote closes a string that starts earlier."""
+        d = self.diagnostic
+        if len(quote) != 1 or self.text[d.start : d.start + 1] != quote:
+            return
+        before = self.text[line_start : d.start]
+        starts = [m.end() for m in re.finditer(r"(^[ \t]*|[ \t(\[{,=])(?=[^ \t])", before)]
+        for rank, start in enumerate(reversed(starts[-4:])):
+            position = line_start + start
+            if position < d.start and self.text[position] != quote:
+                self.add(position, position, quote, "Open the string", 2 + rank)
 
     def _close_bracket(self) -> None:
         d = self.diagnostic
@@ -575,8 +590,13 @@ def propose_fixes(
     generator: CandidateGenerator | None = None,
     max_fixes: int = 3,
     time_budget_s: float = 2.0,
+    allow_revealing: bool = False,
 ) -> list[Fix]:
-    """Up to ``max_fixes`` verified fixes of ``diagnostic``, smallest edit first; [] when none verifies."""
+    """Up to ``max_fixes`` verified fixes of ``diagnostic``, smallest edit first; [] when none verifies.
+
+    With ``allow_revealing`` a fix may also uncover errors that an ERROR node was hiding after the edited
+    line (useful when fixing a whole file, one error after another); otherwise no other error may appear.
+    """
     if max_fixes <= 0:
         return []
     deadline = time.monotonic() + max(0.0, time_budget_s)
@@ -593,7 +613,7 @@ def propose_fixes(
     text = parsed.text
     candidates.sort(key=lambda c: (c.rank(text)[0], c.edit not in model_edits, c.rank(text)[1:]))
     region = fix_region(text, diagnostic)
-    broken_spans = error_spans(parsed)
+    broken_spans = error_spans(parsed) if allow_revealing else []
     fixes: list[Fix] = []
     revealing: set[TextEdit] = set()
     tried: set[str] = set()
