@@ -16,7 +16,10 @@ before, suffix = a newline + the lines after), as an editor user would have it. 
 Per arm and task kind it prints pass@1 (the problem's tests, run in a subprocess with a timeout; a task with
 no suggestion counts as failed), the share of tasks with a suggestion shown, the share of shown suggestions
 that add a syntax error (more tree-sitter error nodes than the document without them) and latency p50/p95.
-JSON with every task goes to bench/results/. Sample first: the full set is slow on a laptop CPU.
+JSON with every task goes to bench/results/ (rewritten every 10 tasks). Sample first: the full set is slow
+on a laptop CPU; ``--max-minutes`` stops starting tasks after a while (the sample is shuffled, so both kinds
+are represented). ``--arms truth,truth-postprocessed`` needs no model: the masked ground truth as is (must
+pass 100%: checks tasks and runner) and through ``postprocess`` (what the checks cost a correct answer).
 
     .venv/bin/python bench/humaneval_infill.py --sample 100 --sample-multi 50 --seed 1
 """
@@ -246,10 +249,14 @@ def evaluate(
     problems: dict[str, dict[str, Any]],
     arms: dict[str, Callable[[InfillTask], tuple[str | None, int]]],
     timeout_s: float,
-    progress: Callable[[str], None],
+    checkpoint: Callable[[int, dict[tuple[str, str], ArmStats]], None],
+    deadline: float | None = None,
 ) -> dict[tuple[str, str], ArmStats]:
+    """Run every arm on every task (in order) until done or past ``deadline`` (time.monotonic())."""
     stats: dict[tuple[str, str], ArmStats] = {}
     for number, task in enumerate(tasks, 1):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         problem = problems[task.problem_id]
         for arm, produce in arms.items():
             started = time.perf_counter()
@@ -265,7 +272,7 @@ def evaluate(
             )
             stats.setdefault((task.kind, arm), ArmStats()).outcomes.append(outcome)
         if number % 10 == 0 or number == len(tasks):
-            progress(f"{number}/{len(tasks)} tasks")
+            checkpoint(number, stats)
     return stats
 
 
@@ -299,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-budget-ms", type=int, default=20_000, help="pipeline time budget per task")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per test run")
     parser.add_argument(
+        "--max-minutes", type=float, default=None, help="start no task after this long; report what is done"
+    )
+    parser.add_argument(
         "--arms", default="raw,pipeline", help="comma-separated: raw, pipeline, truth, truth-postprocessed"
     )
     args = parser.parse_args(argv)
@@ -315,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         return list(tasks) if count < 0 or count >= len(tasks) else rng.sample(tasks, count)
 
     chosen = sample(singles, args.sample) + sample(multis, n_multi)
+    rng.shuffle(chosen)  # interleaved, so a run cut short still has both kinds
     makers: dict[str, Callable[[CompletionEngine | None], Callable[[InfillTask], tuple[str | None, int]]]] = {
         "raw": _raw_arm,
         "pipeline": _pipeline_arm,
@@ -338,20 +349,29 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.time()
-    stats = evaluate(
-        chosen, problems, arms, args.timeout, lambda line: print(line, file=sys.stderr, flush=True)
-    )
-    _print_table(stats)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"humaneval_infill-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    payload = {
-        "args": vars(args),
-        "model": info.path if info else None,
-        "elapsed_s": round(time.time() - started, 1),
-        "summary": {f"{kind}/{arm}": arm_stats.row() for (kind, arm), arm_stats in stats.items()},
-        "tasks": [asdict(outcome) for arm_stats in stats.values() for outcome in arm_stats.outcomes],
-    }
-    out.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+
+    def save(done: int, stats: dict[tuple[str, str], ArmStats]) -> None:
+        payload = {
+            "args": vars(args),
+            "model": info.path if info else None,
+            "tasks_done": done,
+            "tasks_chosen": len(chosen),
+            "elapsed_s": round(time.time() - started, 1),
+            "summary": {f"{kind}/{arm}": arm_stats.row() for (kind, arm), arm_stats in stats.items()},
+            "tasks": [asdict(outcome) for arm_stats in stats.values() for outcome in arm_stats.outcomes],
+        }
+        out.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        print(f"{done}/{len(chosen)} tasks, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+
+    deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else None
+    stats = evaluate(chosen, problems, arms, args.timeout, save, deadline)
+    done = sum(len(arm_stats.outcomes) for arm_stats in stats.values()) // max(1, len(arms))
+    save(done, stats)
+    if done < len(chosen):
+        print(f"stopped after {done} of {len(chosen)} tasks (--max-minutes)")
+    _print_table(stats)
     print(f"wrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0
 
