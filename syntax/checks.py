@@ -589,6 +589,7 @@ class _ErrorCheck:
 
     def __init__(self, parsed: SyntaxDocument, start: int, end: int) -> None:
         self._parsed = parsed
+        self.language = parsed.language
         self._start = start
         self._end = end
         self._start_byte = parsed.byte_offset(start)
@@ -736,14 +737,21 @@ def truncate_to_valid(
     if not candidate.strip():
         return None
     try:
-        check = _ErrorCheck(_parsed(text, name, document), offset, replace_end)
-    except Exception:  # a parser failure must not lose the suggestion
+        best = _longest_valid_prefix(
+            candidate, text, replace_end, _ErrorCheck(_parsed(text, name, document), offset, replace_end)
+        )
+    except Exception:  # a parser failure must not lose the suggestion: it is then as good as unchecked
         return candidate
+    return best if best is not None and best.strip() else None
+
+
+def _longest_valid_prefix(candidate: str, text: str, replace_end: int, check: _ErrorCheck) -> str | None:
+    """The whole candidate, else its longest valid cut at a line end, else at a token of its first line."""
     if check.adds_no_error(candidate):
         return candidate
-    boundaries, others = _line_cuts(candidate, name)
+    boundaries, others = _line_cuts(candidate, check.language)
     best = _longest_valid(boundaries, check) or _longest_valid(others[:3], check)
     if best is None:
         word_follows = _WORD_CHAR.match(text[replace_end : replace_end + 1]) is not None
         best = _longest_valid(_token_cuts(candidate, word_follows), check)
-    return best if best is not None and best.strip() else None
+    return best

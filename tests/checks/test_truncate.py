@@ -143,3 +143,11 @@ def test_unexpected_indent_after_the_suggestion_is_an_error_in_python() -> None:
 def test_unexpected_indent_already_there_is_not_blamed() -> None:
     marked = "def f(x):\n    y = 1\n<|cursor|>\n        return y\n"
     assert truncate(marked, "    z = 2", "python") == "    z = 2"
+
+
+def test_a_parser_failure_leaves_the_suggestion_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(self: SyntaxDocument, start: int, end: int, new_text: str) -> object:
+        raise RuntimeError("parser gave up")
+
+    monkeypatch.setattr(SyntaxDocument, "with_insertion", failing)
+    assert truncate("x = f(<|cursor|>)\n", "a))", "python") == "a))"
