@@ -122,11 +122,13 @@ def test_real_server_completion_is_shown_and_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.default_model
 @pytest.mark.xfail(
-    reason="the server's diagnostics/code-action feature has not landed yet (lsp_server/features)",
-    strict=False,
+    reason="the server does not register its diagnostics/code-action feature yet", strict=False
 )
-def test_real_server_syntax_fix_via_code_action(tmp_path: Path) -> None:
-    run_script("real_code_action.lua", tmp_path, REAL_SERVER, timeout_s=90)
+@pytest.mark.parametrize("case", ["bracket", "eol"])
+def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> None:
+    """`vim.lsp.buf.code_action()` from normal mode applies the server's fix; 'eol': the error is just
+    after the last character, where normal mode cannot put the cursor."""
+    run_script("real_code_action.lua", tmp_path, REAL_SERVER, timeout_s=60, INFILL_CASE=case)
 
 
 @pytest.mark.default_model

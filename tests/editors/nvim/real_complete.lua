@@ -1,6 +1,6 @@
 --- End to end with the real infill-ls and its default model, one server for all steps:
---- 1. Neovim 0.12's builtin UI: type in a Python file, wait for the suggestion, accept it with <Tab>
----    and check the buffer now holds exactly the suggested text;
+--- 1. Neovim 0.12's builtin UI: type in a Python file (the server must follow the edits), wait for
+---    the suggestion, accept it with <Tab> and check the buffer now holds exactly the suggested text;
 --- 2. the same with the extmark UI (the Neovim 0.10/0.11 path) in a second buffer;
 --- 3. quit while a completion is being generated: no server process may survive.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
@@ -10,18 +10,22 @@ local NAMESPACES = { builtin = 'nvim.lsp.inline_completion', extmark = 'infill.g
 -- (The empty group checks that the plugin sends it as a JSON object, which the server insists on.)
 local SETTINGS = { completion = { timeBudgetMs = 60000, maxTokens = 32 }, index = { enabled = false }, diagnostics = {} }
 
---- Types at the end of the last line, waits for ghost text, accepts it; returns the suggestion.
+--- Types `typed` at the end of the last line (so the server must follow the edits), waits for
+--- ghost text, accepts it; returns the suggestion.
 ---@param ed Editor
 ---@param mode 'builtin'|'extmark'
 ---@param before string[]
-local function complete_and_accept(ed, mode, before)
+---@param typed string
+local function complete_and_accept(ed, mode, before, typed)
   H.eq(mode, ed:lua("return require('infill').backend()"), 'backend')
   local namespace = NAMESPACES[mode]
-  ed:input('GA')
+  ed:input('GA' .. typed)
   ed:wait(mode .. ' ghost text', [[
-    local ns = vim.api.nvim_get_namespaces()[...]
-    return ns ~= nil and #vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {}) > 0
-  ]], nil, namespace)
+    local ns, line = ...
+    ns = vim.api.nvim_get_namespaces()[ns]
+    return vim.api.nvim_get_current_line() == line
+      and ns ~= nil and #vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {}) > 0
+  ]], nil, namespace, before[#before] .. typed)
   local shown = ed:ghost_text(namespace)
   assert(shown and shown:match('%S'), 'empty suggestion: ' .. vim.inspect(shown))
   if mode == 'extmark' then
@@ -30,7 +34,7 @@ local function complete_and_accept(ed, mode, before)
 
   local shown_lines = vim.split(shown, '\n', { plain = true })
   local expected = vim.list_slice(before, 1, #before - 1)
-  expected[#expected + 1] = before[#before] .. shown_lines[1]
+  expected[#expected + 1] = before[#before] .. typed .. shown_lines[1]
   vim.list_extend(expected, shown_lines, 2)
   ed:input('<Tab>')
   ed:wait(mode .. ': the suggestion in the buffer', [[
@@ -47,7 +51,7 @@ H.run(function()
   has_builtin:quit()
 
   local ed = H.editor({ ghost_text = builtin and 'builtin' or 'extmark', settings = SETTINGS })
-  local first = { 'def add(a, b):', '    return ' }
+  local first = { 'def add(a, b):', '    ' }
   ed:open('add.py', first)
   ed:wait('the model to load', "return require('infill').state().state == 'ready'")
   H.eq('infill: ready', ed:lua("return require('infill').status()"), 'statusline')
@@ -55,7 +59,7 @@ H.run(function()
   assert(not messages:find('invalid settings'), 'the server rejected the settings: ' .. messages)
   local suggestions = {}
   if builtin then
-    suggestions.builtin = complete_and_accept(ed, 'builtin', first)
+    suggestions.builtin = complete_and_accept(ed, 'builtin', first, 'return ')
   end
 
   ed:lua(
@@ -63,9 +67,9 @@ H.run(function()
     H.server_cmd,
     SETTINGS
   )
-  local second = { 'def multiply(x, y):', '    return ' }
+  local second = { 'def multiply(x, y):', '    ret' }
   ed:open('multiply.py', second)
-  suggestions.extmark = complete_and_accept(ed, 'extmark', second)
+  suggestions.extmark = complete_and_accept(ed, 'extmark', second, 'urn ')
   io.stdout:write(vim.json.encode(suggestions) .. '\n')
 
   -- Quit while the server generates: ask for a suggestion and quit before it answers.

@@ -135,7 +135,9 @@ local function remaining_text(bufnr, s, cursor)
   return s.text:sub(#typed + 1)
 end
 
+--- Virtual text shows a tab as a single cell; spaces keep the suggestion's indentation visible.
 ---@param line string
+---@param bufnr integer
 ---@return string
 local function expand_tabs(line, bufnr)
   return (line:gsub('\t', string.rep(' ', vim.bo[bufnr].tabstop)))
