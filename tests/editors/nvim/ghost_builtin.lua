@@ -1,5 +1,6 @@
 --- Neovim 0.12's own inline completion UI, enabled by setup() for infill-ls buffers, against the
---- scripted fake server: the suggestion is shown, <Tab> accepts it, and <Tab> falls back without one.
+--- scripted fake server: the suggestion is shown, <Tab> accepts it, and without one <Tab> does what
+--- it was mapped to before.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
 
 H.run(function()
@@ -10,6 +11,8 @@ H.run(function()
     return
   end
   H.eq('builtin', ed:lua("return require('infill').backend()"), 'backend')
+  -- A plain <Tab> mapping from elsewhere: used when no suggestion is shown.
+  ed:lua("vim.keymap.set('i', '<Tab>', '<C-v>u00bb')")
   ed:open('add.py', { 'def add(a, b):', '    return ' })
   H.eq(true, ed:lua('return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })'), 'enabled for the buffer')
 
@@ -22,7 +25,7 @@ H.run(function()
   H.eq({ 'def add(a, b):', '    return a + b', '# done' }, ed:lines(), 'buffer after accept')
 
   ed:input('<Tab>')
-  ed:wait('an ordinary <Tab>', "return vim.api.nvim_get_current_line() == '# done  '")
+  ed:wait('the previous <Tab> mapping', "return vim.api.nvim_get_current_line() == '# done»'")
 
   -- :Infill disable turns the automatic requests off for the buffer.
   ed:lua('vim.cmd("Infill disable")')

@@ -6,6 +6,14 @@ local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
 H.run(function()
   local ed = H.editor({ ghost_text = 'extmark', debounce_ms = 30 })
   H.eq('extmark', ed:lua("return require('infill').backend()"), 'backend')
+  -- A <Tab> mapping from elsewhere (say a completion plugin): used when no suggestion is shown.
+  ed:lua([[
+    _G.fallback_calls = 0
+    vim.keymap.set('i', '<Tab>', function()
+      _G.fallback_calls = _G.fallback_calls + 1
+      return '<Tab>'
+    end, { expr = true })
+  ]])
   ed:open('add.py', { 'def add(a, b):', '    return ' })
 
   -- The server's status notification reaches the statusline helper.
@@ -31,9 +39,13 @@ H.run(function()
   H.eq({ 3, 6 }, ed:lua('return vim.api.nvim_win_get_cursor(0)'), 'cursor after accept')
   H.eq(false, ed:lua("return require('infill.ghost').visible(0)"), 'visible after accept')
 
-  -- Without a suggestion <Tab> does what <Tab> does (python's ftplugin: spaces to 'softtabstop').
+  H.eq(0, ed:lua('return _G.fallback_calls'), 'fallback calls while accepting')
+
+  -- Without a suggestion <Tab> runs the previous mapping, here a <Tab> (python's ftplugin: spaces
+  -- to 'softtabstop').
   ed:input('<Tab>')
-  ed:wait('an ordinary <Tab>', "return vim.api.nvim_get_current_line() == '# done  '")
+  ed:wait('the previous <Tab> mapping', "return vim.api.nvim_get_current_line() == '# done  '")
+  H.eq(1, ed:lua('return _G.fallback_calls'), 'fallback calls')
 
   -- <Esc> hides a suggestion and leaves the buffer alone.
   ed:input('<CR>return ')

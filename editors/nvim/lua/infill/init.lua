@@ -9,7 +9,7 @@ local api = vim.api
 local M = {}
 
 ---@class infill.Keymaps
----@field accept string|false Accept the suggestion; falls back to the key itself when none is shown.
+---@field accept string|false Accept the suggestion; without one, the key's previous mapping or the key itself.
 ---@field dismiss string|false Hide the suggestion (leaving insert mode hides it too).
 ---@field next string|false Show the next suggestion.
 ---@field prev string|false Show the previous suggestion.
@@ -229,25 +229,70 @@ function M.trigger()
   end
 end
 
+local function termcodes(keys)
+  return api.nvim_replace_termcodes(keys, true, false, true)
+end
+
+--- What the accept key does when there is no suggestion: whatever it was mapped to before (for
+--- example a completion plugin's <Tab>), else the key itself. Returns keys for an expr mapping.
+---@param lhs string
+---@param bufnr integer
+---@return fun(): string
+local function fallback_for(lhs, bufnr)
+  local existing = api.nvim_buf_call(bufnr, function()
+    return vim.fn.maparg(lhs, 'i', false, true)
+  end)
+  if vim.tbl_isempty(existing) or vim.startswith(existing.desc or '', 'infill:') then
+    return function()
+      return termcodes(lhs)
+    end
+  end
+  local is_expr = existing.expr == 1
+  return function()
+    if existing.callback then
+      local keys = existing.callback()
+      if not is_expr then
+        return ''
+      end
+      keys = type(keys) == 'string' and keys or ''
+      return existing.replace_keycodes == 1 and termcodes(keys) or keys
+    end
+    local rhs = existing.rhs or ''
+    if is_expr then
+      return api.nvim_eval(rhs)
+    end
+    -- A plain mapping: feed its keys, remapped unless it was a noremap.
+    api.nvim_feedkeys(termcodes(rhs), existing.noremap == 1 and 'n' or 'm', false)
+    return ''
+  end
+end
+
 ---@param bufnr integer
 local function set_keymaps(bufnr)
+  -- Once per buffer: on a re-attach the accept key's previous mapping would be our own.
+  if vim.b[bufnr].infill_keymaps then
+    return
+  end
+  vim.b[bufnr].infill_keymaps = true
   local keys = M.options.keymaps
   local function map(lhs, fn, desc, opts)
     if lhs then
       vim.keymap.set('i', lhs, fn, vim.tbl_extend('force', { buffer = bufnr, desc = desc }, opts or {}))
     end
   end
-  local accept_key = keys.accept
-  map(accept_key, function()
-    -- Extmark UI: accept through <Cmd> so it happens in order with keys typed after <Tab>.
-    if M.backend() == 'extmark' and require('infill.ghost').visible(0) then
-      return '<Cmd>lua require("infill.ghost").accept(0)<CR>'
-    end
-    if M.backend() == 'builtin' and M.accept() then
-      return ''
-    end
-    return accept_key
-  end, 'infill: accept suggestion', { expr = true, replace_keycodes = true })
+  if keys.accept then
+    local fallback = fallback_for(keys.accept, bufnr)
+    map(keys.accept, function()
+      -- Extmark UI: accept through <Cmd> so it happens in order with keys typed after <Tab>.
+      if M.backend() == 'extmark' and require('infill.ghost').visible(0) then
+        return termcodes('<Cmd>lua require("infill.ghost").accept(0)<CR>')
+      end
+      if M.backend() == 'builtin' and M.accept() then
+        return ''
+      end
+      return fallback()
+    end, 'infill: accept suggestion', { expr = true, replace_keycodes = false })
+  end
   map(keys.dismiss, M.dismiss, 'infill: dismiss suggestion')
   map(keys.next, function()
     M.select(1)
