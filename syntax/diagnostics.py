@@ -266,7 +266,32 @@ class _Diagnoser:
             indentation = _PythonIndentation(self)
             indentation.check(captures.get("block", []), root, self.byte_ranges)
             indentation.check_clauses(captures.get("clause", []))
+        if self.language == "python":
+            self.found = [self._python_colon_instead(d) for d in self.found]
         return _merged(self.found)[:MAX_DIAGNOSTICS]
+
+    def _python_colon_instead(self, diagnostic: SyntaxDiagnostic) -> SyntaxDiagnostic:
+        """An unexpected token right under a header line that lacks its ``:`` is explained by that colon."""
+        if diagnostic.kind not in ("unexpected", "syntax"):
+            return diagnostic
+        line_start = self.text.rfind("\n", 0, diagnostic.start) + 1
+        for candidate in (self._previous_code_line(line_start), line_start):
+            if candidate is None:
+                continue
+            end = _python_header_without_colon(self.text, candidate)
+            if end is not None:
+                return SyntaxDiagnostic(end, end, "expected ':'", "missing", ":")
+        return diagnostic
+
+    def _previous_code_line(self, line_start: int) -> int | None:
+        position = line_start
+        while position > 0:
+            above = self.text.rfind("\n", 0, position - 1) + 1
+            stripped = self.text[above : position - 1].strip()
+            if stripped and not stripped.startswith("#"):
+                return above
+            position = above
+        return None
 
     def _captures(self, errors_query: Query, root: Node) -> dict[str, list[Node]]:
         if self.byte_ranges is None:
@@ -371,27 +396,39 @@ class _Diagnoser:
         return False
 
     def _python_header(self, tokens: list[Node]) -> bool:
-        """A compound-statement header (``if x``, ``def f()``) whose line does not end with ``:``."""
-        first = tokens[0]
-        if first.type not in _PYTHON_HEADER_KEYWORDS:
-            return False
+        """The first compound-statement header (``if x``, ``def f()``) in the ERROR without its ``:``.
+
+        Headers are keywords that start their line outside any bracket; a header ends at the first line
+        break outside brackets. A missing colon makes tree-sitter-python swallow a lot, often from far above.
+        """
         depth = 0
-        last = first
-        first_row = first.start_point.row
-        for token in tokens[1:]:
-            if (
-                depth == 0
-                and token.start_point.row != last.end_point.row
-                and token.start_point.row > first_row
-            ):
+        previous_row = -1
+        for index, token in enumerate(tokens):
+            starts_line = token.start_point.row != previous_row
+            previous_row = token.end_point.row
+            if depth == 0 and starts_line and token.type in _PYTHON_HEADER_KEYWORDS:
+                end = self._header_end_without_colon(tokens, index)
+                line_start = self.text.rfind("\n", 0, self.span(token)[0]) + 1
+                if end is not None and _python_header_without_colon(self.text, line_start) is not None:
+                    self.add(end, end, "expected ':'", "missing", ":")
+                    return True
+            depth = max(0, depth + (1 if token.type in _OPENERS else -1 if token.type in _CLOSERS else 0))
+        return False
+
+    def _header_end_without_colon(self, tokens: list[Node], index: int) -> int | None:
+        """Where a header starting at ``tokens[index]`` ends, if it has no ``:`` of its own; else None."""
+        depth = 0
+        last = tokens[index]
+        for token in tokens[index + 1 :]:
+            if depth == 0 and token.start_point.row != last.end_point.row:
                 break
             if token.type == ":" and depth == 0:
-                return False
+                return None
             depth += 1 if token.type in _OPENERS else -1 if token.type in _CLOSERS else 0
+            if depth < 0:
+                return None  # inside brackets opened before the keyword: a comprehension or expression
             last = token
-        _, end = self.span(last)
-        self.add(end, end, "expected ':'", "missing", ":")
-        return True
+        return self.span(last)[1]
 
     def _rejected_token(self, tokens: list[Node]) -> bool:
         """The first token the parser could not accept after its predecessor (from the parse tables)."""
@@ -526,6 +563,26 @@ class _PythonIndentation:
             position = line_end
         start = self.d.parsed.char_offset(block.start_byte)
         self.d.add(start, start, "expected an indented block", "indentation")
+
+
+_HEADER_LINE = re.compile(
+    r"[ \t]*(if|elif|while|for|def|class|with|async|except)\b(?![ \t]*[=.,)\]])|[ \t]*(else|try|finally)[ \t]*$"
+)
+
+
+def _python_header_without_colon(text: str, line_start: int) -> int | None:
+    """The end of a one-line compound-statement header at ``line_start`` that has no trailing ``:``."""
+    newline = text.find("\n", line_start)
+    line = text[line_start : newline if newline >= 0 else len(text)]
+    if "#" in line and "'" not in line and '"' not in line:
+        line = line[: line.index("#")]
+    code = line.rstrip()
+    if not _HEADER_LINE.match(code) or code.endswith((":", "\\", ",")):
+        return None
+    depth = 0
+    for char in code:
+        depth += 1 if char in "([{" else -1 if char in ")]}" else 0
+    return line_start + len(code) if depth == 0 else None
 
 
 def _outermost(errors: list[Node]) -> list[Node]:

@@ -45,6 +45,7 @@ __all__ = [
 
 _PROBE_TOKENS = (";", ",", ")", ":", "]", "}", "=")
 _TRAILING_PUNCTUATION = ";:,){]}"
+_OPENER_OF = {")": "(", "]": "[", "}": "{"}
 _REGION_LINES_BEFORE = 1
 _REGION_LINES_AFTER = 3
 _MODEL_SHARE_OF_BUDGET = 0.6
@@ -316,6 +317,8 @@ class _Rules:
             self._close_string(d.missing_text)
         if d.kind == "unclosed":
             self._close_bracket()
+        if d.kind == "unexpected" and self.text[d.start : d.end] in _OPENER_OF:
+            self._open_bracket(_OPENER_OF[self.text[d.start : d.end]])
         if d.kind == "indentation":
             self._reindent()
         stray = self._stray_token(d)
@@ -411,6 +414,15 @@ class _Rules:
             if position < d.start and self.text[position] != quote:
                 self.add(position, position, quote, "Open the string", 2 + rank)
 
+    def _open_bracket(self, opener: str) -> None:
+        """A stray closer may have lost its opener: open it at the start of a chunk earlier on the line."""
+        d = self.diagnostic
+        line_start = _line_start(self.text, d.start)
+        before = self.text[line_start : d.start]
+        starts = [m.start() for m in re.finditer(r"(?<![^ \t])[^ \t]", before)]
+        for rank, start in enumerate(starts[1:] + starts[:1]):  # the line's first word last: rarely inside
+            self.add(line_start + start, line_start + start, opener, f"Insert '{opener}'", 5 + rank)
+
     def _close_bracket(self) -> None:
         d = self.diagnostic
         closer = d.missing_text
@@ -419,7 +431,7 @@ class _Rules:
         line_start = _line_start(self.text, d.start)
         for line in range(_REGION_LINES_AFTER + 1):
             for rank, position in enumerate(self._line_positions(line_start)):
-                if position > d.end:
+                if position >= d.end:
                     self.add(position, position, closer, f"Insert '{closer}'", 1 + line + rank)
             next_line = _line_end(self.text, line_start) + 1
             if next_line > len(self.text):
@@ -520,6 +532,16 @@ class _Rules:
                     start = low + match.start()
                     self.add(start, start + len(word), keyword, f"Change '{word}' to '{keyword}'", 2, cost=1)
 
+    def _open_on_line(self, position: int) -> str | None:
+        """The closer of the innermost bracket still open at ``position`` on its line, if any."""
+        stack: list[str] = []
+        for char in self.text[_line_start(self.text, position) : position]:
+            if char in "([{":
+                stack.append(char)
+            elif char in ")]}" and stack and _OPENER_OF[char] == stack[-1]:
+                stack.pop()
+        return {"(": ")", "[": "]", "{": "}"}[stack[-1]] if stack else None
+
     def _probes(self) -> None:
         """Common one-token repairs at the error and right after the token before it."""
         d = self.diagnostic
@@ -528,7 +550,9 @@ class _Rules:
             before -= 1
         positions = dict.fromkeys([before, d.start, d.end])
         for position in positions:
-            for rank, token in enumerate(_PROBE_TOKENS):
+            closer = self._open_on_line(position)
+            tokens = ((closer,) if closer else ()) + _PROBE_TOKENS
+            for rank, token in enumerate(dict.fromkeys(tokens)):
                 self.add(position, position, token, f"Insert '{token}'", 10 + rank)
         for rank, position in enumerate((d.start, before - 1)):
             char = self.text[position : position + 1]

@@ -95,7 +95,17 @@ class DiagnosticsFeature:
         self.schedule(uri, immediate=event in ("open", "save"))
 
     def on_settings(self) -> None:
+        """Diagnostics may have been turned on or off: recompute (push) or ask the client to pull again."""
         self.latest.clear()
+        if self.pulls():
+            workspace = self.server.client_capabilities.workspace
+            if (
+                workspace is not None
+                and workspace.diagnostics is not None
+                and workspace.diagnostics.refresh_support
+            ):
+                self.server.workspace_diagnostic_refresh(None)
+            return
         for uri in list(self.previous_text):
             self.schedule(uri, immediate=True)
 

@@ -116,3 +116,15 @@ def test_edited_line() -> None:
     assert _edited_line("a\nbc\nd\n", "a\nbXc\nd\n") == 1
     assert _edited_line("a\n", "a\nb") == 1
     assert _edited_line("same", "same") == 0
+
+
+async def test_disabling_in_settings_clears_published_diagnostics(delays: list[float]) -> None:
+    server = FakeServer("x = (\n")
+    feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
+    feature.on_document("open", URI)
+    await feature.pending[URI]
+    assert len(server.published[-1].diagnostics) == 1
+    server.settings.diagnostics.enabled = False
+    feature.on_settings()
+    await feature.pending[URI]
+    assert server.published[-1].diagnostics == []
