@@ -566,7 +566,8 @@ class _PythonIndentation:
 
 
 _HEADER_LINE = re.compile(
-    r"[ \t]*(if|elif|while|for|def|class|with|async|except)\b(?![ \t]*[=.,)\]])|[ \t]*(else|try|finally)[ \t]*$"
+    r"[ \t]*(if|elif|while|for|def|class|with|async|except)\b(?![ \t]*[=.,)\]])"
+    r"|[ \t]*(else|try|finally)[ \t]*$"
 )
 
 
