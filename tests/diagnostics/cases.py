@@ -17,6 +17,13 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("over-indented first line", "for k in d:\n      v = d[k]\n    print(v)\n"),
         ("misaligned else", "if a:\n    b()\n  else:\n    c()\n"),
         ("stray else", "if a:\n    pass\nelse\n    pass\n"),
+        (
+            "missing colon far below the top",
+            'import os\n\n\nclass A:\n    x = 1\n\n\ndef setraw(fd, when=1)\n    """Doc."""\n    return fd\n',
+        ),
+        ("opening quote missing", "names = ['a', b', 'c']\n"),
+        ("stray closer lost its opener", "if ready) and go:\n    pass\n"),
+        ("unclosed at end of line", "class A:\n    def close(self):\n        self.stream.close(\n"),
         ("clean", "def ok(a):\n    return a\n"),
     ],
     "javascript": [
