@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { Commands } from './common/commands';
+import { statusMessage } from './common/status';
 import { ServerManager } from './server';
 import { classifyChange, setCompletionEnabled } from './settings';
 import { StatusBar } from './statusBar';
@@ -18,7 +19,8 @@ interface StatusAction extends vscode.QuickPickItem {
 async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): Promise<void> {
     const status = statusBar.current;
     if (status.state === 'error' || status.state === 'stopped') {
-        const message = status.message.length > 0 ? status.message : 'the server is not running';
+        const detail = statusMessage(status);
+        const message = detail.length > 0 ? `${detail}.` : 'the server is not running.';
         const choice = await vscode.window.showErrorMessage(`infill-ls: ${message}`, 'Show Log', 'Restart');
         if (choice === 'Show Log') {
             log.show();
@@ -42,6 +44,17 @@ async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): P
     }
 }
 
+/** Flips `infill.completion.enabled`; the settings watcher then tells the server and the status bar. */
+async function toggleCompletions(enabled: boolean, log: vscode.LogOutputChannel): Promise<void> {
+    try {
+        await setCompletionEnabled(enabled);
+    } catch (error) {
+        const message = `Could not ${enabled ? 'enable' : 'disable'} completions: ${String(error)}`;
+        log.error(message);
+        void vscode.window.showErrorMessage(`infill-ls: ${message}`);
+    }
+}
+
 export function activate(context: vscode.ExtensionContext): void {
     const log = vscode.window.createOutputChannel('infill-ls', { log: true });
     const statusBar = new StatusBar();
@@ -51,8 +64,8 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(
         log,
         statusBar,
-        vscode.commands.registerCommand(Commands.enable, () => setCompletionEnabled(true)),
-        vscode.commands.registerCommand(Commands.disable, () => setCompletionEnabled(false)),
+        vscode.commands.registerCommand(Commands.enable, () => toggleCompletions(true, log)),
+        vscode.commands.registerCommand(Commands.disable, () => toggleCompletions(false, log)),
         vscode.commands.registerCommand(Commands.restart, () => serverManager.restart()),
         vscode.commands.registerCommand(Commands.showLog, () => {
             log.show();
@@ -76,5 +89,5 @@ export function activate(context: vscode.ExtensionContext): void {
 export async function deactivate(): Promise<void> {
     const current = manager;
     manager = undefined;
-    await current?.stop();
+    await current?.shutdown();
 }

@@ -14,7 +14,6 @@ import {
     RevealOutputChannelOn,
     ServerOptions,
     State,
-    TransportKind,
 } from 'vscode-languageclient/node';
 import { documentSelector } from './common/languages';
 import {
@@ -25,6 +24,7 @@ import {
     noServerMessage,
     SERVER_EXECUTABLE,
     ServerCommand,
+    serverExecutable,
 } from './common/serverCommand';
 import { completionEnabled, configurationAnswers, SECTION } from './common/settings';
 import { parseStatus, STATUS_NOTIFICATION } from './common/status';
@@ -62,6 +62,7 @@ export class ServerManager implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private queue: Promise<void> = Promise.resolve();
     private completionsOn: boolean;
+    private shuttingDown = false;
 
     constructor(
         private readonly log: vscode.LogOutputChannel,
@@ -86,6 +87,15 @@ export class ServerManager implements vscode.Disposable {
         return this.enqueue(() => this.stopNow());
     }
 
+    /**
+     * For deactivate(): stops the server now without waiting behind a queued start (VS Code gives
+     * deactivate only a few seconds), and makes any start still in flight give up.
+     */
+    async shutdown(): Promise<void> {
+        this.shuttingDown = true;
+        await this.stopNow();
+    }
+
     /** Sends the current settings to a running server (and applies the enabled flag client-side at once). */
     pushSettings(): void {
         const settings = serverSettings(workspaceRoot());
@@ -102,7 +112,7 @@ export class ServerManager implements vscode.Disposable {
     }
 
     dispose(): void {
-        void this.stop();
+        void this.shutdown();
     }
 
     private enqueue(task: () => Promise<void>): Promise<void> {
@@ -143,18 +153,17 @@ export class ServerManager implements vscode.Disposable {
     private async startNow(): Promise<void> {
         this.statusBar.setStatus({ state: 'starting', message: '', model: null });
         const command = await this.resolveCommand();
+        if (this.shuttingDown) {
+            return;
+        }
         if (command === undefined) {
+            this.log.info(`Client settings in effect: ${JSON.stringify(clientSettings(workspaceRoot()))}`);
             this.fail(noServerMessage());
             return;
         }
         this.log.info(`Starting ${describeCommand(command)} (from ${command.source})`);
         const root = workspaceRoot();
-        const serverOptions: ServerOptions = {
-            command: command.command,
-            args: [...command.args],
-            transport: TransportKind.stdio,
-            options: { cwd: root?.fsPath ?? os.homedir(), env: { ...process.env, PYTHONUNBUFFERED: '1' } },
-        };
+        const serverOptions: ServerOptions = serverExecutable(command, root?.fsPath ?? os.homedir(), process.env);
         const client = new LanguageClient('infill', 'infill-ls', serverOptions, this.clientOptions(root));
         client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
             const status = parseStatus(params);
@@ -169,14 +178,16 @@ export class ServerManager implements vscode.Disposable {
         });
         client.onDidChangeState((event) => {
             if (event.newState === State.Stopped && this.client === client) {
-                this.statusBar.setStatus({ state: 'stopped', message: 'the server process stopped', model: null });
+                this.statusBar.setStatus({ state: 'stopped', message: 'the server process stopped; its log has the reason', model: null });
             }
         });
         this.client = client;
         try {
             await client.start();
         } catch (error) {
-            this.fail(`Could not start ${describeCommand(command)}: ${String(error)}`);
+            if (this.client === client) {
+                this.fail(`Could not start ${describeCommand(command)}: ${String(error)}`);
+            }
         }
     }
 

@@ -17,6 +17,7 @@ import {
     ConfigurationRequest,
     createProtocolConnection,
     DidChangeConfigurationNotification,
+    DidChangeTextDocumentNotification,
     DidOpenTextDocumentNotification,
     ExitNotification,
     InitializedNotification,
@@ -25,6 +26,7 @@ import {
     InlineCompletionRequest,
     InlineCompletionTriggerKind,
     InlineCompletionItem,
+    MessageType,
     ProtocolConnection,
     RegistrationRequest,
     ShowMessageNotification,
@@ -36,6 +38,7 @@ import {
     WorkDoneProgressCreateRequest,
 } from 'vscode-languageserver-protocol/node';
 import { configurationAnswers, JsonObject, JsonValue, toServerSettings } from '../src/common/settings';
+import { serverExecutable } from '../src/common/serverCommand';
 import { parseStatus, ProgressTracker, Status, STATUS_NOTIFICATION } from '../src/common/status';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
@@ -96,7 +99,9 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
     let exitCode: Promise<number | null> = Promise.resolve(null);
     const statuses: Status[] = [];
     const statusWaiters: (() => void)[] = [];
-    const messages: string[] = [];
+    const messages: { type: MessageType; message: string }[] = [];
+    /** What VS Code would pop up as an error (pygls reports handler exceptions this way). */
+    const errorMessages = (): string[] => messages.filter((m) => m.type === MessageType.Error).map((m) => m.message);
     const progress = new ProgressTracker();
     const percentagesSeen: number[] = [];
     // A shared CI machine may be slow: a generous budget keeps the first suggestion from timing out empty.
@@ -133,11 +138,12 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
     before(() => {
         workspace = mkdtempSync(path.join(tmpdir(), 'infill-vscode-'));
         const [command, ...args] = argv as [string, ...string[]];
-        const proc = spawn(command, args, {
-            cwd: workspace,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            env: { ...process.env, PYTHONPATH: [repoRoot, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
+        // Launched exactly as the extension launches it (same argv, cwd and environment rules).
+        const executable = serverExecutable({ command, args }, workspace, {
+            ...process.env,
+            PYTHONPATH: [repoRoot, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
         });
+        const proc = spawn(executable.command, executable.args, { ...executable.options, stdio: ['pipe', 'pipe', 'pipe'] });
         child = proc;
         exitCode = new Promise((resolve) => proc.on('exit', (code) => { resolve(code); }));
         proc.stderr.resume(); // the server logs there; never let the pipe fill up
@@ -159,7 +165,7 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
         conn.onRequest(RegistrationRequest.type, () => undefined);
         conn.onRequest(UnregistrationRequest.type, () => undefined);
         conn.onNotification(ShowMessageNotification.type, (params) => {
-            messages.push(params.message);
+            messages.push(params);
         });
         conn.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
             const status = parseStatus(params);
@@ -213,8 +219,9 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
         assert.equal(status.state, 'ready', `model state: ${JSON.stringify(status)}`);
         assert.ok(percentagesSeen.length > 0, 'load progress carried a percentage');
         assert.equal(progress.current(), undefined, 'load progress ended');
+        assert.deepEqual(errorMessages(), []);
         assert.deepEqual(
-            messages.filter((m) => /invalid settings/i.test(m)),
+            messages.filter((m) => /invalid settings/i.test(m.message)),
             [],
             'the server accepts the settings the extension sends',
         );
@@ -283,9 +290,18 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
         );
     }
 
-    it('returns ghost text with code after the cursor', async () => {
-        await open(middle);
+    it('returns ghost text with code after the cursor, after an incremental edit like typing', async () => {
+        // Open the file one character short of the cursor, then type the space as VS Code reports it.
+        const typedAt = { line: middle.cursor.line, character: middle.cursor.character - 1 };
+        const lines = middle.text.split('\n');
+        lines[typedAt.line] = (lines[typedAt.line] ?? '').slice(0, typedAt.character);
+        await open({ ...middle, text: lines.join('\n') });
+        await rpc().sendNotification(DidChangeTextDocumentNotification.type, {
+            textDocument: { uri: uriOf(middle), version: 2 },
+            contentChanges: [{ range: { start: typedAt, end: typedAt }, rangeLength: 0, text: ' ' }],
+        });
         const items = await complete(middle, InlineCompletionTriggerKind.Automatic);
+        assert.deepEqual(errorMessages(), [], 'the server handled the edit without an error');
         suggestionsWhileEnabled = items.length;
         assert.ok(items[0], 'at least one suggestion');
         assertShowable(items[0], middle);
@@ -298,17 +314,19 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
     it('returns ghost text at the end of a file without a final newline', async () => {
         await open(endOfFile);
         const items = await complete(endOfFile, InlineCompletionTriggerKind.Invoked);
+        suggestionsWhileEnabled += items.length;
         assert.ok(items[0], 'at least one suggestion');
         assertShowable(items[0], endOfFile);
     });
 
     it('stops suggesting after infill.disable pushes completion.enabled = false', async () => {
-        assert.ok(suggestionsWhileEnabled > 0, 'the same request got suggestions while enabled');
+        assert.ok(suggestionsWhileEnabled > 0, 'the same requests got suggestions while enabled');
         rawSettings = { ...rawSettings, completion: { ...(rawSettings.completion as JsonObject), enabled: false } };
         await rpc().sendNotification(DidChangeConfigurationNotification.type, {
             settings: { infill: toServerSettings(rawSettings) },
         });
         assert.deepEqual(await complete(middle, InlineCompletionTriggerKind.Invoked), []);
+        assert.deepEqual(await complete(endOfFile, InlineCompletionTriggerKind.Invoked), []);
     });
 
     it('shuts down and exits, leaving no process', async () => {

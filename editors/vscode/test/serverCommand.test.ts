@@ -6,6 +6,7 @@ import {
     expandVariables,
     findExecutable,
     moduleCheckArgs,
+    serverExecutable,
 } from '../src/common/serverCommand';
 
 describe('commandCandidates', () => {
@@ -117,5 +118,19 @@ describe('moduleCheckArgs and describeCommand', () => {
 
     it('quotes arguments a shell would split', () => {
         assert.equal(describeCommand({ command: '/a b/python', args: ['-m', "it's"] }), `'/a b/python' -m 'it'\\''s'`);
+    });
+});
+
+describe('serverExecutable', () => {
+    it('passes the argv unchanged and sets no transport (which would append --stdio)', () => {
+        const [candidate] = commandCandidates({ pythonSetting: '/venv/bin/python' });
+        assert.ok(candidate);
+        const executable = serverExecutable(candidate, '/ws', { PATH: '/bin' });
+        assert.deepEqual(executable, {
+            command: '/venv/bin/python',
+            args: ['-m', 'lsp_server'],
+            options: { cwd: '/ws', env: { PATH: '/bin', PYTHONUNBUFFERED: '1' } },
+        });
+        assert.equal('transport' in executable, false);
     });
 });

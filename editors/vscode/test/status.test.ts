@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { modelName, parseStatus, presentStatus, ProgressTracker, Status } from '../src/common/status';
+import { modelName, parseStatus, presentStatus, ProgressTracker, Status, statusMessage } from '../src/common/status';
 
 describe('parseStatus', () => {
     it('accepts the four server states', () => {
@@ -51,6 +51,14 @@ describe('ProgressTracker', () => {
     });
 });
 
+describe('statusMessage', () => {
+    it('drops the infill-ls prefix and the final period', () => {
+        const status: Status = { state: 'error', message: 'infill-ls: model unavailable: not found. ', model: null };
+        assert.equal(statusMessage(status), 'model unavailable: not found');
+        assert.equal(statusMessage({ ...status, message: '' }), '');
+    });
+});
+
 describe('modelName', () => {
     it('keeps the file name of a model path', () => {
         assert.equal(modelName('/root/.cache/infill-ls/models/gemma.gguf'), 'gemma.gguf');
@@ -89,6 +97,8 @@ describe('presentStatus', () => {
         const error = presentStatus({ state: 'error', message: 'no model file', model: null }, undefined, false);
         assert.equal(error.severity, 'error');
         assert.match(error.tooltip, /no model file/);
+        const sentence = presentStatus({ state: 'error', message: 'Model missing. ', model: null }, undefined, true);
+        assert.equal(sentence.tooltip, 'infill-ls error: Model missing. Click for details.');
         assert.equal(presentStatus({ state: 'stopped', message: '', model: null }, undefined, true).severity, 'warning');
     });
 

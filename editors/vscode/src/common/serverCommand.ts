@@ -129,6 +129,30 @@ export function findExecutable(name: string, lookup: PathLookup): string | undef
     return undefined;
 }
 
+/** Plain data for vscode-languageclient's `Executable` server options. */
+export interface ExecutableData {
+    readonly command: string;
+    readonly args: string[];
+    readonly options: { readonly cwd: string; readonly env: Record<string, string | undefined> };
+}
+
+/**
+ * How the extension launches the server. Deliberately no `transport`: with `TransportKind.stdio`
+ * vscode-languageclient appends `--stdio` to the arguments, which infill-ls does not take; without one it
+ * speaks LSP over plain stdin/stdout all the same.
+ */
+export function serverExecutable(
+    candidate: { command: string; args: readonly string[] },
+    cwd: string,
+    env: Record<string, string | undefined>,
+): ExecutableData {
+    return {
+        command: candidate.command,
+        args: [...candidate.args],
+        options: { cwd, env: { ...env, PYTHONUNBUFFERED: '1' } },
+    };
+}
+
 /** The argv of a Python check that exits 0 only if `lsp_server` is importable by that interpreter. */
 export function moduleCheckArgs(candidate: ServerCommand): string[] {
     const prefix = candidate.args.slice(0, Math.max(0, candidate.args.length - 2));

@@ -117,6 +117,14 @@ export interface StatusView {
 
 const LABEL = 'infill';
 
+/** The status message without the "infill-ls:" prefix servers add and without its final period. */
+export function statusMessage(status: Status): string {
+    return status.message
+        .trim()
+        .replace(/^infill-ls:\s*/i, '')
+        .replace(/[.\s]+$/, '');
+}
+
 /** The server reports the model as a path; the file name is what fits in a tooltip. */
 export function modelName(model: string): string {
     const name = model.split(/[\\/]/).pop() ?? model;
@@ -133,7 +141,8 @@ export function presentStatus(
     completionEnabled: boolean,
 ): StatusView {
     const model = status.model !== null && status.model.length > 0 ? ` (${modelName(status.model)})` : '';
-    const detail = status.message.length > 0 ? `: ${status.message}` : '';
+    const message = statusMessage(status);
+    const detail = message.length > 0 ? `: ${message}` : '';
     if (status.state === 'error') {
         return {
             text: `$(error) ${LABEL}`,
