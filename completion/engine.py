@@ -254,7 +254,8 @@ class CompletionEngine:
                 generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt)
                 if generation.stop_reason == "cancelled":
                     return None
-                raw = _strip_healed(generation.text, prompt.healed)
+                raw = _complete_part(_strip_healed(generation.text, prompt.healed), generation, shape)
+                raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
                 suggestion = (
                     None if raw is None else postprocess(raw, request.text, request.offset, shape, language)
                 )
@@ -380,6 +381,27 @@ def _strip_healed(text: str, healed: str) -> str | None:
     if not healed:
         return text
     return text[len(healed) :] if text.startswith(healed) else None
+
+
+def _complete_part(text: str | None, generation: Generation, shape: CompletionShape) -> str | None:
+    """What can be shown of a generation cut short by the budget: only its finished lines."""
+    if text is None or generation.stop_reason not in ("deadline", "max_tokens", "context"):
+        return text
+    if not shape.multiline:
+        return None  # half a line is worse than nothing
+    cut = text.rstrip("\n").rfind("\n")
+    return text[:cut] if cut > 0 else None
+
+
+def _cut_header_echo(text: str | None, line_comment: str) -> str | None:
+    """Drop a prompt header the model starts to write again (a new `# Path: ...` file) and all after it."""
+    if text is None:
+        return None
+    marker = f"{line_comment} Path: "
+    if text.lstrip().startswith(marker):
+        return None
+    cut = text.find("\n" + marker)
+    return text if cut == -1 else text[:cut]
 
 
 def _moved(completion: Completion, offset: int, typed: str) -> Completion:

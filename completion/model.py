@@ -20,7 +20,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from completion.fim import FimTemplate, PromptPiece, detect_template, template_from_override
+from completion.fim import (
+    FimTemplate,
+    PromptPiece,
+    detect_template,
+    llama_token_lookup,
+    stop_token_ids,
+    template_from_override,
+    tokenize_pieces,
+)
+from completion.token_healing import llama_piece, llama_vocabulary
 
 GGUF_MAGIC = b"GGUF"
 LogitsProcessor = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]]
@@ -110,10 +119,11 @@ class ModelSession:
         self._llama = llama
         self._vocab = llama._model.vocab
         self.lock = threading.Lock()
+        self.special_token_id = llama_token_lookup(llama)
         metadata: dict[str, str] = dict(getattr(llama, "metadata", {}) or {})
         choice = options.fim_template.strip()
         if choice.lower() in ("", "auto"):
-            fim = detect_template(self.special_token_id, metadata)
+            fim = detect_template(self.special_token_id, metadata, self._token_text)
         elif choice.lower() == "none":
             fim = None
         else:
@@ -129,7 +139,7 @@ class ModelSession:
             threads=threads,
             n_vocab=llama.n_vocab(),
         )
-        self._stop_ids = self._special_stop_ids()
+        self._stop_ids = stop_token_ids(fim, self.special_token_id) if fim else frozenset()
 
     @classmethod
     def load(cls, options: ModelOptions, model_path: Path) -> ModelSession:
@@ -165,66 +175,20 @@ class ModelSession:
 
     # --- vocabulary -------------------------------------------------------------------------------------------
 
-    def special_token_id(self, text: str) -> int | None:
-        """The id of `text` when it is one special (control or user-defined) token of this vocabulary."""
-        ids = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        if len(ids) != 1:
-            return None
-        piece = self._llama._model.token_get_text(ids[0])
-        return int(ids[0]) if piece == text else None
+    def _token_text(self, token: int) -> str | None:
+        return str(self._llama._model.token_get_text(token))
 
     def piece(self, token: int, special: bool = False) -> bytes:
-        return bytes(self._llama._model.token_to_piece(token, special)).rstrip(b"\0")
+        return llama_piece(self._vocab, token, special)
 
     def vocabulary(self) -> tuple[list[bytes], list[bool]]:
         """Every token's bytes and whether it is special, for token healing."""
-        import llama_cpp
-
-        pieces: list[bytes] = []
-        special: list[bool] = []
-        for token in range(self.info.n_vocab):
-            pieces.append(self.piece(token))
-            special.append(self._is_special(token, llama_cpp))
-        return pieces, special
-
-    def _is_special(self, token: int, llama_cpp: Any) -> bool:
-        attr = int(llama_cpp.llama_vocab_get_attr(self._vocab, token))
-        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
-        return bool(attr & control) or bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
-
-    def _special_stop_ids(self) -> frozenset[int]:
-        """Tokens that end a generation: end-of-generation tokens plus the FIM template's own special tokens."""
-        fim = self.info.fim
-        ids: set[int] = set()
-        if fim is not None:
-            for text in (
-                fim.prefix,
-                fim.suffix,
-                fim.middle,
-                *fim.stop,
-                fim.file_sep or "",
-                fim.repo_name or "",
-            ):
-                if text and (token := self.special_token_id(text)) is not None:
-                    ids.add(token)
-        return frozenset(ids)
+        return llama_vocabulary(self._llama)
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
         """Special pieces become their control ids; document text is tokenized with special=False."""
-        tokens: list[int] = []
-        if add_bos and self._llama._model.add_bos_token():
-            tokens.append(int(self._llama.token_bos()))
-        for piece in pieces:
-            if not piece.text:
-                continue
-            if piece.special:
-                token = self.special_token_id(piece.text)
-                if token is None:
-                    raise ModelLoadError(f"the model's vocabulary has no special token {piece.text!r}")
-                tokens.append(token)
-            else:
-                tokens.extend(self._llama.tokenize(piece.text.encode("utf-8"), add_bos=False, special=False))
-        return tokens
+        bos = int(self._llama.token_bos()) if add_bos and self._llama._model.add_bos_token() else None
+        return tokenize_pieces(self._llama, pieces, bos)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))

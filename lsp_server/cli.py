@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", help="JSON file with settings (same shape as the 'infill' section)")
     parser.add_argument("--log-file", help="write the server log here (stdout carries LSP)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdio (the default; accepted for clients)")
     commands = parser.add_subparsers(dest="command")
     complete = commands.add_parser("complete", help="print the completion the server would show at a position")
     complete.add_argument("file")
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # pygls logs every message at INFO: keep stderr readable
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     settings = load_settings(args)
     if args.command == "complete":
         return run_complete(args, settings)

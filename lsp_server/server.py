@@ -94,7 +94,13 @@ class InfillServer(LanguageServer):
         return min(document.offset_at_position(position), len(document.source))
 
     def to_position(self, uri: str, offset: int) -> types.Position:
-        return self.workspace.get_text_document(uri).client_position_at_offset(offset)
+        """Offset to position in the negotiated encoding (pygls' own is off by a line at the end of the text)."""
+        document = self.workspace.get_text_document(uri)
+        text = document.source
+        offset = max(0, min(offset, len(text)))
+        line_start = text.rfind("\n", 0, offset) + 1
+        units = document.position_codec.client_num_units(text[line_start:offset])
+        return types.Position(line=text.count("\n", 0, offset), character=units)
 
     def document_path(self, uri: str) -> str | None:
         """A path for the model to see: relative to the workspace root where possible."""
@@ -123,7 +129,7 @@ class InfillServer(LanguageServer):
     def _apply_change(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
         document = self.workspace.get_text_document(uri)
         syntax = self._syntax.get(uri)
-        if syntax is None or not isinstance(change, types.TextDocumentContentChangeEvent_Type1):
+        if syntax is None or not isinstance(change, types.TextDocumentContentChangePartial):
             document.apply_change(change)
             if syntax is not None:
                 syntax.replace_all(document.source)

@@ -80,10 +80,13 @@ async def lsp_session(
             caps.workspace.configuration = False
         if position_encodings is not None:
             caps.general = types.GeneralClientCapabilities(position_encodings=position_encodings)
+        options = {"completion": {"timeBudgetMs": 120_000}}  # tests assert behaviour, never speed
+        for group, values in (initialization_options or {}).items():
+            options[group] = {**options.get(group, {}), **values} if isinstance(values, dict) else values
         client.initialize_result = await client.initialize_session(
             types.InitializeParams(
                 capabilities=caps,
-                initialization_options=initialization_options,
+                initialization_options=options,
                 root_uri=root.as_uri() if root else None,
                 workspace_folders=[types.WorkspaceFolder(root.as_uri(), root.name)] if root else None,
             )
@@ -93,12 +96,18 @@ async def lsp_session(
         yield client
         await client.shutdown_session()
     finally:
+        server = client._server
+        if server is not None and server.returncode is None and client.capabilities is not None:
+            try:  # a failed test skipped the shutdown: ask, then insist
+                await asyncio.wait_for(client.shutdown_session(), 10)
+            except Exception:
+                server.kill()
         await client.stop()
 
 
 def open_document(client: LanguageClient, path: Path, text: str, language_id: str = "python") -> str:
     uri = path.as_uri()
     client.text_document_did_open(
-        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language_id, 1, text))
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
     )
     return uri

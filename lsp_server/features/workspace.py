@@ -56,13 +56,15 @@ def register(server: InfillServer) -> None:
                 index.file_changed(path)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_workspace_folders(ls: InfillServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    async def did_change_workspace_folders(
+        ls: InfillServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
         index = index_of(ls)
         if index is None:
             return
         for folder in params.event.removed:
             if path := to_fs_path(folder.uri):
-                index.remove_root(path)
+                await ls.run_blocking(index.remove_root, path)  # drops that folder's files: off the loop
         for folder in params.event.added:
             if path := to_fs_path(folder.uri):
                 index.add_root(path)

@@ -28,7 +28,7 @@ async def prompt_text(client: Any, uri: str, line: int, character: int) -> str:
     result = await client.protocol.send_request_async(
         "infill/prompt", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
     )
-    return str(result.prompt)
+    return str(result.prompt) + str(result.healed)  # token healing holds back the partial word
 
 
 @pytest.mark.parametrize("client_kind", ["neovim", "vscode"])
@@ -44,7 +44,7 @@ async def test_initialize_answers_before_the_model_is_loaded(client_kind: str, w
 
 
 async def test_capabilities_advertise_inline_completion(workspace: Path) -> None:
-    async with lsp_session("neovim", wait_for_model=False) as client:
+    async with lsp_session("vscode", wait_for_model=False) as client:  # announces no positionEncodings
         assert client.initialize_result is not None
         caps = client.initialize_result.capabilities
         assert caps.inline_completion_provider is not None
@@ -61,9 +61,9 @@ async def test_inline_completion_after_open_and_change(client_kind: str, workspa
         uri = open_document(client, workspace / "calc.py", "def add(a, b):\n    pass\n")
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(uri, 2),
+                types.VersionedTextDocumentIdentifier(version=2, uri=uri),
                 [
-                    types.TextDocumentContentChangeEvent_Type1(
+                    types.TextDocumentContentChangePartial(
                         range=types.Range(types.Position(1, 4), types.Position(1, 8)),
                         text='"""Return the sum of a and b."""\n    return ',
                     )
@@ -79,7 +79,7 @@ async def test_inline_completion_after_open_and_change(client_kind: str, workspa
         assert "<" not in item.insert_text or "<start_of" not in item.insert_text
         client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
         after_close = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
-        assert after_close is None or after_close.items == []
+        assert after_close is None or len(after_close.items) == 0
 
 
 async def test_completion_fallback_for_clients_without_inline_completion(workspace: Path) -> None:
@@ -106,15 +106,15 @@ async def test_no_completion_popup_for_clients_with_inline_completion(workspace:
 
 async def test_non_ascii_text_round_trips_in_utf16(workspace: Path) -> None:
     line0 = 'greeting = "héllo 👋 wörld"  # 中文'
-    async with lsp_session("neovim", root=workspace) as client:
+    async with lsp_session("vscode", root=workspace) as client:  # VS Code speaks UTF-16
         uri = open_document(client, workspace / "hi.py", line0 + "\nprint(greeting)\n")
         # replace "wörld" (after an emoji: a surrogate pair, 2 UTF-16 units) with "мир"
         start = len('greeting = "héllo 👋 '.encode("utf-16-le")) // 2
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(uri, 2),
+                types.VersionedTextDocumentIdentifier(version=2, uri=uri),
                 [
-                    types.TextDocumentContentChangeEvent_Type1(
+                    types.TextDocumentContentChangePartial(
                         range=types.Range(types.Position(0, start), types.Position(0, start + 5)), text="мир"
                     )
                 ],
@@ -146,18 +146,25 @@ async def test_newer_request_for_the_same_document_supersedes_the_running_one(wo
         first = client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         second = client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         superseded, latest = await asyncio.gather(first, second)
-        assert superseded is not None and superseded.items == []
+        assert superseded is not None and len(superseded.items) == 0
         assert latest is not None and len(latest.items) == 1
 
 
 async def test_cancelled_request_leaves_the_model_usable(workspace: Path) -> None:
-    async with lsp_session("neovim", root=workspace) as client:
+    options = {"completion": {"debounceMs": 0, "multiline": "always", "maxTokens": 512}}
+    async with lsp_session("neovim", initialization_options=options, root=workspace) as client:
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         params = inline_params(uri, 2, 11)
-        for _ in range(3):
-            pending = client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params)
-            await asyncio.sleep(0)  # let the request go out before cancelling it
-            pending.cancel()
+        pending = []
+        for number in range(3):
+            msg_id = f"to-cancel-{number}"
+            pending.append(client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id))
+            client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+        for future in pending:  # each ends: cancelled (an error response) or answered before the cancel arrived
+            try:
+                await asyncio.wrap_future(future)
+            except Exception as error:
+                assert "cancel" in str(error).lower(), error
         result = await client.text_document_inline_completion_async(params)
         assert result is not None and len(result.items) == 1
 
@@ -169,9 +176,9 @@ async def test_configuration_change_disables_and_reenables_completion(workspace:
             types.DidChangeConfigurationParams(settings={"infill": {"completion": {"enabled": False}}})
         )
         disabled = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
-        assert disabled is not None and disabled.items == []
+        assert disabled is not None and len(disabled.items) == 0
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"infill": {"completion": {"enabled": True}}})
+            types.DidChangeConfigurationParams(settings={"infill": {"completion": {"enabled": True, "timeBudgetMs": 120_000}}})
         )
         enabled = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         assert enabled is not None and len(enabled.items) == 1
@@ -182,7 +189,7 @@ async def test_workspace_configuration_is_pulled_on_initialized(workspace: Path)
     async with lsp_session("vscode", root=workspace, configuration=configuration) as client:
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         result = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
-        assert result is not None and result.items == []
+        assert result is not None and len(result.items) == 0
 
 
 async def test_invalid_settings_are_reported_and_defaults_used(workspace: Path) -> None:
@@ -207,7 +214,7 @@ async def test_bad_model_path_reports_error_and_server_stays_up(bad_path: str, w
         assert any(bad_path in m for m in errors), errors
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         result = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
-        assert result is None or result.items == []
+        assert result is None or len(result.items) == 0
         # a later configuration change to a good model recovers without a restart
         client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"infill": {"model": {"path": ""}}})
@@ -219,7 +226,7 @@ async def test_bad_model_path_reports_error_and_server_stays_up(bad_path: str, w
 async def test_malformed_requests_do_not_kill_the_server(workspace: Path) -> None:
     async with lsp_session("neovim", root=workspace) as client:
         unknown = await client.text_document_inline_completion_async(inline_params("file:///nowhere.py", 0, 0))
-        assert unknown is None or unknown.items == []
+        assert unknown is None or len(unknown.items) == 0
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         beyond = await client.text_document_inline_completion_async(inline_params(uri, 99, 99))
         assert beyond is None or isinstance(beyond, types.InlineCompletionList)
