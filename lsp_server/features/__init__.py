@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(server: InfillServer) -> None:
-    from lsp_server.features import completion, lifecycle
+    from lsp_server.features import completion, diagnostics, lifecycle, workspace
 
-    for feature in (lifecycle, completion):
+    for feature in (lifecycle, completion, diagnostics, workspace):
         feature.register(server)
