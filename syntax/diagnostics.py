@@ -15,6 +15,7 @@ import re
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Protocol, overload, runtime_checkable
 
 from tree_sitter import Node, Parser, Query, QueryCursor, Tree
@@ -30,6 +31,8 @@ __all__ = [
     "diagnose",
     "diagnose_ranges",
     "error_spans",
+    "keywords",
+    "one_edit_away",
     "parse_text",
     "thread_parser",
 ]
@@ -341,7 +344,7 @@ class _Diagnoser:
         explained = self.language == "python" and self._python_header(tokens)
         if self._unterminated(tokens) or self._brackets(tokens):
             return
-        if explained or self._rejected_token(tokens):
+        if explained or self._misspelled_keyword(tokens) or self._rejected_token(tokens):
             return
         self._first_line(error, tokens)
 
@@ -429,6 +432,27 @@ class _Diagnoser:
                 return None  # inside brackets opened before the keyword: a comprehension or expression
             last = token
         return self.span(last)[1]
+
+    def _misspelled_keyword(self, tokens: list[Node]) -> bool:
+        """A line starting with a word one typo away from a keyword, then another word (``retrun x``)."""
+        known = keywords(self.language)
+        for token, following in itertools.pairwise(tokens):
+            if not token.is_named or following.start_point.row != token.end_point.row:
+                continue
+            start, end = self.span(token)
+            word = self.text[start:end]
+            line_start = self.text.rfind("\n", 0, start) + 1
+            starts_line = not self.text[line_start:start].strip()
+            if not starts_line or len(word) < 2 or not word.isidentifier() or word in known:
+                continue
+            next_start, _ = self.span(following)
+            if not (self.text[next_start : next_start + 1].isalnum() and self.text[end:next_start].isspace()):
+                continue
+            guesses = sorted(k for k in known if one_edit_away(word, k))
+            if guesses:
+                self.add(start, end, f"unknown keyword '{word}' (did you mean '{guesses[0]}'?)", "unexpected")
+                return True
+        return False
 
     def _rejected_token(self, tokens: list[Node]) -> bool:
         """The first token the parser could not accept after its predecessor (from the parse tables)."""
@@ -584,6 +608,37 @@ def _python_header_without_colon(text: str, line_start: int) -> int | None:
     for char in code:
         depth += 1 if char in "([{" else -1 if char in ")]}" else 0
     return line_start + len(code) if depth == 0 else None
+
+
+@cache
+def keywords(language: str) -> frozenset[str]:
+    """The grammar's keywords: its anonymous, visible, word-like tokens."""
+    lang = grammar(language)
+    words: set[str] = set()
+    for kind in range(lang.node_kind_count):
+        name = lang.node_kind_for_id(kind)
+        visible_token = not lang.node_kind_is_named(kind) and lang.node_kind_is_visible(kind)
+        if name and visible_token and re.fullmatch(r"[a-z_]{2,}", name):
+            words.add(name)
+    return frozenset(words)
+
+
+def one_edit_away(word: str, keyword: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours turns ``word`` into ``keyword``."""
+    if word == keyword or abs(len(word) - len(keyword)) > 1:
+        return False
+    if len(word) == len(keyword):
+        diffs = [i for i, (a, b) in enumerate(zip(word, keyword, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == keyword[diffs[1]]
+            and (word[diffs[1]] == keyword[diffs[0]])
+        )
+    shorter, longer = (word, keyword) if len(word) < len(keyword) else (keyword, word)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 def _outermost(errors: list[Node]) -> list[Node]:

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import Protocol
 
 from tree_sitter import Point, Tree
@@ -29,9 +28,10 @@ from syntax.diagnostics import (
     diagnose_ranges,
     encode,
     error_spans,
+    keywords,
+    one_edit_away,
     thread_parser,
 )
-from syntax.languages import grammar
 
 __all__ = [
     "CandidateGenerator",
@@ -262,37 +262,6 @@ def _unchanged_outside(
 # --- rule-based candidates ---------------------------------------------------------------------------------
 
 
-@cache
-def _keywords(language: str) -> frozenset[str]:
-    """The grammar's keywords: its anonymous, visible, word-like tokens."""
-    lang = grammar(language)
-    words: set[str] = set()
-    for kind in range(lang.node_kind_count):
-        name = lang.node_kind_for_id(kind)
-        visible_token = not lang.node_kind_is_named(kind) and lang.node_kind_is_visible(kind)
-        if name and visible_token and re.fullmatch(r"[a-z_]{2,}", name):
-            words.add(name)
-    return frozenset(words)
-
-
-def _one_edit_away(word: str, keyword: str) -> bool:
-    """One insertion, deletion, substitution or swap of neighbours turns ``word`` into ``keyword``."""
-    if word == keyword or abs(len(word) - len(keyword)) > 1:
-        return False
-    if len(word) == len(keyword):
-        diffs = [i for i, (a, b) in enumerate(zip(word, keyword, strict=True)) if a != b]
-        if len(diffs) == 1:
-            return True
-        return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and word[diffs[0]] == keyword[diffs[1]]
-            and (word[diffs[1]] == keyword[diffs[0]])
-        )
-    shorter, longer = (word, keyword) if len(word) < len(keyword) else (keyword, word)
-    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
-
-
 class _Rules:
     """Builds the rule-based candidates for one diagnostic."""
 
@@ -518,19 +487,25 @@ class _Rules:
 
     def _misspelled_keywords(self) -> None:
         d = self.diagnostic
-        keywords = _keywords(self.parsed.language)
+        known = keywords(self.parsed.language)
         low = _line_start(self.text, d.start)
         if low > 0:
             low = _line_start(self.text, low - 1)
         high = _line_end(self.text, d.end)
         for match in re.finditer(r"[A-Za-z_]\w*", self.text[low:high]):
             word = match.group()
-            if len(word) < 3 or word in keywords:
+            if len(word) < 2 or word in known:
                 continue
-            for keyword in sorted(keywords):
-                if len(keyword) >= 3 and _one_edit_away(word, keyword):
-                    start = low + match.start()
-                    self.add(start, start + len(word), keyword, f"Change '{word}' to '{keyword}'", 2, cost=1)
+            start = low + match.start()
+            line_start = _line_start(self.text, start)
+            starts_error_line = (
+                line_start == _line_start(self.text, d.start) and not self.text[line_start:start].strip()
+            )
+            next_to_error = start <= d.start <= start + len(word) + 1 or starts_error_line
+            for keyword in sorted(known):
+                if one_edit_away(word, keyword):
+                    title = f"Change '{word}' to '{keyword}'"
+                    self.add(start, start + len(word), keyword, title, -1 if next_to_error else 2, cost=1)
 
     def _open_on_line(self, position: int) -> str | None:
         """The closer of the innermost bracket still open at ``position`` on its line, if any."""

@@ -24,6 +24,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("opening quote missing", "names = ['a', b', 'c']\n"),
         ("stray closer lost its opener", "if ready) and go:\n    pass\n"),
         ("unclosed at end of line", "class A:\n    def close(self):\n        self.stream.close(\n"),
+        ("misspelled keyword far below the top", "import os\n\n\ndeff run(a):\n    return a\n"),
+        ("module name is not a misspelled keyword", "from types import GenericAlias\nx = (1\n"),
         ("clean", "def ok(a):\n    return a\n"),
     ],
     "javascript": [
