@@ -521,7 +521,7 @@ class _Rules:
         """Common one-token repairs at the error and right after the token before it."""
         d = self.diagnostic
         before = d.start
-        while before > 0 and self.text[before - 1] in " \t":
+        while before > 0 and self.text[before - 1] in " \t\r\n":  # right after the previous token
             before -= 1
         positions = dict.fromkeys([before, d.start, d.end])
         for position in positions:
