@@ -198,7 +198,7 @@ def _edit_similarity(first: str, second: str) -> float:
     return 1 - previous[-1] / max(len(first), len(second))
 
 
-def bench_quality(samples: int, model_path: str | None) -> None:
+def bench_quality(samples: int, model_path: str | None, verbose: bool = False) -> None:
     from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
     from completion.model import ModelOptions, ModelSession, model_path_for
 
@@ -231,6 +231,8 @@ def bench_quality(samples: int, model_path: str | None) -> None:
             completion = engine.complete(request, threading.Event())
             elapsed = time.perf_counter() - started
             produced = (completion.text if completion else "").split("\n")[0].rstrip()
+            if verbose:
+                print(f"  {label:14s} {relative}: {produced!r} (truth {sample.truth!r})", flush=True)
             results[label].append(
                 (
                     produced == sample.truth,
@@ -259,6 +261,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--model", help="GGUF model (default: the embedded Gemma 3 270M)")
     parser.add_argument("--roots", nargs="*", help="trees for the scale part")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every completion")
     args = parser.parse_args()
     stdlib = sysconfig.get_paths()["stdlib"]
     if args.part in ("scale", "all"):
@@ -268,7 +271,7 @@ def main() -> None:
     if args.part in ("update", "all"):
         bench_update()
     if args.part in ("quality", "all"):
-        bench_quality(args.samples, args.model)
+        bench_quality(args.samples, args.model, args.verbose)
 
 
 if __name__ == "__main__":

@@ -84,26 +84,34 @@ def register(server: InfillServer) -> None:
 # Options the running index reads on every call; any other change needs a fresh index.
 _LIVE_OPTIONS = frozenset({"retrieval", "budget_chars", "min_similarity"})
 _RESTARTS: set[asyncio.Future[None]] = set()
+_RESTART_LOCKS: weakref.WeakKeyDictionary[InfillServer, asyncio.Lock] = weakref.WeakKeyDictionary()
+_INITIALIZED: weakref.WeakSet[InfillServer] = weakref.WeakSet()  # servers past `initialized`
 
 
 def _settings_changed(server: InfillServer) -> None:
+    if server not in _INITIALIZED:
+        return  # settings from `initialize`: `initialized` starts the index with them
     index = index_of(server)
-    if index is None:
-        return  # not started yet (initialize), or disabled: `initialized` / a restart reads the settings
     new = server.settings.index
-    old = index.options
-    changed = {name for name in vars(new) if getattr(new, name) != getattr(old, name)}
-    if changed <= _LIVE_OPTIONS:
-        index.options = dataclasses.replace(new)
+    if index is None and not new.enabled:
         return
+    if index is not None:
+        old = index.options
+        changed = {name for name in vars(new) if getattr(new, name) != getattr(old, name)}
+        if changed <= _LIVE_OPTIONS:
+            index.options = dataclasses.replace(new)
+            return
     task = asyncio.ensure_future(_restart(server))
     _RESTARTS.add(task)
     task.add_done_callback(_RESTARTS.discard)
 
 
 async def _restart(ls: InfillServer) -> None:
-    await stop_index(ls)
-    await start_index(ls)
+    """Stop and start with the current settings; restarts never interleave."""
+    lock = _RESTART_LOCKS.setdefault(ls, asyncio.Lock())
+    async with lock:
+        await stop_index(ls)
+        await start_index(ls)
 
 
 def _document_event(server: InfillServer, event: str, uri: str) -> None:
@@ -122,6 +130,7 @@ def _document_event(server: InfillServer, event: str, uri: str) -> None:
 
 async def start_index(ls: InfillServer, params: Any = None) -> None:
     """Index the workspace folders (or rootUri) in the background and make the engine retrieve from it."""
+    _INITIALIZED.add(ls)
     options = ls.settings.index
     if not options.enabled or index_of(ls) is not None:
         return

@@ -166,3 +166,24 @@ async def test_index_follows_settings_changes(workspace: Path, tmp_path: Path) -
         await status_when(client, lambda status: not status.running)
         configure({"maxFiles": 1})
         await status_when(client, lambda status: status.running and status.idle and status.files == 1)
+
+
+async def test_workspace_folders_can_come_and_go(workspace: Path, tmp_path: Path) -> None:
+    (workspace / "a.py").write_text("def first():\n    pass\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "b.py").write_text("def second():\n    pass\n")
+    folder = types.WorkspaceFolder(other.as_uri(), other.name)
+    async with session(workspace, tmp_path / "server.log") as client:
+        await status_when(client, lambda status: status.idle and status.files == 1)
+
+        def change(added: list[types.WorkspaceFolder], removed: list[types.WorkspaceFolder]) -> None:
+            event = types.WorkspaceFoldersChangeEvent(added=added, removed=removed)
+            client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
+
+        change([folder], [])
+        status = await status_when(client, lambda status: status.idle and status.files == 2)
+        assert status.roots == [str(workspace), str(other)]
+        change([], [folder])
+        status = await status_when(client, lambda status: status.files == 1)
+        assert status.roots == [str(workspace)]
