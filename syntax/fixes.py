@@ -449,18 +449,18 @@ class _Rules:
             indents.insert(0, indents[0] + unit)
         step = len(unit.expandtabs(8)) or 4
 
+        width = len(current.expandtabs(8))
+
         def off_grid(indent: str) -> int:
             return 10 if len(indent.expandtabs(8)) % step else 0
 
-        for rank, indent in enumerate(dict.fromkeys(indents)):
+        def distance(indent: str) -> int:  # a small slip of the indentation is likelier than a big one
+            return abs(len(indent.expandtabs(8)) - width)
+
+        for indent in dict.fromkeys(indents):
             if indent != current:
-                self.add(
-                    line_start,
-                    line_start + len(current),
-                    indent,
-                    "Fix the indentation",
-                    rank + off_grid(indent),
-                )
+                priority = distance(indent) + off_grid(indent)
+                self.add(line_start, line_start + len(current), indent, "Fix the indentation", priority)
         previous_start = self._previous_code_line(line_start)
         if previous_start is not None and d.message != "expected an indented block":
             previous = self.text[previous_start : _line_end(self.text, previous_start)]
@@ -472,7 +472,7 @@ class _Rules:
                     end,
                     current,
                     "Fix the indentation of the line above",
-                    1 + off_grid(current),
+                    abs(len(previous_indent.expandtabs(8)) - width) + off_grid(current),
                 )
 
     def _previous_code_line(self, line_start: int) -> int | None:
