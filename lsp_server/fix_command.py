@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import time
 from pathlib import Path
 
 from syntax.diagnostics import SyntaxDiagnostic, diagnose, parse_text
@@ -16,7 +17,8 @@ from syntax.fixes import CandidateGenerator, apply_edits, propose_fixes
 from syntax.languages import spec_for
 
 MAX_ROUNDS = 200
-TIME_BUDGET_S = 2.0
+TIME_BUDGET_S = 2.0  # per error
+TOTAL_BUDGET_S = 120.0  # per file: a file of binary junk must not keep the command busy for minutes
 
 
 def run_fix(
@@ -56,7 +58,10 @@ def fix_text(
     """The text with verified fixes applied one at a time, how many, and the errors left without a fix."""
     unfixable: set[tuple[str, str, int]] = set()
     applied = 0
+    deadline = time.monotonic() + TOTAL_BUDGET_S
     for _ in range(MAX_ROUNDS):
+        if time.monotonic() > deadline:
+            break
         parsed = parse_text(text, language)
         pending = [d for d in diagnose(parsed) if _key(text, d) not in unfixable]
         if not pending:
