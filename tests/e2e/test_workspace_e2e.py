@@ -12,24 +12,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 
-import pytest
 from lsp_helpers import SERVER_COMMAND, StatusClient, capabilities, open_document
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 
 TIMEOUT_S = 60.0  # generous: the CPU is shared; every wait ends as soon as its condition holds
 
-
-def _workspace_feature_registered() -> bool:
-    from lsp_server.server import create_server
-
-    return types.WORKSPACE_DID_CHANGE_WATCHED_FILES in create_server().protocol.fm.features
-
-
-pytestmark = pytest.mark.skipif(
-    not _workspace_feature_registered(),
-    reason="lsp_server.features.register_all does not register workspace yet",
-)
 
 HELPER = '''\
 def compute_checksum(payload: bytes, seed: int = 7) -> int:
