@@ -50,6 +50,7 @@ _REGION_LINES_BEFORE = 1
 _REGION_LINES_AFTER = 3
 _MODEL_SHARE_OF_BUDGET = 0.6
 _MODEL_CANDIDATES = 4
+_VERIFY_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -598,34 +599,56 @@ def propose_fixes(
     """
     if max_fixes <= 0:
         return []
-    deadline = time.monotonic() + max(0.0, time_budget_s)
+    started = time.monotonic()
+    deadline = started + max(0.0, time_budget_s)
     parsed = as_parsed(doc)
     before = diagnose(parsed)
     if diagnostic not in before:
         return []  # stale: the document changed since the diagnostic was computed
-    candidates = _Rules(parsed, diagnostic).build()
-    if generator is not None:
-        budget = (deadline - time.monotonic()) * _MODEL_SHARE_OF_BUDGET
-        if budget > 0:
-            candidates += _model_candidates(parsed, diagnostic, generator, budget)
-    model_edits = {c.edit for c in candidates if c.source == "model"}
+    check = _Checker(parsed, before, diagnostic, allow_revealing)
+    # rule candidates first, within their share of the budget: a slow model must not cost them
+    rule_share = 1.0 if generator is None else 1.0 - _MODEL_SHARE_OF_BUDGET
+    found = check.verify(_Rules(parsed, diagnostic).build(), max_fixes, started + time_budget_s * rule_share)
+    if generator is not None and time.monotonic() < deadline:
+        proposals = _model_candidates(parsed, diagnostic, generator, deadline - time.monotonic())
+        agreed = {c.edit for c in proposals}
+        found = [(c, v, c.edit in agreed) for c, v, _ in found]
+        # model candidates are verified even when the model overran: verification is cheap and local
+        found += check.verify(proposals, max_fixes, max(deadline, time.monotonic() + _VERIFY_GRACE_S))
     text = parsed.text
-    candidates.sort(key=lambda c: (c.rank(text)[0], c.edit not in model_edits, c.rank(text)[1:]))
-    region = fix_region(text, diagnostic)
-    broken_spans = error_spans(parsed) if allow_revealing else []
-    fixes: list[Fix] = []
-    revealing: set[TextEdit] = set()
-    tried: set[str] = set()
-    for candidate in candidates:
-        if len(fixes) >= max_fixes or time.monotonic() > deadline:
-            break
-        key = _result_key(text, candidate.edit, region, candidate.title)
-        if key in tried:
-            continue
-        tried.add(key)
-        verdict = _verdict(parsed, before, diagnostic, candidate.edit, region, broken_spans)
-        if verdict is not None:
-            fixes.append(Fix(candidate.title, (candidate.edit,), candidate.source, diagnostic))
-            if verdict == "reveals":
-                revealing.add(candidate.edit)
-    return sorted(fixes, key=lambda fix: fix.edits[0] in revealing)  # stable: clean fixes first
+    found.sort(key=lambda f: (f[1] == "reveals", f[0].rank(text)[0], not f[2], f[0].rank(text)[1:]))
+    return [Fix(c.title, (c.edit,), c.source, diagnostic) for c, _, _ in found[:max_fixes]]
+
+
+class _Checker:
+    """Verifies candidates for one diagnostic, skipping those whose result was already tried."""
+
+    def __init__(
+        self, parsed: ParsedText, before: list[SyntaxDiagnostic], target: SyntaxDiagnostic, revealing: bool
+    ) -> None:
+        self.parsed = parsed
+        self.before = before
+        self.target = target
+        self.region = fix_region(parsed.text, target)
+        self.broken_spans = error_spans(parsed) if revealing else []
+        self.tried: set[str] = set()
+
+    def verify(
+        self, candidates: list[_Candidate], limit: int, deadline: float
+    ) -> list[tuple[_Candidate, str, bool]]:
+        """Up to ``limit`` verified candidates in rank order, each with its verdict ("clean"/"reveals")."""
+        text = self.parsed.text
+        verified: list[tuple[_Candidate, str, bool]] = []
+        for candidate in sorted(candidates, key=lambda c: c.rank(text)):
+            if len(verified) >= limit or time.monotonic() > deadline:
+                break
+            key = _result_key(text, candidate.edit, self.region, candidate.title)
+            if key in self.tried:
+                continue
+            self.tried.add(key)
+            verdict = _verdict(
+                self.parsed, self.before, self.target, candidate.edit, self.region, self.broken_spans
+            )
+            if verdict is not None:
+                verified.append((candidate, verdict, False))
+        return verified

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
@@ -129,3 +130,22 @@ def test_options_describe_every_field() -> None:
         assert option.metadata.get("description"), option.name
     defaults = DiagnosticsOptions()
     assert defaults.enabled and defaults.max_fixes == 3 and defaults.fix_time_budget_ms == 2000
+
+
+def test_a_model_that_overruns_its_budget_does_not_cost_the_rule_fixes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed, _, target, _ = _setup("if ready\n    start()\n")
+    clock = {"offset": 0.0}
+    real_monotonic = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + clock["offset"])
+
+    def slow(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
+        clock["offset"] += 60.0  # as if prompt evaluation took a minute
+        return ["if (ready):"]
+
+    fixes = propose_fixes(parsed, target, generator=slow, time_budget_s=2.0)
+    assert [(f.source, f.edits) for f in fixes] == [
+        ("rule", (TextEdit(8, 8, ":"),)),
+        ("model", (TextEdit(3, 8, "(ready):"),)),  # verified although the model overran its budget
+    ]
