@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -557,6 +557,8 @@ def _model_candidates(
         if not isinstance(output, str):
             continue
         replacement = output[:-1] if output.endswith("\n") and not middle.endswith("\n") else output
+        if replacement.count("\n") != middle.count("\n"):
+            continue  # a repair of these lines, not new code: extra lines would pass a parse check
         edit = _minimal(text, TextEdit(start, end, replacement))
         if edit.start == edit.end and not edit.new_text:
             continue
@@ -571,9 +573,14 @@ def _result_key(text: str, edit: TextEdit, region: tuple[int, int], title: str) 
     return result if title.startswith("Fix the indentation") else "".join(result.split())
 
 
+def _short(snippet: str) -> str:
+    return snippet if len(snippet) <= 30 else snippet[:29] + "…"
+
+
 def _describe(text: str, edit: TextEdit) -> str:
+    """A title for a model-made edit, from what it inserts, removes or changes."""
     old = text[edit.start : edit.end]
-    short: Callable[[str], str] = lambda s: s if len(s) <= 30 else s[:29] + "…"  # noqa: E731
+    short = _short
     if not old:
         return f"Insert '{short(edit.new_text)}'"
     if not edit.new_text:

@@ -149,3 +149,14 @@ def test_a_model_that_overruns_its_budget_does_not_cost_the_rule_fixes(
         ("rule", (TextEdit(8, 8, ":"),)),
         ("model", (TextEdit(3, 8, "(ready):"),)),  # verified although the model overran its budget
     ]
+
+
+def test_model_output_that_adds_lines_is_not_a_fix() -> None:
+    parsed, _, target, _ = _setup("if ready\n    start()\n")
+
+    def chatty(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
+        return ["if ready:\n    start()", "if ready:  # fixed"]
+
+    fixes = propose_fixes(parsed, target, generator=chatty, max_fixes=5)
+    results = [apply_edits(parsed.text, f.edits) for f in fixes if f.source == "model"]
+    assert results == ["if ready:  # fixed\n    start()\n"]
