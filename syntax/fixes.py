@@ -580,12 +580,11 @@ def _short(snippet: str) -> str:
 def _describe(text: str, edit: TextEdit) -> str:
     """A title for a model-made edit, from what it inserts, removes or changes."""
     old = text[edit.start : edit.end]
-    short = _short
     if not old:
-        return f"Insert '{short(edit.new_text)}'"
+        return f"Insert '{_short(edit.new_text)}'"
     if not edit.new_text:
-        return f"Remove '{short(old)}'"
-    return f"Change '{short(old)}' to '{short(edit.new_text)}'"
+        return f"Remove '{_short(old)}'"
+    return f"Change '{_short(old)}' to '{_short(edit.new_text)}'"
 
 
 # --- entry point -------------------------------------------------------------------------------------------
