@@ -6,24 +6,15 @@ The model path is deliberately wrong: syntax diagnostics and rule-based fixes mu
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
-import lsp_helpers
-import pytest
 from lsp_helpers import lsp_session, open_document
 from lsprotocol import types
 
-LAUNCHER = Path(__file__).resolve().parents[1] / "diagnostics" / "serve_with_diagnostics.py"
 BAD_MODEL = ["--model", "/nonexistent/model.gguf"]
 FAST = {"diagnostics": {"debounceMs": 20}}
 BROKEN = "def area(w, h)\n    return w * h\n"
-
-
-@pytest.fixture(autouse=True)
-def server_with_diagnostics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lsp_helpers, "SERVER_COMMAND", [sys.executable, str(LAUNCHER)])
 
 
 async def next_publish(client: Any, uri: str) -> list[types.Diagnostic]:
