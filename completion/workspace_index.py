@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -812,25 +813,38 @@ class WorkspaceIndex:
             for neighbour in implicit_neighbours(language, path, self._table):
                 files.setdefault(neighbour, set())
             own = {d.name for d in self._files[path].definitions} if path in self._files else set()
+            imported = set().union(*files.values())
+            # Names defined here, and dunders like __init__, would match half the workspace.
+            wanted = {
+                name for name in referenced - own if not (name.startswith("__") and name.endswith("__"))
+            }
             chosen: list[tuple[str, IndexedDefinition, float]] = []
             covered: set[str] = set()
             for resolved in sorted(files):
                 record = self._files.get(resolved)
                 if record is None:
                     continue
+                modules = {d.name for d in record.definitions if d.kind == "module"}  # Lua tables, namespaces
                 for definition in record.definitions:
-                    if definition.name in referenced:
-                        chosen.append((resolved, definition, 1.0 + _proximity(definition.name, window)))
-                        covered.add(definition.name)
-                    elif definition.name in files[resolved] and definition.container is None:
+                    name, container = definition.name, definition.container
+                    if container is not None and not (
+                        container in referenced or container in imported or container in modules
+                    ):
+                        continue  # a method of a type this code does not mention
+                    if name in wanted:
+                        chosen.append((resolved, definition, 1.0 + _proximity(name, window)))
+                        covered.add(name)
+                    elif name in files[resolved] and container is None:
                         chosen.append((resolved, definition, 0.6))
-                        covered.add(definition.name)
-            for name in sorted(referenced - covered - own):  # unresolved imports: unambiguous names only
+                        covered.add(name)
+            for name in sorted(wanted - covered):  # unresolved imports: unambiguous names only
                 definers = self._definers.get(name, set()) - {path}
                 if len(name) >= 4 and 0 < len(definers) <= 2:
                     for definer in sorted(definers):
                         for definition in self._files[definer].definitions:
-                            if definition.name == name:
+                            if definition.name == name and (
+                                definition.container is None or definition.container in referenced
+                            ):
                                 chosen.append((definer, definition, 0.5 + _proximity(name, window) / 2))
         candidates = []
         for definer, definition, score in chosen:
@@ -971,10 +985,10 @@ def _is_below(path: str, directory: str) -> bool:
 
 def _proximity(name: str, window: str) -> float:
     """0..0.5: higher when ``name`` occurs in the last lines of the query window (nearest the cursor)."""
-    position = window.rfind(name)
-    if position < 0:
+    occurrences = list(re.finditer(rf"\b{re.escape(name)}\b", window))
+    if not occurrences:
         return 0.0
-    lines_after = window.count("\n", position)
+    lines_after = window.count("\n", occurrences[-1].start())
     return 0.5 / (1 + lines_after / 5)
 
 

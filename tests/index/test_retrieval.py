@@ -191,3 +191,23 @@ def test_retrieval_can_be_turned_off(write_tree: WriteTree) -> None:
         assert index.retrieve(str(root / "b.py"), text, offset, 1000) == []
     finally:
         index.stop()
+
+
+def test_methods_of_unmentioned_types_and_dunders_stay_out(workspace: tuple[Path, WorkspaceIndex]) -> None:
+    root, index = workspace
+    source = """
+    from .shapes import area_of
+
+    class Square:
+        def __init__(self, side):
+            super().__init__()
+            self.side = side
+
+    def measure(thing):
+        thing.area()
+        return area_of(thing)
+    <CURSOR>
+    """
+    snippets = _retrieve(index, root / "pkg/square.py", source)
+    assert any(s.text.startswith("def area_of") for s in snippets)
+    assert not any(s.text.startswith(("def area(self)", "def __init__", "class Circle")) for s in snippets)
