@@ -120,15 +120,36 @@ def test_real_server_completion_is_shown_and_accepted(tmp_path: Path) -> None:
     assert "quit during generation: server gone" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bracket",
+        pytest.param(
+            "eol",
+            marks=pytest.mark.xfail(
+                reason="the server offers fixes only for diagnostics overlapping the request range; a "
+                "missing ':' sits just past the line's last character, where normal mode cannot put the "
+                "cursor, and the server ignores context.diagnostics (Neovim sends the line's diagnostics)",
+                strict=False,
+            ),
+        ),
+    ],
+)
+def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> None:
+    """`vim.lsp.buf.code_action()` from normal mode applies the server's fix, and the diagnostic clears
+    (the real server without a model: syntax fixes do not need one)."""
+    run_script("real_code_action.lua", tmp_path, REAL_SERVER, timeout_s=60, INFILL_CASE=case)
+
+
 @pytest.mark.default_model
 @pytest.mark.xfail(
-    reason="the server does not register its diagnostics/code-action feature yet", strict=False
+    reason="llama-cpp-python points fd 1 at /dev/null while it loads the model, so LSP messages the server "
+    "writes meanwhile are lost; lsp_server/cli.py should give pygls a dup of stdout and point fd 1 at stderr",
+    strict=False,
 )
-@pytest.mark.parametrize("case", ["bracket", "eol"])
-def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> None:
-    """`vim.lsp.buf.code_action()` from normal mode applies the server's fix; 'eol': the error is just
-    after the last character, where normal mode cannot put the cursor."""
-    run_script("real_code_action.lua", tmp_path, REAL_SERVER, timeout_s=60, INFILL_CASE=case)
+def test_requests_during_model_load_are_all_answered(tmp_path: Path) -> None:
+    result = run_script("real_loading.lua", tmp_path, REAL_SERVER, timeout_s=90)
+    assert "requests during the model load" in result.stdout
 
 
 @pytest.mark.default_model

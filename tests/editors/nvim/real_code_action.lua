@@ -21,8 +21,14 @@ local CASES = {
 
 H.run(function()
   local case = assert(CASES[os.getenv('INFILL_CASE') or 'bracket'], 'unknown INFILL_CASE')
-  -- Rule-based fixes only: the model may propose others, which would make the chosen fix vary.
-  local ed = H.editor({ settings = { diagnostics = { modelFixes = false } } })
+  -- Syntax fixes need no model: point the server at a missing one (it reports the error and keeps its
+  -- syntax features) and use rule-based fixes only, so the offered fix is always the same.
+  local ed = H.editor({
+    settings = { model = { path = H.tmp .. '/missing.gguf' }, diagnostics = { modelFixes = false } },
+  })
+  ed:open('warm_up.py', { 'pass' })
+  ed:wait('the model error', "return require('infill').state().state == 'error'")
+  H.eq('infill: error', ed:lua("return require('infill').status()"), 'statusline')
   ed:open('broken.py', case.before)
   assert(
     ed:lua("return vim.lsp.get_clients({ name = 'infill_ls' })[1].server_capabilities.codeActionProvider ~= nil"),
@@ -48,9 +54,12 @@ H.run(function()
     vim.api.nvim_win_set_cursor(0, ...)
     vim.lsp.buf.code_action({ context = { only = { 'quickfix' } }, apply = true })
   ]], case.cursor)
-  ed:wait('the fix in the buffer', [[
-    return vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...)
+  local outcome = ed:wait('the fix in the buffer or a "no code actions" message', [[
+    if vim.deep_equal(vim.api.nvim_buf_get_lines(0, 0, -1, false), ...) then return 'fixed' end
+    local messages = vim.api.nvim_exec2('messages', { output = true }).output
+    return messages:find('No code actions available', 1, true) and 'no code actions'
   ]], nil, case.after)
+  H.eq('fixed', outcome, 'code action outcome')
   ed:wait('the diagnostic to clear', 'return #vim.diagnostic.get(0) == 0')
   ed:quit()
 end)
