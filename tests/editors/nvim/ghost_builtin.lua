@@ -27,6 +27,17 @@ H.run(function()
   ed:input('<Tab>')
   ed:wait('the previous <Tab> mapping', "return vim.api.nvim_get_current_line() == '# done»'")
 
+  -- <C-]> hides a suggestion without leaving insert mode.
+  local has_ghost = "return #vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()"
+    .. "['nvim.lsp.inline_completion'], 0, -1, {}) > 0"
+  ed:input('<CR>return ')
+  ed:wait('ghost text on the new line', has_ghost)
+  H.eq(true, ed:lua("return require('infill').visible()"), 'visible()')
+  ed:input('<C-]>')
+  ed:wait('ghost text to go', 'return not (' .. has_ghost:gsub('^return ', '') .. ')')
+  H.eq('return ', vim.trim(ed:lua('return vim.api.nvim_get_current_line()')) .. ' ', 'line after <C-]>')
+  H.eq('i', ed:lua('return vim.api.nvim_get_mode().mode'), 'mode after <C-]>')
+
   -- :Infill disable turns the automatic requests off for the buffer.
   ed:lua('vim.cmd("Infill disable")')
   H.eq(false, ed:lua('return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })'), 'enabled after :Infill disable')
