@@ -8,7 +8,10 @@
             symbol and completed with and without the index, same model, same run, same fixed sample.
             Reports exact match and edit similarity of the completed line.
 
-Usage: .venv/bin/python bench/crossfile_bench.py [scale|update|quality|all] [--samples N] [--model PATH]
+4. retrieval: model-free, on all such lines: how often the retrieved context holds the cut symbol's
+            definition.
+
+Usage: .venv/bin/python bench/crossfile_bench.py [scale|update|retrieval|quality|all] [--samples N]
 """
 
 from __future__ import annotations
@@ -198,6 +201,42 @@ def _edit_similarity(first: str, second: str) -> float:
     return 1 - previous[-1] / max(len(first), len(second))
 
 
+def bench_retrieval(samples: int) -> None:
+    """Model-free: how often the retrieved context holds the definition of the symbol that was cut off."""
+    root = Path(tempfile.mkdtemp(prefix="crossfile-"))
+    for package in QUALITY_PACKAGES:
+        shutil.copytree(SITE_PACKAGES / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    chosen = _cross_file_samples(root, samples)
+    index = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index.start()
+    index.wait_idle(600)
+    hits = carried = 0
+    sizes: list[int] = []
+    timings: list[float] = []
+    for sample in chosen:
+        started = time.perf_counter()
+        snippets = index.retrieve(str(sample.path), sample.text, sample.offset, 1500)
+        timings.append((time.perf_counter() - started) * 1000)
+        carried += bool(snippets)
+        sizes.append(sum(len(snippet.text) for snippet in snippets))
+        defines = (
+            f"def {sample.symbol}",
+            f"class {sample.symbol}",
+            f"{sample.symbol} =",
+            f"{sample.symbol}:",
+        )
+        hits += any(any(d in snippet.text for d in defines) for snippet in snippets)
+    count = max(1, len(chosen))
+    print(
+        f"== retrieval ({len(chosen)} cut lines from {', '.join(QUALITY_PACKAGES)}): "
+        f"definition of the cut symbol retrieved {hits / count:.1%}, any snippet {carried / count:.1%}, "
+        f"mean context {statistics.mean(sizes or [0]):.0f} chars, "
+        f"latency median {statistics.median(timings or [0]):.1f} ms"
+    )
+    index.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def bench_quality(samples: int, model_path: str | None, verbose: bool = False) -> None:
     from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
     from completion.model import ModelOptions, ModelSession, model_path_for
@@ -257,7 +296,9 @@ def bench_quality(samples: int, model_path: str | None, verbose: bool = False) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", nargs="?", default="all", choices=["scale", "update", "quality", "all"])
+    parser.add_argument(
+        "part", nargs="?", default="all", choices=["scale", "update", "retrieval", "quality", "all"]
+    )
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--model", help="GGUF model (default: the embedded Gemma 3 270M)")
     parser.add_argument("--roots", nargs="*", help="trees for the scale part")
@@ -270,6 +311,8 @@ def main() -> None:
         )
     if args.part in ("update", "all"):
         bench_update()
+    if args.part in ("retrieval", "all"):
+        bench_retrieval(args.samples * 100)
     if args.part in ("quality", "all"):
         bench_quality(args.samples, args.model, args.verbose)
 
