@@ -53,7 +53,7 @@ _CONTINUES_STATEMENT = re.compile(
 )
 _LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
 _FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b")
-_MID_BLOCK_STATEMENTS = 3  # statements offered between existing ones (prefix-only models cannot see below)
+_MID_BLOCK_STATEMENTS = 1  # between existing statements: one (compound) statement; a few only at a block end
 _MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 
@@ -207,11 +207,17 @@ def _block(
         model_base = floor = indentation_of(body[0])
         target = block_level = shape.indent
     statements_left = _MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else _MAX_STATEMENTS
+    # Code below the cursor (not just a closer): the suggestion must not leave the block it starts in.
+    code_follows = below is not None and not is_closer_line(below, language)
     closes_block = shape.block_end is None and language != "python"
     kept: list[str] = []
     for line in body:
         placed = _reindented(line, model_base, target)
-        if placed is None or (line.strip() and _shallower(indentation_of(line), floor)):
+        leaves_block = bool(placed and placed.strip()) and _shallower(
+            indentation_of(placed or ""), block_level
+        )
+        leaves_block = leaves_block and code_follows
+        if placed is None or leaves_block or (line.strip() and _shallower(indentation_of(line), floor)):
             if closes_block and is_closer_line(line, language):
                 kept.append(
                     _outdented_closer(line, model_base if not column_zero else floor, target or floor)
