@@ -330,6 +330,10 @@ class _Diagnoser:
         start, _ = self.span(node)
         if not node.is_named:
             self.add(start, start, f"missing {_quoted(token)}", "missing", token)
+        elif token == "string_end" and node.parent is not None and node.parent.child_count > 0:
+            opening_start, opening_end = self.span(node.parent.children[0])
+            quote = self.text[opening_start:opening_end].lstrip("rRbBuUfFtT")
+            self.add(start, start, "unterminated string", "missing", quote or None)
         else:
             self.add(start, start, f"missing {token.replace('_', ' ')}", "missing", None)
 

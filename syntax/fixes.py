@@ -375,14 +375,21 @@ class _Rules:
     def _open_string(self, quote: str, line_start: int) -> None:
         """The opening quote may be the one missing: the lone quote closes a string that starts earlier."""
         d = self.diagnostic
-        if len(quote) != 1 or self.text[d.start : d.start + 1] != quote:
+        quote_at = self.text.find(quote, d.start, d.start + 4)  # after a string prefix such as b or f
+        if len(quote) != 1 or quote_at < 0:
             return
-        before = self.text[line_start : d.start]
+        rest = self.text[quote_at + 1 : _line_end(self.text, quote_at)]
+        first = 0 if not rest.strip(" \t,;:)]}") else 2  # nothing after the quote: it closes a string
+        before = self.text[line_start:quote_at]
         starts = [m.end() for m in re.finditer(r"(^[ \t]*|[ \t(\[{,=])(?=[^ \t])", before)]
         for rank, start in enumerate(reversed(starts[-4:])):
             position = line_start + start
-            if position < d.start and self.text[position] != quote:
-                self.add(position, position, quote, "Open the string", 2 + rank)
+            if position < quote_at and self.text[position] != quote:
+                self.add(position, position, quote, "Open the string", first + rank)
+        # or the string swallowed its closing quote and what follows it on the line
+        for rank, match in enumerate(re.finditer(r"[^\s,](?=\s*[,)\]}:;])", rest)):
+            position = quote_at + 1 + match.end()
+            self.add(position, position, quote, "Close the string", 3 + rank)
 
     def _open_bracket(self, opener: str) -> None:
         """A stray closer may have lost its opener: open it at the start of a chunk earlier on the line."""
