@@ -51,6 +51,7 @@ _REGION_LINES_AFTER = 3
 _MODEL_SHARE_OF_BUDGET = 0.6
 _MODEL_CANDIDATES = 4
 _VERIFY_GRACE_S = 0.5
+_MAX_ERRORS_TO_FIX = 30
 
 
 @dataclass(frozen=True)
@@ -618,6 +619,8 @@ def propose_fixes(
     before = diagnose(parsed)
     if diagnostic not in before:
         return []  # stale: the document changed since the diagnostic was computed
+    if len(before) > _MAX_ERRORS_TO_FIX:
+        return []  # not code in this language (or binary): reparsing it costs seconds and fixes nothing
     check = _Checker(parsed, before, diagnostic, allow_revealing)
     # rule candidates first, within their share of the budget: a slow model must not cost them
     rule_share = 1.0 if generator is None else 1.0 - _MODEL_SHARE_OF_BUDGET

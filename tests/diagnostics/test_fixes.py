@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 
 import pytest
@@ -109,9 +110,14 @@ def test_binary_junk_and_huge_files_do_not_crash() -> None:
         diagnostics = diagnose(junk, language)
         assert 0 < len(diagnostics) <= 100
         assert all(0 <= d.start <= d.end <= len(junk) for d in diagnostics)
-        parsed = parse_text(junk, language)
-        for fix in propose_fixes(parsed, diagnostics[0], time_budget_s=0.5):
+        for fix in propose_fixes(parse_text(junk, language), diagnostics[0], time_budget_s=0.5):
             assert fix.edits
+    noise = random.Random(1)
+    prose = "".join(noise.choice("abc xyz(){};:=\"'\n") for _ in range(20000))
+    for language in ("python", "cpp"):
+        diagnostics = diagnose(prose, language)
+        assert len(diagnostics) > 30
+        assert propose_fixes(parse_text(prose, language), diagnostics[0]) == []  # not code: nothing to fix
     big = "def f(a):\n    return a\n" * 20000 + "x = (1\n"
     found = diagnose(big, "python")
     assert [d.message for d in found] == ["unclosed '('"]
