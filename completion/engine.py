@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -92,6 +92,13 @@ class CompletionOptions:
     token_healing: bool = field(
         default=True, metadata={"description": "Complete a half-typed word from the start of its token."}
     )
+    reuse: bool = field(
+        default=True,
+        metadata={
+            "description": "Reuse the model's cached prompt prefix and suggestions the user types into. Off: "
+            "re-evaluate the whole prompt on every request (a baseline for benchmarks)."
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ class CompletionEngine:
         self._shown: dict[str, _Shown] = {}
         self._exact: OrderedDict[tuple[str, int, int], Completion] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.history: deque[dict[str, Any]] = deque(maxlen=1000)  # recent completions, for infill/stats
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -211,6 +219,14 @@ class CompletionEngine:
 
     def cached(self, request: CompletionRequest) -> Completion | None:
         """A suggestion the user is typing into (or asked for before), without running the model."""
+        if not self.options.reuse or not self.options.enabled:
+            return None
+        hit = self._lookup(request)
+        if hit is not None:
+            self._record(hit)
+        return hit
+
+    def _lookup(self, request: CompletionRequest) -> Completion | None:
         before, after = request.text[: request.offset], request.text[request.offset :]
         with self._cache_lock:
             exact = self._exact.get((request.uri, hash(before), hash(after)))
@@ -247,6 +263,8 @@ class CompletionEngine:
             return None
         try:
             tokens = model.tokenize(prompt.pieces, add_bos=True)
+            if not self.options.reuse:
+                model.forget_prompt()
             best: tuple[float, Suggestion, Generation] | None = None
             for attempt in range(self.options.candidates):
                 if attempt and time.monotonic() > deadline:
@@ -281,7 +299,19 @@ class CompletionEngine:
             stop_reason=generation.stop_reason,
         )
         self._remember(request, completion)
+        self._record(completion)
         return completion
+
+    def _record(self, completion: Completion) -> None:
+        self.history.append(
+            {
+                "cached": completion.cached,
+                "elapsedMs": round(completion.elapsed_ms, 1),
+                "tokensPrompt": completion.tokens_prompt,
+                "tokensEvaluated": completion.tokens_evaluated,
+                "tokensGenerated": completion.tokens_generated,
+            }
+        )
 
     def _shape(self, request: CompletionRequest, language: str | None) -> CompletionShape:
         shape = completion_shape(request.text, request.offset, language)

@@ -205,6 +205,11 @@ class ModelSession:
         )
         return int(mismatch[0]) if mismatch.size else limit
 
+    def forget_prompt(self) -> None:
+        """Drop the KV cache so the next prompt is evaluated whole (the no-reuse baseline)."""
+        self._llama.reset()
+        self._llama._ctx.kv_cache_clear()
+
     def _evaluate_prompt(self, tokens: list[int]) -> int:
         """Bring the KV cache to `tokens`, reusing the longest cached prefix; returns tokens evaluated."""
         llama = self._llama

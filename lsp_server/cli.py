@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from completion.engine import CompletionEngine, CompletionRequest
 from completion.model import ModelLoadError, ModelSession, llama_cpp_problem, model_path_for
@@ -77,8 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return run_fix(args.file, write=args.write, language=args.language, use_model=not args.no_model)
     from lsp_server.server import create_server
 
-    create_server(settings).start_io()
+    create_server(settings).start_io(sys.stdin.buffer, _private_stdout())
     return 0
+
+
+def _private_stdout() -> BinaryIO:
+    """A stdout for LSP alone: llama.cpp prints to fd 1 and llama-cpp-python points fd 1 at /dev/null while a
+    model loads, which would corrupt or swallow protocol messages. Everything else written to fd 1 goes to
+    stderr from now on."""
+    lsp_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return lsp_out
 
 
 def read_source(path: str) -> str:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from lsp_server.server import InfillServer
 
 PROMPT_REQUEST = "infill/prompt"
+STATS_REQUEST = "infill/stats"
 _WORD_BEFORE = re.compile(r"[\w$]*\Z")
 
 
@@ -54,6 +55,17 @@ def register(server: InfillServer) -> None:
             return None
         built = await ls.run_blocking(ls.engine.build_prompt, request)
         return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
+
+    _register_stats(server)
+
+
+def _register_stats(server: InfillServer) -> None:
+    @server.feature(STATS_REQUEST)
+    def stats(ls: InfillServer, params: Any) -> dict[str, Any]:
+        """Recent completions (cached?, time, prompt/evaluated/generated tokens), then forgets them."""
+        recent = list(ls.engine.history)
+        ls.engine.history.clear()
+        return {"completions": recent}
 
 
 def _completion_item(

@@ -142,11 +142,6 @@ def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> No
 
 
 @pytest.mark.default_model
-@pytest.mark.xfail(
-    reason="llama-cpp-python points fd 1 at /dev/null while it loads the model, so LSP messages the server "
-    "writes meanwhile are lost; lsp_server/cli.py should give pygls a dup of stdout and point fd 1 at stderr",
-    strict=False,
-)
 def test_requests_during_model_load_are_all_answered(tmp_path: Path) -> None:
     result = run_script("real_loading.lua", tmp_path, REAL_SERVER, timeout_s=90)
     assert "requests during the model load" in result.stdout
