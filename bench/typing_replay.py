@@ -58,7 +58,8 @@ def pick_targets(paths: list[Path], lines_per_file: int, seed: int) -> list[tupl
     for path in paths:
         lines = path.read_text(encoding="utf-8").splitlines()
         good = [
-            i for i, line in enumerate(lines)
+            i
+            for i, line in enumerate(lines)
             if i > 20 and 12 <= len(line.strip()) <= 60 and not line.strip().startswith(("#", '"', "'"))
         ]
         targets += [(path, i) for i in sorted(rng.sample(good, min(lines_per_file, len(good))))]
@@ -72,7 +73,9 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_arm(name: str, options: dict[str, Any], targets: list[tuple[Path, int]], pause_s: float) -> ArmResult:
+async def run_arm(
+    name: str, options: dict[str, Any], targets: list[tuple[Path, int]], pause_s: float
+) -> ArmResult:
     result = ArmResult(name)
     client = LanguageClient("typing-replay", "1")
     ready = asyncio.Event()
@@ -110,7 +113,11 @@ async def run_arm(name: str, options: dict[str, Any], targets: list[tuple[Path, 
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
                     types.VersionedTextDocumentIdentifier(version=version, uri=uri),
-                    [types.TextDocumentContentChangePartial(range=types.Range(position, position), text=char)],
+                    [
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(position, position), text=char
+                        )
+                    ],
                 )
             )
             column += 1
@@ -119,7 +126,9 @@ async def run_arm(name: str, options: dict[str, Any], targets: list[tuple[Path, 
                 types.InlineCompletionParams(
                     text_document=types.TextDocumentIdentifier(uri),
                     position=types.Position(line_index, column),
-                    context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+                    context=types.InlineCompletionContext(
+                        trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                    ),
                 )
             )
             elapsed = (time.perf_counter() - started) * 1000
@@ -167,12 +176,16 @@ def report(results: list[ArmResult]) -> dict[str, Any]:
         )
     if len(results) == 2:
         fast, naive = rows[results[0].name], rows[results[1].name]
-        print(f"naive/infill-ls: p50 x{naive['p50_ms'] / fast['p50_ms']:.1f}, p95 x{naive['p95_ms'] / fast['p95_ms']:.1f}")
+        print(
+            f"naive/infill-ls: p50 x{naive['p50_ms'] / fast['p50_ms']:.1f}, p95 x{naive['p95_ms'] / fast['p95_ms']:.1f}"
+        )
     return rows
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=3, help="how many of the default stdlib files to use")
     parser.add_argument("--paths", nargs="*", type=Path, help="source files to replay instead")
     parser.add_argument("--lines", type=int, default=4, help="target lines per file")
@@ -193,7 +206,9 @@ async def main() -> None:
         "infill-ls": base,
         "naive": {**base, "completion": {**base["completion"], "reuse": False}},
     }
-    results = [await run_arm(name, arms[name], targets, args.pause_ms / 1000) for name in args.arms.split(",")]
+    results = [
+        await run_arm(name, arms[name], targets, args.pause_ms / 1000) for name in args.arms.split(",")
+    ]
     rows = report(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ class DefaultModelError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where infill-ls keeps assembled models: $INFILL_LS_CACHE, else $XDG_CACHE_HOME/infill-ls or ~/.cache/infill-ls."""
+    """Where assembled models live: $INFILL_LS_CACHE, else $XDG_CACHE_HOME/infill-ls or ~/.cache/infill-ls."""
     if explicit := os.environ.get("INFILL_LS_CACHE"):
         return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "infill-ls"

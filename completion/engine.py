@@ -17,8 +17,15 @@ import numpy as np
 
 from completion.model import Generation, ModelSession
 from completion.postprocess import Suggestion, postprocess
-from completion.prompt import Prompt, SnippetLike, build_prompt, prefix_window_start, suffix_window_end
-from completion.token_healing import VocabPieces, heal_split
+from completion.prompt import (
+    ContextLike,
+    Prompt,
+    SnippetLike,
+    build_prompt,
+    prefix_window_start,
+    suffix_window_end,
+)
+from completion.token_healing import VocabPieces, heal_split, strip_healed
 from syntax.checks import CompletionShape, completion_shape
 from syntax.languages import spec_for
 
@@ -208,7 +215,7 @@ class CompletionEngine:
             healed=healed,
         )
 
-    def _parse_context(self, request: CompletionRequest, language: str, window_start: int) -> object | None:
+    def _parse_context(self, request: CompletionRequest, language: str, window_start: int) -> ContextLike:
         from syntax.context import parse_context
         from syntax.document import SyntaxDocument
 
@@ -272,7 +279,7 @@ class CompletionEngine:
                 generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt)
                 if generation.stop_reason == "cancelled":
                     return None
-                raw = _complete_part(_strip_healed(generation.text, prompt.healed), generation, shape)
+                raw = _complete_part(strip_healed(generation.text, prompt.healed), generation, shape)
                 raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
                 suggestion = (
                     None if raw is None else postprocess(raw, request.text, request.offset, shape, language)
@@ -404,13 +411,6 @@ def _acquire(lock: threading.Lock, cancel: threading.Event | None, deadline: flo
         lock.release()
         return False
     return True
-
-
-def _strip_healed(text: str, healed: str) -> str | None:
-    """The generated text after the characters token healing took off the prompt (None if it disagrees)."""
-    if not healed:
-        return text
-    return text[len(healed) :] if text.startswith(healed) else None
 
 
 def _complete_part(text: str | None, generation: Generation, shape: CompletionShape) -> str | None:

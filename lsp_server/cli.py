@@ -19,15 +19,21 @@ from syntax.languages import LANGUAGES, available_grammars, spec_for
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="infill-ls", description="Local fill-in-the-middle completion over LSP.")
+    parser = argparse.ArgumentParser(
+        prog="infill-ls", description="Local fill-in-the-middle completion over LSP."
+    )
     parser.add_argument("--version", action="version", version=f"infill-ls {__version__}")
     parser.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
     parser.add_argument("--settings", help="JSON file with settings (same shape as the 'infill' section)")
     parser.add_argument("--log-file", help="write the server log here (stdout carries LSP)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdio (the default; accepted for clients)")
+    parser.add_argument(
+        "--stdio", action="store_true", help="speak LSP over stdio (the default; accepted for clients)"
+    )
     commands = parser.add_subparsers(dest="command")
-    complete = commands.add_parser("complete", help="print the completion the server would show at a position")
+    complete = commands.add_parser(
+        "complete", help="print the completion the server would show at a position"
+    )
     complete.add_argument("file")
     complete.add_argument("--line", type=int, required=True, help="0-based line")
     complete.add_argument("--character", type=int, required=True, help="0-based column (code points)")
@@ -49,10 +55,12 @@ def load_settings(args: argparse.Namespace) -> Settings:
         try:
             data = json.loads(Path(args.settings).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            print(f"infill-ls: cannot read settings {args.settings}: {error}; using defaults", file=sys.stderr)
+            print(
+                f"infill-ls: cannot read settings {args.settings}: {error}; using defaults", file=sys.stderr
+            )
     settings, errors = settings_from_dict(data)
-    for error in errors:
-        print(f"infill-ls: invalid setting, default used: {error}", file=sys.stderr)
+    for message in errors:
+        print(f"infill-ls: invalid setting, default used: {message}", file=sys.stderr)
     if args.model:
         settings.model.path = args.model
     return settings
@@ -121,23 +129,28 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     except ModelLoadError as error:
         print(f"infill-ls: model unavailable: {error}", file=sys.stderr)
         return 1
-    request = CompletionRequest(text, offset, uri=Path(args.file).resolve().as_uri(), language_id=args.language,
-                                path=args.file)
+    request = CompletionRequest(
+        text, offset, uri=Path(args.file).resolve().as_uri(), language_id=args.language, path=args.file
+    )
     if args.show_prompt:
         print(engine.build_prompt(request).text(), file=sys.stderr)
     started = time.monotonic()
     result = engine.complete(request)
     elapsed = (time.monotonic() - started) * 1000
     if args.json:
-        print(json.dumps({
-            "text": result.text if result else None,
-            "replaceEnd": result.end - offset if result else 0,
-            "elapsedMs": round(elapsed, 1),
-            "tokensPrompt": result.tokens_prompt if result else 0,
-            "tokensEvaluated": result.tokens_evaluated if result else 0,
-            "tokensGenerated": result.tokens_generated if result else 0,
-            "model": engine.model.info.name if engine.model else None,
-        }))
+        print(
+            json.dumps(
+                {
+                    "text": result.text if result else None,
+                    "replaceEnd": result.end - offset if result else 0,
+                    "elapsedMs": round(elapsed, 1),
+                    "tokensPrompt": result.tokens_prompt if result else 0,
+                    "tokensEvaluated": result.tokens_evaluated if result else 0,
+                    "tokensGenerated": result.tokens_generated if result else 0,
+                    "model": engine.model.info.name if engine.model else None,
+                }
+            )
+        )
     elif result is not None:
         print(result.text)
     engine.set_model(None)
@@ -162,7 +175,9 @@ def run_doctor(settings: Settings) -> int:
         print(f"  size:         {info.size_bytes / 1e6:.1f} MB")
         print(f"  name:         {info.name} ({info.architecture})")
         print(f"  family:       {info.family}")
-        template = f"{fim.order.upper()} {fim.prefix} {fim.suffix} {fim.middle}" if fim else "none (prefix-only)"
+        template = (
+            f"{fim.order.upper()} {fim.prefix} {fim.suffix} {fim.middle}" if fim else "none (prefix-only)"
+        )
         print(f"  FIM template: {template}")
         if fim:
             print(f"  stop tokens:  {', '.join(fim.stop) or '-'}")
@@ -170,12 +185,12 @@ def run_doctor(settings: Settings) -> int:
         print(f"  threads:      {info.threads}")
         session.close()
     print("grammars:")
-    for name, error in available_grammars().items():
+    for name, grammar_error in available_grammars().items():
         spec = spec_for(name)
         extensions = " ".join(spec.extensions) if spec else ""
-        print(f"  {name:<11} {'ok' if error is None else 'MISSING'}  {extensions}")
-        if error is not None:
-            problems.append(f"grammar {name}: {error}")
+        print(f"  {name:<11} {'ok' if grammar_error is None else 'MISSING'}  {extensions}")
+        if grammar_error is not None:
+            problems.append(f"grammar {name}: {grammar_error}")
     print(f"languages: {len(LANGUAGES)} supported; others complete without syntax checks")
     if problems:
         print("problems:")

@@ -34,12 +34,16 @@ class InfillProtocol(LanguageServerProtocol):
     _server: InfillServer
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+    def lsp_text_document__did_open(
+        self, params: types.DidOpenTextDocumentParams
+    ) -> Generator[Any, Any, None]:
         yield from super().lsp_text_document__did_open(params)
         self._server._document_opened(params.text_document.uri)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+    def lsp_text_document__did_change(
+        self, params: types.DidChangeTextDocumentParams
+    ) -> Generator[Any, Any, None]:
         uri = params.text_document.uri
         for change in params.content_changes:
             self._server._apply_change(uri, change)
@@ -49,7 +53,9 @@ class InfillProtocol(LanguageServerProtocol):
             yield handler, (params,), None
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+    def lsp_text_document__did_close(
+        self, params: types.DidCloseTextDocumentParams
+    ) -> Generator[Any, Any, None]:
         yield from super().lsp_text_document__did_close(params)
         self._server._document_closed(params.text_document.uri)
 
@@ -264,16 +270,22 @@ class InfillServer(LanguageServer):
         progress = self._progress_reporter(loop, token)
         self.set_status("loading", "loading model")
         threading.Thread(
-            target=self._load_model, args=(options, generation, loop, progress), name="infill-model-load", daemon=True
+            target=self._load_model,
+            args=(options, generation, loop, progress),
+            name="infill-model-load",
+            daemon=True,
         ).start()
 
-    def _progress_reporter(self, loop: asyncio.AbstractEventLoop, token: str) -> Callable[[str, int | None], None]:
+    def _progress_reporter(
+        self, loop: asyncio.AbstractEventLoop, token: str
+    ) -> Callable[[str, int | None], None]:
         capabilities = self.client_capabilities.window
         if not (capabilities and capabilities.work_done_progress):
             return lambda message, percentage: None
         self.work_done_progress.create(token)
         self.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title="infill-ls: loading model", percentage=0, cancellable=False)
+            token,
+            types.WorkDoneProgressBegin(title="infill-ls: loading model", percentage=0, cancellable=False),
         )
 
         def report(message: str, percentage: int | None) -> None:
@@ -334,4 +346,3 @@ def create_server(default_settings: Settings | None = None) -> InfillServer:
     server = InfillServer(default_settings)
     features.register_all(server)
     return server
-

@@ -214,7 +214,9 @@ def _synced_package_json(text: str) -> str:
     package = json.loads(text)
     configuration = package.setdefault("contributes", {}).setdefault("configuration", {})
     properties = configuration.setdefault("properties", {})
-    server_keys = {key for key in properties if key.split(".")[1] in {f.name for f in dataclasses.fields(Settings)}}
+    server_keys = {
+        key for key in properties if key.split(".")[1] in {f.name for f in dataclasses.fields(Settings)}
+    }
     for key in server_keys:
         del properties[key]
     properties.update(schema_properties())

@@ -37,7 +37,12 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
         "//",
     ),
     LanguageSpec(
-        "typescript", "tree_sitter_typescript", "language_typescript", ("typescript",), (".ts", ".mts", ".cts"), "//"
+        "typescript",
+        "tree_sitter_typescript",
+        "language_typescript",
+        ("typescript",),
+        (".ts", ".mts", ".cts"),
+        "//",
     ),
     LanguageSpec("tsx", "tree_sitter_typescript", "language_tsx", ("typescriptreact",), (".tsx",), "//"),
     LanguageSpec("go", "tree_sitter_go", "language", ("go",), (".go",), "//"),

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pygls.protocol import default_converter
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
 SERVER_COMMAND = [sys.executable, "-m", "lsp_server"]
@@ -28,7 +28,9 @@ def capabilities(client: str) -> types.ClientCapabilities:
     caps = client_capabilities(spec)
     if client != "plain":
         assert caps.text_document is not None
-        caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
+        caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(
+            dynamic_registration=False
+        )
     return caps
 
 
@@ -70,7 +72,9 @@ async def lsp_session(
     position_encodings: list[str] | None = None,
 ) -> AsyncIterator[StatusClient]:
     """Start the real server over stdio, initialize it like `client_kind`, shut it down at the end."""
-    config = ClientServerConfig(server_command=SERVER_COMMAND + (server_args or []), client_factory=StatusClient)
+    config = ClientServerConfig(
+        server_command=SERVER_COMMAND + (server_args or []), client_factory=StatusClient
+    )
     client: StatusClient = await config.start()
     if configuration is not None:
         client.set_configuration(configuration)
@@ -108,6 +112,8 @@ async def lsp_session(
 def open_document(client: LanguageClient, path: Path, text: str, language_id: str = "python") -> str:
     uri = path.as_uri()
     client.text_document_did_open(
-        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)
+        )
     )
     return uri

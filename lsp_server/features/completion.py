@@ -30,9 +30,13 @@ def register(server: InfillServer) -> None:
             return types.InlineCompletionList(items=[])
         uri = params.text_document.uri
         edit_range = types.Range(ls.to_position(uri, completion.start), ls.to_position(uri, completion.end))
-        return types.InlineCompletionList(items=[types.InlineCompletionItem(completion.text, range=edit_range)])
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(completion.text, range=edit_range)]
+        )
 
-    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+    )
     async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
         """For clients without inline completion: the suggestion as one completion item."""
         capabilities = ls.client_capabilities.text_document
@@ -44,7 +48,9 @@ def register(server: InfillServer) -> None:
         result: Completion | None = await ls.complete(request)
         if result is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(is_incomplete=True, items=[_completion_item(ls, params, request.text, result)])
+        return types.CompletionList(
+            is_incomplete=True, items=[_completion_item(ls, params, request.text, result)]
+        )
 
     @server.feature(PROMPT_REQUEST)
     async def prompt(ls: InfillServer, params: Any) -> dict[str, Any] | None:

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsprotocol import types
-
 from lsp_helpers import lsp_session, open_document
+from lsprotocol import types
 
 pytestmark = pytest.mark.default_model
 
@@ -158,9 +157,13 @@ async def test_cancelled_request_leaves_the_model_usable(workspace: Path) -> Non
         pending = []
         for number in range(3):
             msg_id = f"to-cancel-{number}"
-            pending.append(client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id))
+            pending.append(
+                client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+            )
             client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
-        for future in pending:  # each ends: cancelled (an error response) or answered before the cancel arrived
+        for (
+            future
+        ) in pending:  # each ends: cancelled (an error response) or answered before the cancel arrived
             try:
                 await asyncio.wrap_future(future)
             except Exception as error:
@@ -178,7 +181,9 @@ async def test_configuration_change_disables_and_reenables_completion(workspace:
         disabled = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         assert disabled is not None and len(disabled.items) == 0
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"infill": {"completion": {"enabled": True, "timeBudgetMs": 120_000}}})
+            types.DidChangeConfigurationParams(
+                settings={"infill": {"completion": {"enabled": True, "timeBudgetMs": 120_000}}}
+            )
         )
         enabled = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         assert enabled is not None and len(enabled.items) == 1
@@ -225,7 +230,9 @@ async def test_bad_model_path_reports_error_and_server_stays_up(bad_path: str, w
 
 async def test_malformed_requests_do_not_kill_the_server(workspace: Path) -> None:
     async with lsp_session("neovim", root=workspace) as client:
-        unknown = await client.text_document_inline_completion_async(inline_params("file:///nowhere.py", 0, 0))
+        unknown = await client.text_document_inline_completion_async(
+            inline_params("file:///nowhere.py", 0, 0)
+        )
         assert unknown is None or len(unknown.items) == 0
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         beyond = await client.text_document_inline_completion_async(inline_params(uri, 99, 99))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,10 @@ def engine(default_model: ModelSession) -> Iterator[CompletionEngine]:
 
 def test_window_start_does_not_move_while_typing_on_a_line() -> None:
     cursor = SOURCE.index("value_150")
-    starts = {prefix_window_start(SOURCE[:cursor] + "x" * n + SOURCE[cursor:], cursor + n, 1000, 16) for n in range(40)}
+    starts = {
+        prefix_window_start(SOURCE[:cursor] + "x" * n + SOURCE[cursor:], cursor + n, 1000, 16)
+        for n in range(40)
+    }
     assert len(starts) == 1
     (start,) = starts
     assert start == 0 or SOURCE[start - 1] == "\n"
@@ -44,9 +48,9 @@ def test_window_start_does_not_move_while_typing_on_a_line() -> None:
 
 
 def test_window_start_moves_only_at_stride_boundaries() -> None:
-    line_starts = [0] + [i + 1 for i, char in enumerate(SOURCE) if char == "\n"][:-1]
+    line_starts = [0, *[i + 1 for i, char in enumerate(SOURCE) if char == "\n"][:-1]]
     starts = [prefix_window_start(SOURCE, offset, 1000, 16) for offset in line_starts[100:180]]
-    moves = sum(1 for a, b in zip(starts, starts[1:], strict=False) if a != b)
+    moves = sum(1 for a, b in itertools.pairwise(starts) if a != b)
     assert moves <= 80 // 16 + 1  # a 'last N characters' window would move on all 79 steps
     assert all(SOURCE.count("\n", 0, start) % 16 == 0 for start in starts)
 
@@ -68,8 +72,15 @@ def test_suffix_window_keeps_whole_lines() -> None:
 def test_prefix_only_prompt_has_path_header_then_window() -> None:
     text = "def add(a, b):\n    return "
     prompt = build_prompt(
-        text=text, offset=len(text), path="pkg/calc.py", line_comment="#", template=None, context=None,
-        snippets=(), window_start=0, suffix_end=len(text),
+        text=text,
+        offset=len(text),
+        path="pkg/calc.py",
+        line_comment="#",
+        template=None,
+        context=None,
+        snippets=(),
+        window_start=0,
+        suffix_end=len(text),
     )
     assert [piece.special for piece in prompt.pieces] == [False]
     assert prompt.text() == "# Path: pkg/calc.py\n" + text
@@ -84,8 +95,15 @@ def test_fim_prompt_with_repo_tokens_puts_snippets_first() -> None:
     text = "import util\n\nresult = \nprint(result)\n"
     cursor = text.index("= ") + 2
     prompt = build_prompt(
-        text=text, offset=cursor, path="pkg/main.py", line_comment="#", template=template, context=None,
-        snippets=[Snippet()], window_start=0, suffix_end=len(text),
+        text=text,
+        offset=cursor,
+        path="pkg/main.py",
+        line_comment="#",
+        template=template,
+        context=None,
+        snippets=[Snippet()],
+        window_start=0,
+        suffix_end=len(text),
     )
     specials = [piece.text for piece in prompt.pieces if piece.special]
     assert specials[:3] == [template.repo_name, template.file_sep, template.file_sep]
@@ -133,7 +151,9 @@ def test_disabled_engine_and_missing_model_give_nothing(engine: CompletionEngine
 
 @pytest.mark.default_model
 def test_infill_candidates_are_distinct_texts(engine: CompletionEngine) -> None:
-    found = engine.infill_candidates("numbers = [1, 2, 3]\ntotal = sum(", ")\n", n=3, max_tokens=8, time_budget_s=5)
+    found = engine.infill_candidates(
+        "numbers = [1, 2, 3]\ntotal = sum(", ")\n", n=3, max_tokens=8, time_budget_s=5
+    )
     assert 1 <= len(found) <= 3
     assert len(set(found)) == len(found)
 
@@ -151,7 +171,9 @@ def test_out_of_range_offset_is_rejected_quietly() -> None:
         ("empty.gguf", b"", "not a GGUF model"),
     ],
 )
-def test_model_load_errors_say_what_is_wrong(tmp_path: Path, name: str, content: object, message: str) -> None:
+def test_model_load_errors_say_what_is_wrong(
+    tmp_path: Path, name: str, content: object, message: str
+) -> None:
     path = tmp_path / name
     if content == "dir":
         path.mkdir()
