@@ -30,6 +30,7 @@ from syntax.diagnostics import (
     error_spans,
     keywords,
     one_edit_away,
+    parse_text,
     thread_parser,
 )
 
@@ -235,15 +236,23 @@ def _verdict(
     line_end = _line_end(after.text, edit.start + len(edit.new_text))
     changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(after.tree)]
     edited = (after.byte_offset(region[0]), after.byte_offset(region[1] + delta))
-    verdict = "clean"
-    for d in diagnose_ranges(after, [*changed, edited]):
-        if (d.start, d.end, d.message) in expected:
-            continue
-        if d.start > line_end and any(low <= d.start and d.end <= high for low, high in hidden):
-            verdict = "reveals"
-            continue
+    def judge(found: list[SyntaxDiagnostic]) -> str | None:
+        verdict = "clean"
+        for d in found:
+            if (d.start, d.end, d.message) in expected:
+                continue
+            if d.start > line_end and any(low <= d.start and d.end <= high for low, high in hidden):
+                verdict = "reveals"
+                continue
+            return None
+        return verdict
+
+    verdict = judge(diagnose_ranges(after, [*changed, edited]))
+    if verdict is None or not _unchanged_outside(after, old_tree, changed, edited):
         return None
-    return verdict if _unchanged_outside(after, old_tree, changed, edited) else None
+    # tree-sitter's error recovery can differ between an incremental and a fresh parse: the editor may show
+    # either, so the fix must also hold for a fresh parse of the whole result
+    return judge(diagnose(parse_text(after.text, parsed.language)))
 
 
 def _unchanged_outside(

@@ -166,3 +166,18 @@ def test_model_output_that_adds_lines_is_not_a_fix() -> None:
     fixes = propose_fixes(parsed, target, generator=chatty, max_fixes=5)
     results = [apply_edits(parsed.text, f.edits) for f in fixes if f.source == "model"]
     assert results == ["if ready:  # fixed\n    start()\n"]
+
+
+def test_fix_must_also_hold_for_a_fresh_parse() -> None:
+    # an incremental reparse keeps the old ERROR for the next token, a fresh parse reports a new one there
+    text = (
+        'function f(i) {\n  switch (i) {\n    case "a":\n      return 1;\n'
+        '      cse "b": {\n        return 2;\n      }\n  }\n}\n'
+    )
+    parsed = parse_text(text, "typescript")
+    before = diagnose(parsed)
+    assert before[0].message == "missing ';'"
+    fixes = propose_fixes(parsed, before[0])
+    results = [apply_edits(text, f.edits) for f in fixes]
+    assert results[0] == text.replace("cse", "case")
+    assert text.replace("cse", "cse;") not in results  # leaves an error a fresh parse reports
