@@ -236,6 +236,7 @@ def _verdict(
     line_end = _line_end(after.text, edit.start + len(edit.new_text))
     changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(after.tree)]
     edited = (after.byte_offset(region[0]), after.byte_offset(region[1] + delta))
+
     def judge(found: list[SyntaxDiagnostic]) -> str | None:
         verdict = "clean"
         for d in found:
