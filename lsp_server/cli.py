@@ -83,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fix":
         from lsp_server.fix_command import run_fix
 
-        return run_fix(args.file, write=args.write, language=args.language, use_model=not args.no_model)
+        return run_fix(
+            args.file,
+            write=args.write,
+            language=args.language,
+            use_model=not args.no_model,
+            model_path=settings.model.path or None,
+        )
     from lsp_server.server import create_server
 
     create_server(settings).start_io(sys.stdin.buffer, _private_stdout())

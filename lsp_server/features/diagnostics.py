@@ -168,7 +168,15 @@ class DiagnosticsFeature:
         parsed, found = result
         low = self.server.to_offset(uri, params.range.start)
         high = self.server.to_offset(uri, params.range.end)
-        wanted = [d for d in found if d.start <= high and d.end >= low][:_MAX_DIAGNOSTICS_FIXED_PER_REQUEST]
+        # the client's own list counts too: Neovim asks from the cursor, which cannot sit past a line's end,
+        # where a missing ':' or ')' is reported, and sends that line's diagnostics in the context
+        named = {
+            self.server.to_offset(uri, d.range.start)
+            for d in params.context.diagnostics
+            if d.source == SOURCE
+        }
+        wanted = [d for d in found if (d.start <= high and d.end >= low) or d.start in named]
+        wanted = wanted[:_MAX_DIAGNOSTICS_FIXED_PER_REQUEST]
         options = self.server.settings.diagnostics
         actions: list[types.CodeAction] = []
         for diagnostic in wanted:

@@ -124,15 +124,7 @@ def test_real_server_completion_is_shown_and_accepted(tmp_path: Path) -> None:
     "case",
     [
         "bracket",
-        pytest.param(
-            "eol",
-            marks=pytest.mark.xfail(
-                reason="the server offers fixes only for diagnostics overlapping the request range; a "
-                "missing ':' sits just past the line's last character, where normal mode cannot put the "
-                "cursor, and the server ignores context.diagnostics (Neovim sends the line's diagnostics)",
-                strict=False,
-            ),
-        ),
+        "eol",
     ],
 )
 def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> None:

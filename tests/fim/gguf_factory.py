@@ -297,8 +297,13 @@ def build_tiny_model(
     tokenizer: str = "bpe",
     user_defined: Sequence[str] = (),
     seed: int = 0,
+    always_emit: str | None = None,
 ) -> Path:
     """Write a 1-layer llama GGUF (n_embd 32, f32, seeded random weights) with ``family``'s vocabulary.
+
+    ``always_emit`` (a token text of the vocabulary, e.g. one of ``extra_tokens``) makes a scripted model:
+    every token embeds to the same vector and the layer adds nothing, so greedy decoding emits that token
+    forever, whatever the prompt — a deterministic model for end-to-end tests of post-processing.
 
     ``family`` is a key of :data:`FAMILY_SPECIALS` (``None``: no FIM tokens). ``extra_tokens`` are plain-text
     NORMAL tokens appended at the end (e.g. ``" ghostly"`` for token-healing tests); ``tokenizer`` is
@@ -348,16 +353,24 @@ def build_tiny_model(
         return (rng.standard_normal(shape) * 0.2).astype(np.float32)
 
     n_vocab = len(vocab.tokens)
-    writer.add_tensor("token_embd.weight", weights(n_vocab, N_EMBD))
+    embeddings, output = weights(n_vocab, N_EMBD), weights(n_vocab, N_EMBD)
+    attn_output, ffn_down = weights(N_EMBD, N_EMBD), weights(N_EMBD, N_FF)
+    if always_emit is not None:
+        embeddings = np.ones((n_vocab, N_EMBD), dtype=np.float32)
+        output = np.zeros((n_vocab, N_EMBD), dtype=np.float32)
+        output[vocab.ids[always_emit]] = 1.0
+        attn_output, ffn_down = np.zeros_like(attn_output), np.zeros_like(ffn_down)
+    writer.add_tensor("token_embd.weight", embeddings)
     writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-    writer.add_tensor("output.weight", weights(n_vocab, N_EMBD))
+    writer.add_tensor("output.weight", output)
     writer.add_tensor("blk.0.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+    for name in ("attn_q", "attn_k", "attn_v"):
         writer.add_tensor(f"blk.0.{name}.weight", weights(N_EMBD, N_EMBD))
+    writer.add_tensor("blk.0.attn_output.weight", attn_output)
     writer.add_tensor("blk.0.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
     writer.add_tensor("blk.0.ffn_gate.weight", weights(N_FF, N_EMBD))
     writer.add_tensor("blk.0.ffn_up.weight", weights(N_FF, N_EMBD))
-    writer.add_tensor("blk.0.ffn_down.weight", weights(N_EMBD, N_FF))
+    writer.add_tensor("blk.0.ffn_down.weight", ffn_down)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
