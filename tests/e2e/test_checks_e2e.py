@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lsp_helpers import lsp_session, open_document
 from lsprotocol import types
 
-from lsp_helpers import lsp_session, open_document
 from syntax.document import SyntaxDocument
 from tests.fim.gguf_factory import build_tiny_model
 
