@@ -104,10 +104,19 @@ def available_grammars() -> dict[str, str | None]:
     return found
 
 
+# TSX is TypeScript plus JSX: its grammar accepts TypeScript's queries, which are not copied.
+_QUERIES_FROM = {"tsx": "typescript"}
+
+
+def query_source(language: str, kind: str) -> str | None:
+    """The text of `queries/<language>/<kind>.scm` shipped with the package, or None if there is none."""
+    folder = _QUERIES_FROM.get(language, language)
+    resource = resources.files("syntax").joinpath("queries", folder, f"{kind}.scm")
+    return resource.read_text(encoding="utf-8") if resource.is_file() else None
+
+
 @cache
 def query(language: str, kind: str) -> Query | None:
-    """The compiled query `queries/<language>/<kind>.scm` shipped with the package, or None if there is none."""
-    resource = resources.files("syntax").joinpath("queries", language, f"{kind}.scm")
-    if not resource.is_file():
-        return None
-    return Query(grammar(language), resource.read_text(encoding="utf-8"))
+    """The compiled query `queries/<language>/<kind>.scm`, or None if there is none."""
+    source = query_source(language, kind)
+    return None if source is None else Query(grammar(language), source)

@@ -15,12 +15,11 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from tree_sitter import Node, Query, QueryCursor
 
 from syntax.document import SyntaxDocument
-from syntax.languages import grammar
+from syntax.languages import grammar, query_source
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +98,9 @@ class _TagQueries:
 def _tag_queries(language: str) -> _TagQueries:
     """tags.scm split by pattern into definition/import patterns and reference patterns."""
     try:
-        resource = resources.files("syntax").joinpath("queries", language, "tags.scm")
-        if not resource.is_file():
+        source = query_source(language, "tags")
+        if source is None:
             return _TagQueries(None, None)
-        source = resource.read_text(encoding="utf-8")
         whole = Query(grammar(language), source)
         data = source.encode("utf-8")
         definition_parts: list[str] = []
