@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from completion.prompt import (
     suffix_window_end,
 )
 from completion.token_healing import VocabPieces, heal_split, strip_healed
+from completion.workspace_index import Retriever
 from syntax.checks import CompletionShape, completion_shape
 from syntax.languages import spec_for
 
@@ -85,10 +86,6 @@ class CompletionOptions:
     context_budget_chars: int = field(
         default=1000, metadata={"description": "Characters of parse context in the prompt.", "minimum": 0}
     )
-    cross_file_budget_chars: int = field(
-        default=1500,
-        metadata={"description": "Characters of cross-file snippets in the prompt.", "minimum": 0},
-    )
     candidates: int = field(
         default=3,
         metadata={
@@ -131,10 +128,6 @@ class Completion:
     tokens_generated: int = 0
     elapsed_ms: float = 0.0
     stop_reason: str = ""
-
-
-class Retriever(Protocol):
-    def retrieve(self, path: str, text: str, offset: int, budget_chars: int) -> Sequence[SnippetLike]: ...
 
 
 @dataclass
@@ -195,10 +188,8 @@ class CompletionEngine:
         if options.parse_context and spec is not None and options.context_budget_chars > 0:
             context = self._parse_context(request, spec.name, window_start)
         snippets: Sequence[SnippetLike] = ()
-        if self.retriever is not None and request.path and options.cross_file_budget_chars > 0:
-            snippets = self.retriever.retrieve(
-                request.path, request.text, request.offset, options.cross_file_budget_chars
-            )
+        if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
+            snippets = self.retriever.retrieve(request.path, request.text, request.offset)
         healed = ""
         if (options.token_healing if heal is None else heal) and self._vocab is not None:
             healed = heal_split(request.text[window_start : request.offset])[1]

@@ -104,23 +104,31 @@ def build_prompt(
     if template is not None and template.file_sep:
         if template.repo_name:
             pieces += [PromptPiece(template.repo_name, True), PromptPiece("workspace\n", False)]
-        for snippet in snippets:
-            pieces += [
-                PromptPiece(template.file_sep, True),
-                PromptPiece(f"{snippet.path}\n{snippet.text}\n", False),
-            ]
+        for path_of, text_of in _by_file(snippets):
+            pieces += [PromptPiece(template.file_sep, True), PromptPiece(f"{path_of}\n{text_of}\n", False)]
         pieces += [PromptPiece(template.file_sep, True), PromptPiece(f"{path or 'untitled'}\n", False)]
         header = sketch
     else:
         header = comment_block(f"Path: {path}", line_comment) if path else ""
-        for snippet in snippets:
-            header += comment_block(f"From {snippet.path}:\n{snippet.text}", line_comment)
+        for path_of, text_of in _by_file(snippets):
+            header += comment_block(f"From {path_of}:\n{text_of}", line_comment)
         header += sketch
     if template is None:
         pieces.append(PromptPiece(header + window, False))
     else:
         pieces += fim_pieces(template, header + window, text[offset:suffix_end])
     return Prompt(tuple(pieces), window_start, suffix_end if template else offset, healed)
+
+
+def _by_file(snippets: Sequence[SnippetLike]) -> list[tuple[str, str]]:
+    """Neighbouring snippets of one file as one section (retrieval returns them grouped by file)."""
+    sections: list[tuple[str, str]] = []
+    for snippet in snippets:
+        if sections and sections[-1][0] == snippet.path:
+            sections[-1] = (snippet.path, sections[-1][1] + "\n" + snippet.text)
+        else:
+            sections.append((snippet.path, snippet.text))
+    return sections
 
 
 def _file_sketch(context: ContextLike | None, line_comment: str, elided: bool) -> str:

@@ -126,7 +126,9 @@ class Snippet:
 class Retriever(Protocol):
     """What the completion engine needs from the index."""
 
-    def retrieve(self, path: str, text: str, offset: int, budget_chars: int) -> list[Snippet]: ...
+    def retrieve(
+        self, path: str, text: str, offset: int, budget_chars: int | None = None
+    ) -> list[Snippet]: ...
 
 
 @dataclass(frozen=True, slots=True)

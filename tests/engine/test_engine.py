@@ -91,6 +91,10 @@ def test_fim_prompt_with_repo_tokens_puts_snippets_first() -> None:
         path = "pkg/util.py"
         text = "def helper(x):\n    return x"
 
+    class SameFile:
+        path = "pkg/util.py"
+        text = "def other(y): ..."
+
     template = TEMPLATES["qwen2.5-coder"]
     text = "import util\n\nresult = \nprint(result)\n"
     cursor = text.index("= ") + 2
@@ -101,7 +105,7 @@ def test_fim_prompt_with_repo_tokens_puts_snippets_first() -> None:
         line_comment="#",
         template=template,
         context=None,
-        snippets=[Snippet()],
+        snippets=[Snippet(), SameFile()],  # one file: one section
         window_start=0,
         suffix_end=len(text),
     )
@@ -109,7 +113,8 @@ def test_fim_prompt_with_repo_tokens_puts_snippets_first() -> None:
     assert specials[:3] == [template.repo_name, template.file_sep, template.file_sep]
     assert specials[3:] == [template.prefix, template.suffix, template.middle]
     rendered = prompt.text()
-    assert rendered.index("def helper") < rendered.index("pkg/main.py") < rendered.index("import util")
+    assert rendered.index("def helper") < rendered.index("def other") < rendered.index("pkg/main.py")
+    assert rendered.index("pkg/main.py") < rendered.index("import util")
     assert rendered.endswith(template.suffix + "\nprint(result)\n" + template.middle)
 
 
