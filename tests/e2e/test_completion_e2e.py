@@ -105,7 +105,8 @@ async def test_no_completion_popup_for_clients_with_inline_completion(workspace:
 
 async def test_non_ascii_text_round_trips_in_utf16(workspace: Path) -> None:
     line0 = 'greeting = "héllo 👋 wörld"  # 中文'
-    async with lsp_session("vscode", root=workspace) as client:  # VS Code speaks UTF-16
+    options = {"completion": {"maxTokens": 16}}
+    async with lsp_session("vscode", initialization_options=options, root=workspace) as client:  # UTF-16
         uri = open_document(client, workspace / "hi.py", line0 + "\nprint(greeting)\n")
         # replace "wörld" (after an emoji: a surrogate pair, 2 UTF-16 units) with "мир"
         start = len('greeting = "héllo 👋 '.encode("utf-16-le")) // 2
