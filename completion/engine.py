@@ -254,7 +254,8 @@ class CompletionEngine:
             return None
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
-        shape = self._shape(request, language)
+        document = _matching_snapshot(request)
+        shape = self._shape(request, language, document)
         deadline = started + self.options.time_budget_ms / 1000
         prompt = self.build_prompt(request)
         if not _acquire(model.lock, cancel, deadline):
@@ -273,7 +274,9 @@ class CompletionEngine:
                 raw = _complete_part(strip_healed(generation.text, prompt.healed), generation, shape)
                 raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
                 suggestion = (
-                    None if raw is None else postprocess(raw, request.text, request.offset, shape, language)
+                    None
+                    if raw is None
+                    else postprocess(raw, request.text, request.offset, shape, language, document=document)
                 )
                 if suggestion is not None:
                     best = (generation.mean_logprob, suggestion, generation)
@@ -311,8 +314,10 @@ class CompletionEngine:
             }
         )
 
-    def _shape(self, request: CompletionRequest, language: str | None) -> CompletionShape:
-        shape = completion_shape(request.text, request.offset, language)
+    def _shape(
+        self, request: CompletionRequest, language: str | None, document: SyntaxDocument | None
+    ) -> CompletionShape:
+        shape = completion_shape(request.text, request.offset, language, document=document)
         mode = self.options.multiline
         if mode == "never" and shape.multiline:
             return CompletionShape(False, "", shape.block_end, "multiline-disabled")
@@ -391,6 +396,14 @@ class CompletionEngine:
         finally:
             model.lock.release()
         return found
+
+
+def _matching_snapshot(request: CompletionRequest) -> SyntaxDocument | None:
+    """The request's parsed document frozen at the request's text; None if an edit has moved it on since."""
+    if request.document is None:
+        return None
+    snapshot = request.document.snapshot(parse=False)
+    return snapshot if snapshot.text == request.text else None
 
 
 def _acquire(lock: threading.Lock, cancel: threading.Event | None, deadline: float) -> bool:

@@ -43,11 +43,13 @@ def test_empty_output_gives_none(raw: str) -> None:
     assert run("def f():<|cursor|>\n", raw, "python") is None
 
 
-def test_one_statement_between_existing_statements() -> None:
+def test_a_few_statements_between_existing_statements() -> None:
+    """Four at most: one alone halved the HumanEval multi-line passes of correct answers (35% vs 56%)."""
     marked = "def f(xs):\n    total = 0\n    <|cursor|>\n    print(total)\n"
-    raw = "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n"
+    raw = "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n    total += 3\n    total //= 2\n"
     result = run(marked, raw, "python")
-    assert result is not None and result.text == "for x in xs:\n        total += x"
+    assert result is not None
+    assert result.text == "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n    total += 3"
 
 
 def test_a_few_statements_at_the_end_of_a_block_but_nothing_after_a_return() -> None:
@@ -60,7 +62,7 @@ def test_statement_continuation_lines_are_kept() -> None:
     marked = "function f(x) {\n  const a = 1;\n  <|cursor|>\n  return a;\n}\n"
     raw = "if (x) {\n    g();\n  } else {\n    h();\n  }\n  k();\n"
     result = run(marked, raw, "javascript")
-    assert result is not None and result.text == "if (x) {\n    g();\n  } else {\n    h();\n  }"
+    assert result is not None and result.text == "if (x) {\n    g();\n  } else {\n    h();\n  }\n  k();"
 
 
 def test_line_below_at_another_indentation_is_not_a_repeat() -> None:
