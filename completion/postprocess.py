@@ -53,7 +53,9 @@ _CONTINUES_STATEMENT = re.compile(
 )
 _LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
 _FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b")
-_MID_BLOCK_STATEMENTS = 4  # between existing statements: a few (one cost correct multi-line answers half their passes)
+_MID_BLOCK_STATEMENTS = (
+    4  # between existing statements: a few (one cost correct multi-line answers half their passes)
+)
 _MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 

@@ -46,7 +46,9 @@ def test_empty_output_gives_none(raw: str) -> None:
 def test_a_few_statements_between_existing_statements() -> None:
     """Four at most: one alone halved the HumanEval multi-line passes of correct answers (35% vs 56%)."""
     marked = "def f(xs):\n    total = 0\n    <|cursor|>\n    print(total)\n"
-    raw = "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n    total += 3\n    total //= 2\n"
+    raw = (
+        "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n    total += 3\n    total //= 2\n"
+    )
     result = run(marked, raw, "python")
     assert result is not None
     assert result.text == "for x in xs:\n        total += x\n    total *= 2\n    total -= 1\n    total += 3"
