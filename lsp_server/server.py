@@ -332,8 +332,8 @@ class InfillServer(LanguageServer):
         loop.call_soon_threadsafe(self.set_status, "ready", message, info.path)
 
     def _report_load_failure(self, message: str) -> None:
+        self.show_message(types.MessageType.Error, message)  # first: a client acting on the status has it
         self.set_status("error", message)
-        self.show_message(types.MessageType.Error, message)
 
     def close_model(self) -> None:
         self._model_generation += 1
