@@ -190,11 +190,6 @@ class ModelSession:
         bos = int(self._llama.token_bos()) if add_bos and self._llama._model.add_bos_token() else None
         return tokenize_pieces(self._llama, pieces, bos)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    # --- generation -------------------------------------------------------------------------------------------
-
     def cached_prefix_length(self, tokens: Sequence[int]) -> int:
         cached = self._llama.input_ids[: self._llama.n_tokens]
         limit = min(len(cached), len(tokens))
@@ -309,10 +304,6 @@ def _choose(
         weights = np.exp((logits[top].astype(np.float64) - finite_max) / temperature)
         token = int(top[rng.choice(len(top), p=weights / weights.sum())])
     return token, float(shifted[token] - log_norm)
-
-
-def describe_size(size_bytes: int) -> str:
-    return f"{size_bytes / 1e6:.0f} MB"
 
 
 def model_path_for(options: ModelOptions) -> Path:
