@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,14 @@ def _raw_arm(engine: CompletionEngine | None) -> Callable[[InfillTask], tuple[st
     return run
 
 
+def _pipeline_greedy_arm(engine: CompletionEngine | None) -> Callable[[InfillTask], tuple[str | None, int]]:
+    """The pipeline with one candidate (``completion.candidates = 1``): the checks without the ranking."""
+    assert engine is not None and engine.model is not None
+    greedy = CompletionEngine(replace(engine.options, candidates=1))
+    greedy.model = engine.model
+    return _pipeline_arm(greedy)
+
+
 def _pipeline_arm(engine: CompletionEngine | None) -> Callable[[InfillTask], tuple[str | None, int]]:
     """What the server would show: ``CompletionEngine.complete()`` at the cursor."""
     assert engine is not None
@@ -291,6 +300,30 @@ def _print_table(stats: dict[tuple[str, str], ArmStats]) -> None:
         )
 
 
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided exact sign test on the tasks where two arms disagree (ties dropped)."""
+    total = wins + losses
+    if total == 0:
+        return 1.0
+    tail = sum(math.comb(total, k) for k in range(min(wins, losses) + 1)) / 2**total
+    return min(1.0, 2 * tail)
+
+
+def _print_paired(stats: dict[tuple[str, str], ArmStats], baseline: str = "raw") -> None:
+    """Per kind and arm: tasks it passes that the baseline fails and the reverse, with the sign test."""
+    for (kind, arm), arm_stats in sorted(stats.items()):
+        base = stats.get((kind, baseline))
+        if arm == baseline or base is None:
+            continue
+        passed = {outcome.task_id: outcome.passed for outcome in base.outcomes}
+        wins = sum(o.passed and not passed.get(o.task_id, False) for o in arm_stats.outcomes)
+        losses = sum(not o.passed and passed.get(o.task_id, False) for o in arm_stats.outcomes)
+        print(
+            f"{kind:7} {arm} vs {baseline}: passes {wins} tasks {baseline} fails, fails {losses} it passes; "
+            f"sign test p = {sign_test_p(wins, losses):.3g}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -309,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         "--max-minutes", type=float, default=None, help="start no task after this long; report what is done"
     )
     parser.add_argument(
-        "--arms", default="raw,pipeline", help="comma-separated: raw, pipeline, truth, truth-postprocessed"
+        "--arms",
+        default="raw,pipeline",
+        help="comma-separated: raw, pipeline, pipeline-greedy, truth, truth-postprocessed",
     )
     args = parser.parse_args(argv)
 
@@ -329,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     makers: dict[str, Callable[[CompletionEngine | None], Callable[[InfillTask], tuple[str | None, int]]]] = {
         "raw": _raw_arm,
         "pipeline": _pipeline_arm,
+        "pipeline-greedy": _pipeline_greedy_arm,
         "truth": _truth_arm,
         "truth-postprocessed": _truth_postprocessed_arm,
     }
@@ -336,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [name for name in names if name not in makers]:
         parser.error(f"unknown arms: {', '.join(unknown)}")
     engine = None
-    if {"raw", "pipeline"} & set(names):
+    if {"raw", "pipeline", "pipeline-greedy"} & set(names):
         engine = _load_engine(
             CompletionOptions(max_tokens=args.max_tokens, time_budget_ms=args.time_budget_ms)
         )
@@ -372,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     if done < len(chosen):
         print(f"stopped after {done} of {len(chosen)} tasks (--max-minutes)")
     _print_table(stats)
+    _print_paired(stats)
     print(f"wrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0
 

@@ -6,6 +6,7 @@ a request waits for the lock while checking its cancel event, so a superseded re
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from completion.fim import PromptPiece
 from completion.model import Generation, ModelSession
-from completion.postprocess import Suggestion, postprocess
+from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, continues_statement, postprocess
 from completion.prompt import (
     ContextLike,
     Prompt,
@@ -27,11 +29,22 @@ from completion.prompt import (
 )
 from completion.token_healing import VocabPieces, heal_split, strip_healed
 from completion.workspace_index import Retriever
-from syntax.checks import CompletionShape, completion_shape
+from syntax.checks import (
+    MID_BLOCK_REASONS,
+    CompletionShape,
+    completion_shape,
+    indentation_of,
+    is_header_line,
+)
 from syntax.languages import spec_for
 
 if TYPE_CHECKING:
     from syntax.document import SyntaxDocument
+
+_MAX_CUTS = 3  # shorter cuts of one multi-line suggestion offered to the ranking
+_SUFFIX_HEAD_LINES = 2  # lines of code after a suggestion scored with it (prefix-only models)
+_SUFFIX_HEAD_CHARS = 240
+_MAX_NAME_STARTS = 2  # candidates that start by defining a name the code below needs
 
 
 @dataclass
@@ -89,7 +102,8 @@ class CompletionOptions:
     candidates: int = field(
         default=3,
         metadata={
-            "description": "Candidates tried when the first one fails the syntax checks.",
+            "description": "Suggestions generated within the time budget (greedy first, then sampled); the "
+            "one that makes the document most likely, with the code after the cursor, is shown. 1: greedy only.",
             "minimum": 1,
         },
     )
@@ -264,28 +278,27 @@ class CompletionEngine:
             tokens = model.tokenize(prompt.pieces, add_bos=True)
             if not self.options.reuse:
                 model.forget_prompt()
-            best: tuple[float, Suggestion, Generation] | None = None
+            found: list[_Candidate] = []
+            starts = _name_starts(request, language, document, prompt) if model.info.fim is None else []
             for attempt in range(self.options.candidates):
                 if attempt and time.monotonic() > deadline:
                     break
-                generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt)
+                start = _next_start(starts, found) if attempt else ""
+                generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt, start)
                 if generation.stop_reason == "cancelled":
                     return None
-                raw = _complete_part(strip_healed(generation.text, prompt.healed), generation, shape)
+                raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
+                raw = _complete_part(raw, generation, shape)
                 raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
-                suggestion = (
-                    None
-                    if raw is None
-                    else postprocess(raw, request.text, request.offset, shape, language, document=document)
-                )
-                if suggestion is not None:
-                    best = (generation.mean_logprob, suggestion, generation)
-                    break
+                for suggestion in _shaped_candidates(raw, request, shape, language, document):
+                    if all(suggestion != known.suggestion for known in found):
+                        found.append(_Candidate(suggestion, generation))
+            best = self._most_likely(model, tokens, prompt, request.text, found, deadline, cancel)
         finally:
             model.lock.release()
         if best is None:
             return None
-        _, suggestion, generation = best
+        suggestion, generation = best.suggestion, best.generation
         completion = Completion(
             text=suggestion.text,
             start=request.offset,
@@ -302,6 +315,39 @@ class CompletionEngine:
         self._remember(request, completion)
         self._record(completion)
         return completion
+
+    def _most_likely(
+        self,
+        model: ModelSession,
+        tokens: list[int],
+        prompt: Prompt,
+        text: str,
+        found: list[_Candidate],
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> _Candidate | None:
+        """The candidate under which the model finds the document most likely; the first one without time.
+
+        A prefix-only model never saw the code after the cursor, so each candidate is scored with the start of
+        that code after it (the suggestion that fits what follows wins); a FIM model saw it in the prompt, so
+        the suggestion is scored with the token that ends a middle (the suggestion that ends where it should).
+        """
+        if len(found) <= 1:
+            return found[0] if found else None
+        end_token = model.end_of_middle_token() if model.info.fim is not None else None
+        scores: list[float] = []
+        for candidate in found:
+            if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
+                break
+            suggestion = candidate.suggestion
+            continuation = prompt.healed + suggestion.text
+            if end_token is None:
+                continuation += _suffix_head(text, suggestion.replace_end)
+            ids = model.tokenize([PromptPiece(continuation, special=False)], add_bos=False)
+            scores.append(sum(model.continuation_logprobs(tokens, [*ids, *_optional(end_token)])))
+        if not scores:
+            return found[0]
+        return found[max(range(len(scores)), key=scores.__getitem__)]
 
     def _record(self, completion: Completion) -> None:
         self.history.append(
@@ -334,16 +380,21 @@ class CompletionEngine:
         deadline: float,
         cancel: threading.Event | None,
         attempt: int,
+        start: str = "",
     ) -> Generation:
-        healed = prompt.healed
+        """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line."""
+        healed = "" if start else prompt.healed
         processor = self._vocab.healing_processor(healed.encode("utf-8")) if healed and self._vocab else None
+        stop = _stop_rule(shape, len(healed), self.options.max_lines)
+        if start:
+            tokens = tokens + model.tokenize([PromptPiece(start, special=False)], add_bos=False)
         return model.generate(
             tokens,
             max_tokens=self.options.max_tokens,
             deadline=deadline,
             cancel=cancel,
-            should_stop=_stop_rule(shape, len(healed), self.options.max_lines),
-            temperature=0.0 if attempt == 0 else 0.7,
+            should_stop=_end_of_line if start else stop,
+            temperature=0.0 if attempt == 0 or start else 0.7,
             rng=np.random.default_rng(attempt),
             logits_processor=processor,
         )
@@ -396,6 +447,118 @@ class CompletionEngine:
         finally:
             model.lock.release()
         return found
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    suggestion: Suggestion
+    generation: Generation
+
+
+def _shaped_candidates(
+    raw: str | None,
+    request: CompletionRequest,
+    shape: CompletionShape,
+    language: str | None,
+    document: SyntaxDocument | None,
+) -> list[Suggestion]:
+    """The post-processed suggestion for a raw output, then (multi-line) the same cut after fewer lines.
+
+    Where a body ends is the hardest call for a multi-line suggestion; the shorter cuts let the ranking make
+    it with the code below the cursor in view.
+    """
+    if raw is None:
+        return []
+    shaped: list[Suggestion] = []
+    lines = raw.split("\n")
+    cuts = [len(lines)] if not shape.multiline else [len(lines), *range(len(lines) - 1, 0, -1)]
+    for cut in cuts:
+        if len(shaped) > _MAX_CUTS:
+            break
+        part = "\n".join(lines[:cut])
+        suggestion = postprocess(part, request.text, request.offset, shape, language, document=document)
+        if suggestion is not None and suggestion not in shaped:
+            if shaped and len(suggestion.text) >= len(shaped[-1].text):
+                continue
+            shaped.append(suggestion)
+    return shaped
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A forced start for one candidate: a line that binds a name the code below uses but nothing defines."""
+
+    name: str
+    text: str
+
+
+def _name_starts(
+    request: CompletionRequest, language: str | None, document: SyntaxDocument | None, prompt: Prompt
+) -> list[_Start]:
+    """Starts that define the names used below the cursor and bound nowhere before it (blank lines only).
+
+    A prefix-only model cannot see that the code below uses ``total``; a candidate that starts with
+    ``total =`` lets the ranking, which does see that code, weigh that possibility.
+    """
+    text, offset = request.text, request.offset
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    if language is None or prompt.healed or text[line_start:offset].strip():
+        return []
+    if text[offset : len(text) if line_end < 0 else line_end].strip():
+        return []
+    from syntax.document import SyntaxDocument
+    from syntax.names import undefined_names
+
+    parsed = document if document is not None else SyntaxDocument(text, language)
+    wanted = sorted(undefined_names(parsed, offset, limit=_MAX_NAME_STARTS), key=lambda name: not name.called)
+    above = text[:line_start].rstrip().rsplit("\n", 1)[-1]
+    below = next((line for line in text[offset:].split("\n")[1:] if line.strip()), "")
+    starts = []
+    for name in wanted[:_MAX_NAME_STARTS]:
+        indent = "" if offset > line_start else _hole_indent(above, below, name.called, language)
+        line = f"def {name.name}(" if name.called and language == "python" else f"{name.name} ="
+        starts.append(_Start(name.name, indent + line))
+    return starts
+
+
+def _hole_indent(above: str, below: str, opens_block: bool, language: str) -> str:
+    """Indentation of a new line between ``above`` and ``below`` (a block header's body, or beside them)."""
+    upper, lower = indentation_of(above), indentation_of(below)
+    deeper_below = len(lower.expandtabs(4)) > len(upper.expandtabs(4))
+    if is_header_line(above, language):
+        return lower if deeper_below else upper + ("\t" if upper.startswith("\t") else "    ")
+    return upper if opens_block or deeper_below else lower
+
+
+def _end_of_line(text: str) -> bool:
+    return "\n" in text
+
+
+def _next_start(starts: list[_Start], found: list[_Candidate]) -> str:
+    """The next forced start whose name no candidate found so far defines ("" when none is left)."""
+    while starts:
+        start = starts.pop(0)
+        binds = re.compile(rf"^\s*(?:def\s+)?{re.escape(start.name)}\b", re.MULTILINE)
+        if not any(binds.search(candidate.suggestion.text) for candidate in found):
+            return start.text
+    return ""
+
+
+def _suffix_head(text: str, start: int) -> str:
+    """The code right after a suggestion that its score includes: the rest of the line and the next lines."""
+    end = start
+    for _ in range(_SUFFIX_HEAD_LINES + 1):
+        found = text.find("\n", end)
+        if found < 0:
+            end = len(text)
+            break
+        end = found + 1
+    return text[start : min(end, start + _SUFFIX_HEAD_CHARS)]
+
+
+def _optional(token: int | None) -> list[int]:
+    return [] if token is None else [token]
 
 
 def _matching_snapshot(request: CompletionRequest) -> SyntaxDocument | None:
@@ -451,7 +614,8 @@ def _moved(completion: Completion, offset: int, typed: str) -> Completion:
 
 
 def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> Callable[[str], bool]:
-    """When to stop generating: the end of the line for single-line shapes, a dedent or too many lines else."""
+    """When to stop generating: the end of the line for single-line shapes; for blocks a dedent, too many
+    lines, or (between existing statements) more statements at the first line's level than could be shown."""
     if not shape.multiline:
 
         def end_of_line(text: str) -> bool:
@@ -459,14 +623,23 @@ def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> Cal
 
         return end_of_line
 
+    statement_limit = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else None
+
     def end_of_block(text: str) -> bool:
         lines = text[healed_chars:].split("\n")
         complete = lines[:-1]
         if len(complete) > max_lines:
             return True
-        return any(
+        if any(
             line.strip() and not line.startswith(shape.indent) and index > 0
             for index, line in enumerate(complete)
-        )
+        ):
+            return True
+        code = [line for line in complete if line.strip()]
+        if statement_limit is None or not code:
+            return False
+        level = indentation_of(code[0])
+        starts = sum(indentation_of(line) == level and not continues_statement(line, None) for line in code)
+        return starts > statement_limit
 
     return end_of_block

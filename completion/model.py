@@ -140,6 +140,7 @@ class ModelSession:
             n_vocab=llama.n_vocab(),
         )
         self._stop_ids = stop_token_ids(fim, self.special_token_id) if fim else frozenset()
+        self._last_scored: tuple[list[int], list[int], list[float]] | None = None
 
     @classmethod
     def load(cls, options: ModelOptions, model_path: Path) -> ModelSession:
@@ -184,6 +185,16 @@ class ModelSession:
     def vocabulary(self) -> tuple[list[bytes], list[bool]]:
         """Every token's bytes and whether it is special, for token healing."""
         return llama_vocabulary(self._llama)
+
+    def end_of_middle_token(self) -> int | None:
+        """The token a FIM model writes after a middle: the template's first stop token, else end of text."""
+        fim = self.info.fim
+        for text in fim.stop if fim else ():
+            token = self.special_token_id(text)
+            if token is not None:
+                return token
+        eos = int(self._llama.token_eos())
+        return eos if eos >= 0 else None
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
         """Special pieces become their control ids; document text is tokenized with special=False."""
@@ -284,10 +295,70 @@ class ModelSession:
         text += decoder.decode(b"", final=True)
         return Generation(text, logprob, len(tokens), evaluated, generated, reason)
 
+    def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
+        """log P(token | context, tokens before it) for each continuation token, reusing the KV cache.
+
+        Ranks candidate suggestions by how likely the document is with each of them (the suggestion and the
+        code after it), which a prefix-only model cannot otherwise take into account. Candidates that share a
+        start with the one scored before (shorter cuts of one suggestion) only pay for where they differ.
+        The caller holds ``lock``.
+        """
+        llama = self._llama
+        room = llama.n_ctx() - 1
+        continuation = list(continuation)[: max(0, room - 1)]
+        if not continuation:
+            return []
+        if len(context) + len(continuation) > room:
+            context = context[-(room - len(continuation)) :]
+        known = self._known_logprobs(context, continuation)
+        found = known + self._score_tokens(context + continuation[: len(known)], continuation[len(known) :])
+        self._last_scored = (list(context), continuation, found)
+        return found
+
+    def _known_logprobs(self, context: list[int], continuation: list[int]) -> list[float]:
+        """The leading log-probabilities shared with the last scored continuation of the same context."""
+        if self._last_scored is None:
+            return []
+        last_context, last_continuation, last_found = self._last_scored
+        if last_context != context:
+            return []
+        shared = 0
+        for old, new in zip(last_continuation, continuation, strict=False):
+            if old != new:
+                break
+            shared += 1
+        return last_found[: min(shared, len(continuation) - 1)]
+
+    def _score_tokens(self, context: list[int], tokens: list[int]) -> list[float]:
+        """Log-probabilities of ``tokens`` after ``context``: one batch with logits at every position."""
+        import llama_cpp
+
+        llama = self._llama
+        self._evaluate_prompt(context)
+        found = [_token_logprob(self._last_logits(), tokens[0])]
+        feed = tokens[:-1]
+        for start in range(0, len(feed), llama.n_batch):
+            batch = feed[start : start + llama.n_batch]
+            n_past = llama.n_tokens
+            llama._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            llama.input_ids[n_past : n_past + len(batch)] = batch
+            llama.n_tokens = n_past + len(batch)
+            for row in range(len(batch)):
+                pointer = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, row)
+                logits = np.ctypeslib.as_array(pointer, shape=(self.info.n_vocab,))
+                found.append(_token_logprob(logits, tokens[start + row + 1]))
+        return found
+
     def _is_eog(self, token: int) -> bool:
         import llama_cpp
 
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+
+def _token_logprob(logits: npt.NDArray[np.single], token: int) -> float:
+    top = float(np.max(logits))
+    return float(logits[token]) - top - math.log(float(np.sum(np.exp(logits - top), dtype=np.float64)))
 
 
 def _choose(

@@ -25,7 +25,7 @@ from syntax.checks import (
 if TYPE_CHECKING:
     from syntax.document import SyntaxDocument
 
-__all__ = ["Suggestion", "postprocess"]
+__all__ = ["MID_BLOCK_STATEMENTS", "Suggestion", "continues_statement", "postprocess"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,8 @@ _CONTINUES_STATEMENT = re.compile(
 )
 _LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
 _FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b")
-_MID_BLOCK_STATEMENTS = (
-    4  # between existing statements: a few (one cost correct multi-line answers half their passes)
-)
+# Between existing statements: a few (one cost correct multi-line answers half their passes).
+MID_BLOCK_STATEMENTS = 4
 _MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 
@@ -149,7 +148,7 @@ def _single_line(raw: str, before: str, after: str) -> str | None:
     return None if following is None else "\n" + following
 
 
-def _continues_statement(line: str, language: str | None) -> bool:
+def continues_statement(line: str, language: str | None) -> bool:
     """A line at the block's indentation that still belongs to the statement above (``else``, ``)``...)."""
     if _CONTINUES_STATEMENT.match(line):
         return True
@@ -208,7 +207,7 @@ def _block(
     else:
         model_base = floor = indentation_of(body[0])
         target = block_level = shape.indent
-    statements_left = _MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else _MAX_STATEMENTS
+    statements_left = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else _MAX_STATEMENTS
     # Code below the cursor (not just a closer): the suggestion must not leave the block it starts in.
     code_follows = below is not None and not is_closer_line(below, language)
     closes_block = shape.block_end is None and language != "python"
@@ -231,7 +230,7 @@ def _block(
         starts_statement = (
             bool(placed.strip())
             and indentation_of(placed) == block_level
-            and not _continues_statement(placed, language)
+            and not continues_statement(placed, language)
             and _open_depth("\n".join(kept)) == 0
             and not _OPEN_LINE_END.search(previous or "")
         )

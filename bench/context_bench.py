@@ -1,0 +1,140 @@
+"""Parse context on and off: does showing the model the enclosing scopes, imports and referenced definitions
+that lie above its prefix window help it complete a line? (prints numbers; never run in CI)
+
+Tasks: lines of Python's own standard library inside a class or function whose header starts more than
+``--prefix-chars`` characters above the line, so the header is out of the prompt's prefix window. The line's
+code is deleted (its indentation kept) and completed by the same engine and model with
+``completion.parseContext`` on and off, one greedy candidate, single-line, same run, fixed sample.
+Reports exact match of the completed line, edit similarity, prompt tokens, and the tasks one arm gets
+right that the other does not (sign test).
+
+    .venv/bin/python bench/context_bench.py --samples 100 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crossfile_bench import _edit_similarity
+from humaneval_infill import sign_test_p
+
+from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
+from completion.model import ModelOptions, ModelSession, model_path_for
+from syntax.document import SyntaxDocument
+from syntax.outline import enclosing_definitions
+
+LINES_PER_FILE = 2
+
+
+@dataclass(frozen=True)
+class LineTask:
+    path: str
+    text: str  # the file with the line's code deleted
+    offset: int  # after the line's indentation
+    truth: str
+
+
+def line_tasks(count: int, seed: int, prefix_chars: int) -> list[LineTask]:
+    """Lines whose enclosing class/function header is out of a ``prefix_chars`` window (fixed sample)."""
+    rng = random.Random(seed)
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    rng.shuffle(files)
+    tasks: list[LineTask] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        document = SyntaxDocument(text, "python")
+        starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n")]
+        picks = rng.sample(range(len(starts) - 1), min(len(starts) - 1, 40))
+        found = 0
+        for index in picks:
+            line = text[starts[index] : starts[index + 1]].rstrip("\n")
+            code = line.strip()
+            if len(code) < 12 or code.startswith(("#", '"', "'")):
+                continue
+            cursor = starts[index] + len(line) - len(line.lstrip())
+            scopes = enclosing_definitions(document, cursor)
+            if not any(cursor - scope.start > prefix_chars for scope in scopes):
+                continue
+            end = starts[index] + len(line)
+            tasks.append(LineTask(path.name, text[:cursor] + text[end:], cursor, code))
+            found += 1
+            if found >= LINES_PER_FILE or len(tasks) >= count:
+                break
+        if len(tasks) >= count:
+            break
+    return tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--prefix-chars", type=int, default=CompletionOptions().prefix_chars)
+    parser.add_argument("--model", default="", help="GGUF path (default: the embedded default model)")
+    args = parser.parse_args(argv)
+    tasks = line_tasks(args.samples, args.seed, args.prefix_chars)
+    options = ModelOptions(path=args.model)
+    model = ModelSession.load(options, model_path_for(options))
+    print(f"model: {model.info.name} ({model.info.family}); {len(tasks)} stdlib lines, seed {args.seed}")
+    arms = {"context": True, "no context": False}
+    rows: dict[str, list[tuple[bool, float, int, float]]] = {arm: [] for arm in arms}
+    for number, task in enumerate(tasks, 1):
+        for arm, parse_context in arms.items():
+            engine = CompletionEngine(
+                CompletionOptions(
+                    parse_context=parse_context,
+                    candidates=1,
+                    multiline="never",
+                    time_budget_ms=120_000,
+                    prefix_chars=args.prefix_chars,
+                )
+            )
+            engine.model = model
+            started = time.perf_counter()
+            completion = engine.complete(
+                CompletionRequest(task.text, task.offset, language_id="python", path=task.path)
+            )
+            elapsed = time.perf_counter() - started
+            produced = (completion.text if completion else "").split("\n")[0].strip()
+            rows[arm].append(
+                (
+                    produced == task.truth,
+                    _edit_similarity(produced, task.truth),
+                    completion.tokens_prompt if completion else 0,
+                    elapsed,
+                )
+            )
+        if number % 10 == 0:
+            print(f"{number}/{len(tasks)}", file=sys.stderr, flush=True)
+    for arm, results in rows.items():
+        print(
+            f"{arm:11} exact {statistics.mean(r[0] for r in results):.1%}  "
+            f"edit similarity {statistics.mean(r[1] for r in results):.3f}  "
+            f"prompt tokens p50 {statistics.median(r[2] for r in results):.0f}  "
+            f"latency p50 {statistics.median(r[3] for r in results) * 1000:.0f} ms"
+        )
+    wins = sum(a[0] and not b[0] for a, b in zip(rows["context"], rows["no context"], strict=True))
+    losses = sum(b[0] and not a[0] for a, b in zip(rows["context"], rows["no context"], strict=True))
+    print(
+        f"context right where no context is wrong: {wins}, the reverse: {losses}; "
+        f"sign test p = {sign_test_p(wins, losses):.3g}"
+    )
+    model.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
