@@ -19,6 +19,7 @@ from syntax.checks import (
     indentation_of,
     is_closer_line,
     is_header_line,
+    scan_brackets,
     truncate_to_valid,
 )
 
@@ -57,49 +58,6 @@ _FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b"
 MID_BLOCK_STATEMENTS = 4
 _MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
-
-
-def _closer_positions(text: str) -> list[int]:
-    """Indexes of closing brackets in ``text`` that close brackets opened before it (strings skipped)."""
-    stack: list[str] = []
-    found: list[int] = []
-    quote = ""
-    escaped = False
-    for index, char in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote or char == "\n":
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in _OPENERS:
-            stack.append(char)
-        elif char in _CLOSERS:
-            if stack:
-                stack.pop()
-            else:
-                found.append(index)
-    return found
-
-
-def _open_depth(text: str) -> int:
-    """Brackets opened in ``text`` and still open at its end (closers of outer brackets count as zero)."""
-    depth = 0
-    quote = ""
-    for char in text:
-        if quote:
-            if char == quote or char == "\n":
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in _OPENERS:
-            depth += 1
-        elif char in _CLOSERS:
-            depth = max(0, depth - 1)
-    return depth
 
 
 def _next_nonblank_line(text: str, offset: int) -> str | None:
@@ -231,7 +189,7 @@ def _block(
             bool(placed.strip())
             and indentation_of(placed) == block_level
             and not continues_statement(placed, language)
-            and _open_depth("\n".join(kept)) == 0
+            and not scan_brackets("\n".join(kept)).unclosed
             and not _OPEN_LINE_END.search(previous or "")
         )
         if starts_statement:
@@ -283,7 +241,7 @@ def _merge_with_rest_of_line(suggestion: str, rest: str, replace_end: int) -> tu
     tail = rest.strip()
     if not tail:
         return suggestion, replace_end
-    unmatched = _closer_positions(suggestion)
+    unmatched = scan_brackets(suggestion).unmatched
     body = suggestion.rstrip()
     if body.endswith(tail):
         cut = len(body) - len(tail)

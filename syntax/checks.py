@@ -137,9 +137,7 @@ _CONTINUATION_END = re.compile(r"([-+*/%=<>!&|^~.,\\?]|\band|\bor|\bnot|\breturn
 _BRACKET_CLOSER_LINE = re.compile(r"^\s*[)\]}]")
 _KEYWORD_CLOSER_LINE = re.compile(r"^\s*([)\]}]|end\b|until\b)")
 _KEYWORD_CLOSER_LANGUAGES = frozenset({"lua"})
-_OPENERS = "([{"
 _CLOSERS = ")]}"
-_MATCHING = {")": "(", "]": "[", "}": "{"}
 _TOKEN = re.compile(r"\w+|\s+|\S")
 _WORD_CHAR = re.compile(r"\w")
 _MAX_REPARSES = 14
@@ -203,26 +201,40 @@ def _indent_unit(text: str, offset: int, language: str | None) -> str:
     return "  " if language in {"javascript", "typescript", "tsx", "lua"} else "    "
 
 
-def _unclosed_openers(line: str) -> list[str]:
-    """Brackets opened and not closed on a line (closers of earlier lines are ignored); strings skipped."""
+@dataclass(frozen=True)
+class Brackets:
+    """Where the brackets of a piece of code stand at its end (strings and their escapes skipped)."""
+
+    unclosed: list[str]  # openers still open, outermost first
+    unmatched: list[int]  # indexes of closers that close nothing opened in the text
+
+
+def scan_brackets(text: str, pairs: str = "()[]{}") -> Brackets:
+    """The brackets of ``pairs`` (opener, closer, ...) in ``text``; a closer of another kind than the
+    innermost open bracket is ignored. A quote ends at its closing quote or at the end of its line."""
+    closing = dict(zip(pairs[1::2], pairs[0::2], strict=True))
     stack: list[str] = []
+    unmatched: list[int] = []
     quote = ""
     escaped = False
-    for char in line:
+    for index, char in enumerate(text):
         if quote:
             if escaped:
                 escaped = False
             elif char == "\\":
                 escaped = True
-            elif char == quote:
+            elif char == quote or char == "\n":
                 quote = ""
         elif char in "\"'`":
             quote = char
-        elif char in _OPENERS:
+        elif char in pairs[0::2]:
             stack.append(char)
-        elif char in _CLOSERS and stack and stack[-1] == _MATCHING[char]:
-            stack.pop()
-    return stack
+        elif char in closing:
+            if not stack:
+                unmatched.append(index)
+            elif stack[-1] == closing[char]:
+                stack.pop()
+    return Brackets(stack, unmatched)
 
 
 def is_closer_line(line: str, language: str | None) -> bool:
@@ -419,7 +431,7 @@ def is_header_line(before: str, language: str | None) -> bool:
     pattern = _HEADER_END.get(language or "") or (_BRACE_HEADER_END if language else _ANY_HEADER_END)
     if not pattern.search(stripped):
         return False
-    unclosed = _unclosed_openers(stripped)
+    unclosed = scan_brackets(stripped).unclosed
     return not unclosed or (unclosed[-1] == "{" and stripped.endswith("{"))
 
 
@@ -480,36 +492,12 @@ def completion_shape(
         indent = next_indent if body_has_code else line_indent + unit
         reason = AFTER_HEADER if body_has_code else EMPTY_BLOCK_AFTER_HEADER
         return CompletionShape(True, indent, block_end_for(indent), reason)
-    if _unclosed_openers(before) or _CONTINUATION_END.search(before.rstrip()):
+    if scan_brackets(before).unclosed or _CONTINUATION_END.search(before.rstrip()):
         return single(MID_EXPRESSION)
     return single(END_OF_LINE)
 
 
 # --- truncation -----------------------------------------------------------------------------------------
-
-
-def _first_unmatched_brace(suggestion: str) -> int | None:
-    """Index of the first ``}`` in the suggestion that closes a brace opened before it (strings skipped)."""
-    depth = 0
-    quote = ""
-    escaped = False
-    for index, char in enumerate(suggestion):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote or char == "\n":
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-    return None
 
 
 def cut_past_block(suggestion: str, shape: CompletionShape, language: str | None) -> str:
@@ -532,7 +520,7 @@ def cut_past_block(suggestion: str, shape: CompletionShape, language: str | None
         if len(kept) < len(lines):
             result = "\n".join(kept).rstrip()
     if shape.block_end is not None and name not in _INDENT_LANGUAGES:
-        brace = _first_unmatched_brace(result)
+        brace = next(iter(scan_brackets(result, "{}").unmatched), None)
         if brace is not None:
             line_start = result.rfind("\n", 0, brace) + 1
             result = result[: line_start if not result[line_start:brace].strip() else brace].rstrip()
@@ -640,7 +628,7 @@ def _unexpected_indent(line: str, following: str, language: str) -> bool:
     if not _shallower(indentation_of(line), indentation_of(following)):
         return False
     stripped = line.rstrip()
-    return not (is_header_line(line, language) or _unclosed_openers(line) or stripped.endswith(("\\", ",")))
+    return not (is_header_line(line, language) or scan_brackets(line).unclosed or stripped.endswith(("\\", ",")))
 
 
 def _longest_valid(candidates: list[str], check: _ErrorCheck) -> str | None:

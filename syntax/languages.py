@@ -6,6 +6,7 @@ Grammars come from per-language wheels (no run-time downloads); each is loaded o
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -106,13 +107,24 @@ def available_grammars() -> dict[str, str | None]:
 
 # TSX is TypeScript plus JSX: its grammar accepts TypeScript's queries, which are not copied.
 _QUERIES_FROM = {"tsx": "typescript"}
+# A query file that starts with `; inherits: a, b` gets those folders' files of the same kind first (their
+# patterns must compile against its grammar): JavaScript and TypeScript share `ecma`, C++ builds on C.
+_INHERITS = re.compile(r";\s*inherits:\s*(.+)")
 
 
 def query_source(language: str, kind: str) -> str | None:
-    """The text of `queries/<language>/<kind>.scm` shipped with the package, or None if there is none."""
+    """The text of `queries/<language>/<kind>.scm` shipped with the package, with what it inherits first;
+    None if there is no such file."""
     folder = _QUERIES_FROM.get(language, language)
     resource = resources.files("syntax").joinpath("queries", folder, f"{kind}.scm")
-    return resource.read_text(encoding="utf-8") if resource.is_file() else None
+    if not resource.is_file():
+        return None
+    source = resource.read_text(encoding="utf-8")
+    inherits = _INHERITS.match(source)
+    if inherits is None:
+        return source
+    parents = (query_source(parent.strip(), kind) for parent in inherits.group(1).split(","))
+    return "\n".join([*(parent for parent in parents if parent), source])
 
 
 @cache

@@ -11,18 +11,10 @@ import pytest
 
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import TEMPLATES
-from completion.model import ModelLoadError, ModelOptions, ModelSession, model_path_for
+from completion.model import ModelLoadError, ModelOptions, ModelSession
 from completion.prompt import build_prompt, prefix_window_start, suffix_window_end
 
 SOURCE = "".join(f"value_{i} = {i} * 2\n" for i in range(200))
-
-
-@pytest.fixture(scope="module")
-def default_model() -> Iterator[ModelSession]:
-    options = ModelOptions()
-    session = ModelSession.load(options, model_path_for(options))
-    yield session
-    session.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ evaluation at the end of the file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -17,7 +17,7 @@ import pytest
 from completion import engine as engine_module
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import TEMPLATES, PromptPiece
-from completion.model import Generation, ModelOptions, ModelSession, model_path_for
+from completion.model import Generation, ModelSession
 
 END_OF_MIDDLE = 0x10FFFF + 1  # a token id no character maps to
 
@@ -157,14 +157,6 @@ def test_fim_models_score_the_end_of_the_middle_instead_of_the_suffix() -> None:
 
 
 # --- the real model's scores -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def default_model() -> Iterator[ModelSession]:
-    options = ModelOptions()
-    session = ModelSession.load(options, model_path_for(options))
-    yield session
-    session.close()
 
 
 def _tokens(model: ModelSession, text: str, bos: bool) -> list[int]:

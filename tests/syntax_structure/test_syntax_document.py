@@ -9,7 +9,7 @@ import pytest
 from tree_sitter import Node, Parser, Tree
 
 from syntax.document import SyntaxDocument, encode
-from syntax.languages import LANGUAGES, grammar
+from syntax.languages import LANGUAGES, grammar, query, query_source
 
 
 def _dump(tree: Tree) -> list[tuple[str, int, int, tuple[int, int], tuple[int, int], bool]]:
@@ -185,3 +185,25 @@ def test_two_megabyte_file_edits_stay_consistent() -> None:
     )
     assert doc.char_offset(len(encode(text[: middle + 9]))) == middle + 9
     assert str(doc.tree.root_node) == str(_fresh(text, "python").root_node)
+
+
+@pytest.mark.parametrize(
+    ("language", "parent", "own"),
+    [
+        ("javascript", "(function_declaration", "(class_heritage"),
+        ("typescript", "(function_declaration", "(interface_declaration"),
+        ("tsx", "(function_declaration", "(interface_declaration"),
+        ("cpp", "(preproc_include", "(namespace_definition"),
+    ],
+)
+def test_inherited_query_files_bring_their_parents_patterns(language: str, parent: str, own: str) -> None:
+    source = query_source(language, "tags")
+    assert source is not None and parent in source and own in source
+    assert source.index(parent) < source.index(own)  # the parent's patterns first
+    assert query(language, "tags") is not None  # and all of it compiles against the language's grammar
+
+
+def test_every_language_has_compiling_tags_and_errors_queries() -> None:
+    for spec in LANGUAGES:
+        for kind in ("tags", "errors"):
+            assert query(spec.name, kind) is not None, (spec.name, kind)
