@@ -628,7 +628,9 @@ def _unexpected_indent(line: str, following: str, language: str) -> bool:
     if not _shallower(indentation_of(line), indentation_of(following)):
         return False
     stripped = line.rstrip()
-    return not (is_header_line(line, language) or scan_brackets(line).unclosed or stripped.endswith(("\\", ",")))
+    return not (
+        is_header_line(line, language) or scan_brackets(line).unclosed or stripped.endswith(("\\", ","))
+    )
 
 
 def _longest_valid(candidates: list[str], check: _ErrorCheck) -> str | None:
