@@ -102,8 +102,17 @@ class CompletionOptions:
     candidates: int = field(
         default=3,
         metadata={
-            "description": "Suggestions generated within the time budget (greedy first, then sampled); the "
-            "one that makes the document most likely, with the code after the cursor, is shown. 1: greedy only.",
+            "description": "Suggestions generated within the time budget on a line with no code before the "
+            "cursor (greedy first, then sampled); the one that makes the document most likely, with the code "
+            "after the cursor, is shown. 1: greedy only.",
+            "minimum": 1,
+        },
+    )
+    mid_line_candidates: int = field(
+        default=1,
+        metadata={
+            "description": "Suggestions generated while typing within a line (after code on it); 1 keeps "
+            "typing fast.",
             "minimum": 1,
         },
     )
@@ -280,7 +289,7 @@ class CompletionEngine:
                 model.forget_prompt()
             found: list[_Candidate] = []
             starts = _name_starts(request, language, document, prompt) if model.info.fim is None else []
-            for attempt in range(self.options.candidates):
+            for attempt in range(self._candidate_count(request)):
                 if attempt and time.monotonic() > deadline:
                     break
                 start = _next_start(starts, found) if attempt else ""
@@ -315,6 +324,13 @@ class CompletionEngine:
         self._remember(request, completion)
         self._record(completion)
         return completion
+
+    def _candidate_count(self, request: CompletionRequest) -> int:
+        """Several candidates where the next statement is open; the greedy one while typing a line."""
+        line_start = request.text.rfind("\n", 0, request.offset) + 1
+        if request.text[line_start : request.offset].strip():
+            return self.options.mid_line_candidates
+        return self.options.candidates
 
     def _most_likely(
         self,

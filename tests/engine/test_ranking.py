@@ -98,6 +98,16 @@ def test_one_candidate_means_greedy_only() -> None:
     assert model.attempts == 1 and model.scored == []
 
 
+def test_typing_within_a_line_runs_one_candidate_unless_asked_for_more() -> None:
+    site = "def area(width, height):\n    result = |\n    return result\n"
+    model = ScriptedModel(["width * height\n", "height * width\n"], likelihood=lambda text: 0.0)
+    assert complete(model, site) == "width * height"
+    assert model.attempts == 1
+    more = ScriptedModel(["width * height\n", "height * width\n"], likelihood=lambda text: 0.0)
+    complete(more, site, mid_line_candidates=2)
+    assert more.attempts == 2 and len(more.scored) == 2
+
+
 def test_no_time_left_shows_the_first_candidate_unscored(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
     model = ScriptedModel(
