@@ -345,22 +345,29 @@ class CompletionEngine:
         """The candidate under which the model finds the document most likely; the first one without time.
 
         A prefix-only model never saw the code after the cursor, so each candidate is scored with the start of
-        that code after it (the suggestion that fits what follows wins); a FIM model saw it in the prompt, so
-        the suggestion is scored with the token that ends a middle (the suggestion that ends where it should).
+        that code after it (the suggestion that fits what follows wins), and with the end-of-text token where
+        the document ends there; a FIM model saw the code in the prompt, so the suggestion is scored with the
+        token that ends a middle (the suggestion that ends where it should).
         """
         if len(found) <= 1:
             return found[0] if found else None
-        end_token = model.end_of_middle_token() if model.info.fim is not None else None
+        fim = model.info.fim is not None
+        end_token = model.end_of_middle_token()
         scores: list[float] = []
         for candidate in found:
             if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
                 break
             suggestion = candidate.suggestion
             continuation = prompt.healed + suggestion.text
-            if end_token is None:
-                continuation += _suffix_head(text, suggestion.replace_end)
+            ends = fim
+            if not fim:
+                head = _suffix_head(text, suggestion.replace_end)
+                continuation += head
+                ends = not text[suggestion.replace_end + len(head) :].strip()  # the document ends there
             ids = model.tokenize([PromptPiece(continuation, special=False)], add_bos=False)
-            scores.append(sum(model.continuation_logprobs(tokens, [*ids, *_optional(end_token)])))
+            if ends and end_token is not None:
+                ids.append(end_token)
+            scores.append(sum(model.continuation_logprobs(tokens, ids)))
         if not scores:
             return found[0]
         return found[max(range(len(scores)), key=scores.__getitem__)]
@@ -571,10 +578,6 @@ def _suffix_head(text: str, start: int) -> str:
             break
         end = found + 1
     return text[start : min(end, start + _SUFFIX_HEAD_CHARS)]
-
-
-def _optional(token: int | None) -> list[int]:
-    return [] if token is None else [token]
 
 
 def _matching_snapshot(request: CompletionRequest) -> SyntaxDocument | None:

@@ -187,7 +187,7 @@ class ModelSession:
         return llama_vocabulary(self._llama)
 
     def end_of_middle_token(self) -> int | None:
-        """The token a FIM model writes after a middle: the template's first stop token, else end of text."""
+        """The token a FIM model writes after a middle (the template's first stop token), else end of text."""
         fim = self.info.fim
         for text in fim.stop if fim else ():
             token = self.special_token_id(text)

@@ -86,7 +86,18 @@ def test_the_candidate_that_fits_the_code_below_wins() -> None:
         likelihood=lambda text: 0.0 if text.startswith("result =") else -5.0,
     )
     assert complete(model, CALL_SITE) == "result = width * height"
-    assert all(scored.endswith("\n    return result\n") for scored in model.scored)
+    # the code after the suggestion, and the end of the document right after it
+    assert all(scored.endswith("\n    return result\n<END>") for scored in model.scored)
+
+
+def test_only_the_first_lines_after_the_cursor_are_scored() -> None:
+    site = CALL_SITE + "".join(f"\n\ndef helper_{n}():\n    pass\n" for n in range(5))
+    model = ScriptedModel(
+        ["total = width * height\n", "result = width * height\n"],
+        likelihood=lambda text: 0.0 if text.startswith("result =") else -5.0,
+    )
+    assert complete(model, site) == "result = width * height"
+    assert model.scored and all(text.endswith("\n    return result\n\n") for text in model.scored)
 
 
 def test_one_candidate_means_greedy_only() -> None:
