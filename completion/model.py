@@ -32,6 +32,7 @@ from completion.fim import (
 from completion.token_healing import llama_piece, llama_vocabulary
 
 GGUF_MAGIC = b"GGUF"
+_PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
 LogitsProcessor = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]]
 
 
@@ -216,8 +217,18 @@ class ModelSession:
         self._llama.reset()
         self._llama._ctx.kv_cache_clear()
 
-    def _evaluate_prompt(self, tokens: list[int]) -> int:
-        """Bring the KV cache to `tokens`, reusing the longest cached prefix; returns tokens evaluated."""
+    def _evaluate_prompt(
+        self,
+        tokens: list[int],
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[int, str | None]:
+        """Bring the KV cache to `tokens`, reusing the longest cached prefix.
+
+        Returns the tokens evaluated and why it stopped early ("cancelled"/"deadline"), checked between chunks
+        of the prompt: a superseded request on a cold document stops within a chunk, and the chunks it did
+        evaluate stay cached for the request that replaces it.
+        """
         llama = self._llama
         reuse = min(
             self.cached_prefix_length(tokens), len(tokens) - 1
@@ -227,8 +238,11 @@ class ModelSession:
             llama._ctx.kv_cache_clear()
             reuse = 0
         llama.n_tokens = reuse
-        llama.eval(tokens[reuse:])
-        return len(tokens) - reuse
+        for start in range(reuse, len(tokens), _PROMPT_CHUNK):
+            if start > reuse and (reason := _interrupted(deadline, cancel)):
+                return start - reuse, reason
+            llama.eval(tokens[start : start + _PROMPT_CHUNK])
+        return len(tokens) - reuse, None
 
     def _last_logits(self) -> npt.NDArray[np.single]:
         import llama_cpp
@@ -256,7 +270,9 @@ class ModelSession:
         room = llama.n_ctx() - 1
         if len(tokens) >= room:
             tokens = tokens[-(room - max_tokens) :]
-        evaluated = self._evaluate_prompt(tokens)
+        evaluated, interrupted = self._evaluate_prompt(tokens, deadline, cancel)
+        if interrupted:
+            return Generation("", 0.0, len(tokens), evaluated, 0, interrupted)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""
         logprob = 0.0
@@ -264,11 +280,8 @@ class ModelSession:
         reason = "max_tokens"
         history = np.asarray(tokens, dtype=np.intc)
         while generated < max_tokens:
-            if cancel is not None and cancel.is_set():
-                reason = "cancelled"
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                reason = "deadline"
+            if interrupted := _interrupted(deadline, cancel):
+                reason = interrupted
                 break
             if llama.n_tokens >= room:
                 reason = "context"
@@ -334,7 +347,7 @@ class ModelSession:
         import llama_cpp
 
         llama = self._llama
-        self._evaluate_prompt(context)
+        self._evaluate_prompt(context)  # no deadline: a score needs the whole context
         found = [_token_logprob(self._last_logits(), tokens[0])]
         feed = tokens[:-1]
         for start in range(0, len(feed), llama.n_batch):
@@ -354,6 +367,14 @@ class ModelSession:
         import llama_cpp
 
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+
+def _interrupted(deadline: float | None, cancel: threading.Event | None) -> str | None:
+    if cancel is not None and cancel.is_set():
+        return "cancelled"
+    if deadline is not None and time.monotonic() > deadline:
+        return "deadline"
+    return None
 
 
 def _token_logprob(logits: npt.NDArray[np.single], token: int) -> float:

@@ -15,7 +15,7 @@ from tree_sitter import QueryCursor
 
 from syntax.document import SyntaxDocument
 from syntax.languages import query
-from syntax.outline import enclosing_definitions
+from syntax.outline import definitions, enclosing_definitions, imports
 
 __all__ = ["WantedName", "undefined_names"]
 
@@ -25,6 +25,7 @@ _PREDEFINED: dict[str, frozenset[str]] = {
 }
 _FUNCTION_KINDS = frozenset({"function", "method"})
 _MODULE_REACH_CHARS = 4000  # outside any function: how far after the cursor uses are read
+_LOOKBACK_CHARS = 20_000  # names are read this far around the cursor (and in all of the enclosing function)
 
 
 @dataclass(frozen=True)
@@ -37,24 +38,33 @@ class WantedName:
 def undefined_names(document: SyntaxDocument, offset: int, limit: int = 3) -> list[WantedName]:
     """Names used after ``offset`` (in the enclosing function, else nearby) that are bound nowhere before it.
 
-    A name counts as defined when it occurs anywhere before the cursor, is bound outside the enclosing
-    function, is bound after the cursor before its first use there, or is predefined (builtins). In order of
-    first use, at most ``limit``.
+    A name counts as defined when it occurs before the cursor, is bound outside the enclosing function, is
+    bound after the cursor before its first use there, or is predefined (builtins). In order of first use, at
+    most ``limit``. In a huge file names are read ``_LOOKBACK_CHARS`` around the cursor; beyond that, the
+    file's definitions and imports count.
     """
     names_query = query(document.language, "names")
     if names_query is None or limit <= 0:
         return []
-    document = document.snapshot()
+    live, document = document, document.snapshot()
     text = document.text
     offset = max(0, min(offset, len(text)))
     start, end = _reach(document, offset)
+    read_from = max(0, min(start, offset - _LOOKBACK_CHARS))
+    read_to = min(len(text), max(end, offset + _LOOKBACK_CHARS))
+    cursor = QueryCursor(names_query)
+    cursor.set_byte_range(document.byte_offset(read_from), document.byte_offset(read_to))
     roles: dict[int, set[str]] = {}
     nodes = {}
-    for role, captured in QueryCursor(names_query).captures(document.tree.root_node).items():
+    for role, captured in cursor.captures(document.tree.root_node).items():
         for node in captured:
             roles.setdefault(node.start_byte, set()).add(role)
             nodes[node.start_byte] = node
     known = set(_PREDEFINED.get(document.language, frozenset()))
+    if read_from > 0 or read_to < len(text):  # a huge file: the rest counts by its definitions and imports
+        known.update(definition.name for definition in definitions(live))
+        for reference in imports(live):  # `import a.b` binds `a`; `from m import x as y` binds `y`
+            known.update(reference.names, (module.split(".")[0] for module in reference.modules))
     after: list[tuple[int, str, set[str]]] = []
     for byte, node_roles in roles.items():
         if "member" in node_roles:

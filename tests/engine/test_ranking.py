@@ -229,3 +229,29 @@ def test_a_cut_scored_after_its_longer_form_gets_the_same_scores(default_model: 
     # llama.cpp's CPU kernels round differently for different batch shapes (~0.2 nats on this Q4 model);
     # a cache bug (stale positions, a wrong prefix) moves log-probabilities by whole nats.
     assert reused == pytest.approx(fresh, abs=0.3)
+
+
+class _CancelAfter:
+    """A cancel flag that turns on after it has been read ``reads`` times (a keystroke mid-prompt)."""
+
+    def __init__(self, reads: int) -> None:
+        self.left = reads
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+@pytest.mark.default_model
+def test_a_cancelled_cold_prompt_stops_between_chunks_and_keeps_what_it_evaluated(
+    default_model: ModelSession,
+) -> None:
+    prompt = _tokens(default_model, "".join(f"value_{n} = {n} * 3\n" for n in range(120)), bos=True)
+    assert len(prompt) > 600
+    with default_model.lock:
+        default_model.forget_prompt()
+        stopped = default_model.generate(prompt, max_tokens=4, cancel=_CancelAfter(1))  # type: ignore[arg-type]
+        resumed = default_model.generate(prompt, max_tokens=4)
+    assert stopped.stop_reason == "cancelled" and stopped.text == ""
+    assert 0 < stopped.tokens_evaluated < len(prompt) // 2
+    assert resumed.tokens_evaluated == len(prompt) - stopped.tokens_evaluated

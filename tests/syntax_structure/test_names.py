@@ -75,3 +75,13 @@ def test_limit_and_cursor_at_the_end() -> None:
     document = SyntaxDocument(source.replace(CURSOR, ""), "python")
     assert [name.name for name in undefined_names(document, offset, limit=2)] == ["a", "b"]
     assert undefined_names(document, len(document.text)) == []
+
+
+def test_a_huge_file_counts_far_imports_and_definitions() -> None:
+    filler = "".join(f"def filler_{n}(value):\n    return value + {n}\n\n\n" for n in range(900))
+    source = (
+        f"import os\n\n\n{filler}def f():\n<|cursor|>\n    return os.path.join(helper(), total)\n\n\n"
+        f"{filler}def helper():\n    return 'x'\n"
+    )
+    assert len(source) > 3 * 20_000
+    assert wanted(source) == [("total", False)]
