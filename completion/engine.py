@@ -35,6 +35,8 @@ from syntax.checks import (
     completion_shape,
     indentation_of,
     is_header_line,
+    next_nonblank_line,
+    previous_nonblank_line,
 )
 from syntax.languages import spec_for
 
@@ -500,9 +502,8 @@ def _shaped_candidates(
             break
         part = "\n".join(lines[:cut])
         suggestion = postprocess(part, request.text, request.offset, shape, language, document=document)
-        if suggestion is not None and suggestion not in shaped:
-            if shaped and len(suggestion.text) >= len(shaped[-1].text):
-                continue
+        # each cut kept is shorter than the one before, so a repeat of any of them is never kept
+        if suggestion is not None and (not shaped or len(suggestion.text) < len(shaped[-1].text)):
             shaped.append(suggestion)
     return shaped
 
@@ -535,8 +536,9 @@ def _name_starts(
 
     parsed = document if document is not None else SyntaxDocument(text, language)
     wanted = sorted(undefined_names(parsed, offset, limit=_MAX_NAME_STARTS), key=lambda name: not name.called)
-    above = text[:line_start].rstrip().rsplit("\n", 1)[-1]
-    below = next((line for line in text[offset:].split("\n")[1:] if line.strip()), "")
+    above = previous_nonblank_line(text, line_start) or ""
+    following = next_nonblank_line(text, offset)
+    below = following[1] if following else ""
     starts = []
     for name in wanted[:_MAX_NAME_STARTS]:
         indent = "" if offset > line_start else _hole_indent(above, below, name.called, language)

@@ -19,6 +19,7 @@ from syntax.checks import (
     indentation_of,
     is_closer_line,
     is_header_line,
+    next_nonblank_line,
     scan_brackets,
     truncate_to_valid,
 )
@@ -58,18 +59,6 @@ _FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b"
 MID_BLOCK_STATEMENTS = 4
 _MAX_STATEMENTS = 1_000
 _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
-
-
-def _next_nonblank_line(text: str, offset: int) -> str | None:
-    """The first non-blank line after the cursor's line, with its indentation."""
-    position = text.find("\n", offset)
-    while position >= 0:
-        end = text.find("\n", position + 1)
-        line = text[position + 1 : len(text) if end < 0 else end]
-        if line.strip():
-            return line.rstrip()
-        position = end
-    return None
 
 
 def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
@@ -334,7 +323,8 @@ def postprocess(
             return None  # the suggestion would split the word under the cursor
         replace_end += len(word_rest.group())
         after = after[len(word_rest.group()) :]
-    below = _next_nonblank_line(text, offset)
+    following = next_nonblank_line(text, offset)
+    below = following[1].rstrip() if following else None
     if shape.multiline:
         shaped = _block(raw, before, after, shape, language, below)
     else:

@@ -157,7 +157,7 @@ def _line_bounds(text: str, offset: int) -> tuple[int, int]:
     return start, len(text) if end < 0 else end
 
 
-def _next_nonblank_line(text: str, offset: int) -> tuple[int, str] | None:
+def next_nonblank_line(text: str, offset: int) -> tuple[int, str] | None:
     """The first non-blank line after the line containing ``offset``: (its start offset, its text)."""
     position = text.find("\n", offset)
     while position >= 0:
@@ -170,7 +170,8 @@ def _next_nonblank_line(text: str, offset: int) -> tuple[int, str] | None:
     return None
 
 
-def _previous_nonblank_line(text: str, offset: int) -> str | None:
+def previous_nonblank_line(text: str, offset: int) -> str | None:
+    """The last non-blank line before the line containing ``offset``."""
     end = text.rfind("\n", 0, offset)
     while end >= 0:
         start = text.rfind("\n", 0, end) + 1
@@ -394,7 +395,7 @@ def _column_zero_floor(
     (``else:`` between two deeper lines), so the floor is one step left of the shallower of the two. At the
     end of the file the suggestion may finish the top-level statement it is in, not start another.
     """
-    previous = _previous_nonblank_line(text, line_start)
+    previous = previous_nonblank_line(text, line_start)
     if following is None:
         return _top_level_body_indent(text, line_start, language, unit), True
     next_indent = indentation_of(following[1])
@@ -469,7 +470,7 @@ def completion_shape(
         return single(MID_LINE)
     if syntax.container == "args":
         return single(MID_EXPRESSION)
-    following = _next_nonblank_line(text, offset)
+    following = next_nonblank_line(text, offset)
     unit = _indent_unit(text, offset, name)
     if not before.strip():
         if before:  # the cursor stands at the indentation the user (or the editor) chose
@@ -588,7 +589,7 @@ class _ErrorCheck:
         self._line_before = text[text.rfind("\n", 0, start) + 1 : start]
         self._following: str | None = None
         if parsed.language in _INDENT_LANGUAGES and not text[end : _line_bounds(text, end)[1]].strip():
-            following = _next_nonblank_line(text, end)
+            following = next_nonblank_line(text, end)
             self._following = following[1] if following else None
         self._indent_was_wrong = self._following is not None and _unexpected_indent(
             self._last_code_line(""), self._following, parsed.language
@@ -600,7 +601,7 @@ class _ErrorCheck:
         code = [line for line in lines if line.strip()]
         if code:
             return code[-1]
-        previous = _previous_nonblank_line(self._parsed.text, self._start - len(self._line_before))
+        previous = previous_nonblank_line(self._parsed.text, self._start - len(self._line_before))
         return previous or ""
 
     def adds_no_error(self, insertion: str) -> bool:
