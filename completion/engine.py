@@ -290,8 +290,10 @@ class CompletionEngine:
             if not self.options.reuse:
                 model.forget_prompt()
             found: list[_Candidate] = []
-            starts = _name_starts(request, language, document, prompt) if model.info.fim is None else []
-            for attempt in range(self._candidate_count(request)):
+            count = self._candidate_count(request)
+            wants_starts = model.info.fim is None and count > 1
+            starts = _name_starts(request, language, document, prompt) if wants_starts else []
+            for attempt in range(count):
                 if attempt and time.monotonic() > deadline:
                     break
                 start = _next_start(starts, found) if attempt else ""
