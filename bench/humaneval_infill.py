@@ -46,6 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from completion.backend import GenerationSpec, StopRule
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from syntax.checks import syntax_errors
 from syntax.document import SyntaxDocument
@@ -175,9 +176,6 @@ def _raw_arm(engine: CompletionEngine | None) -> Callable[[InfillTask], tuple[st
     model = engine.model
     max_tokens = engine.options.max_tokens
 
-    def first_line_done(text: str) -> bool:
-        return "\n" in text
-
     def run(task: InfillTask) -> tuple[str | None, int]:
         request = CompletionRequest(
             task.text, task.offset, uri=f"bench:{task.task_id}", language_id=LANGUAGE, path=PATH
@@ -185,8 +183,8 @@ def _raw_arm(engine: CompletionEngine | None) -> Callable[[InfillTask], tuple[st
         prompt = engine.build_prompt(request, heal=False)
         with model.lock:
             tokens = model.tokenize(prompt.pieces, add_bos=True)
-            stop = first_line_done if task.kind == "single" else None
-            generation = model.generate(tokens, max_tokens=max_tokens, should_stop=stop)
+            stop = StopRule("newline") if task.kind == "single" else None
+            generation = model.generate(tokens, GenerationSpec(max_tokens=max_tokens, stop=stop))
         text = generation.text.split("\n")[0] if task.kind == "single" else generation.text
         return text, task.offset
 

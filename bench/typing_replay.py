@@ -7,7 +7,11 @@ Two arms run in the same process, on the same keystrokes and model: `infill-ls` 
 baseline that re-evaluates the whole prompt and reuses nothing (`completion.reuse = false`).
 
 Reports per arm: latency p50/p95 over all requests, p50 of model runs, share served from the typed-ahead cache,
-prompt tokens evaluated per model run, peak server memory (VmHWM); then the naive/infill-ls ratio.
+prompt tokens evaluated per model run, peak memory (VmHWM) of the server process and of its model worker
+process (pid from `infill/stats`; a server without a worker shows "-") and their sum; then the naive/infill-ls
+ratio. The sum counts pages the two processes share twice and adds two peaks that may not coincide: an upper
+bound of what both held at once. The line before the table names the `lsp_server` package the server imports
+(the server runs `python -m lsp_server` in this directory, with this environment).
 
     python bench/typing_replay.py --files 3 --lines 4 --pause-ms 60
 """
@@ -17,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import sysconfig
 import time
@@ -41,7 +47,14 @@ class ArmResult:
     prompt_tokens: list[int] = field(default_factory=list)
     cached: int = 0
     shown: int = 0
-    peak_rss_mb: float = 0.0
+    server_rss_mb: float = 0.0
+    worker_rss_mb: float = float("nan")  # nan: no worker process (the model runs in the server)
+    worker_restarts: int = 0
+
+    @property
+    def peak_rss_mb(self) -> float:
+        """Server plus worker (the server alone when there is no worker)."""
+        return self.server_rss_mb + (0.0 if self.worker_rss_mb != self.worker_rss_mb else self.worker_rss_mb)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -67,10 +80,25 @@ def pick_targets(paths: list[Path], lines_per_file: int, seed: int) -> list[tupl
 
 
 def vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # the process is gone
+        return float("nan")
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def server_package() -> str:
+    """Where `python -m lsp_server`, started here with this environment, imports the server from."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import lsp_server; print(lsp_server.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.strip() or found.stderr.strip()[-200:]
 
 
 async def run_arm(
@@ -144,7 +172,12 @@ async def run_arm(
             result.model_latencies_ms.append(entry.elapsedMs)
             result.evaluated.append(entry.tokensEvaluated)
             result.prompt_tokens.append(entry.tokensPrompt)
-    result.peak_rss_mb = vm_hwm_mb(client._server.pid)
+    result.server_rss_mb = vm_hwm_mb(client._server.pid)
+    worker = getattr(stats, "worker", None)  # absent before the model moved into a worker process
+    if worker is not None:
+        result.worker_restarts = getattr(worker, "restarts", 0) or 0
+        if getattr(worker, "pid", None):
+            result.worker_rss_mb = vm_hwm_mb(worker.pid)  # read before shutdown: the worker exits with it
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -154,7 +187,7 @@ async def run_arm(
 def report(results: list[ArmResult]) -> dict[str, Any]:
     rows = {}
     header = f"{'arm':<10} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'model p50':>9} {'cached':>7} "
-    header += f"{'eval/run':>9} {'prompt':>7} {'shown':>6} {'peak MB':>8}"
+    header += f"{'eval/run':>9} {'prompt':>7} {'shown':>6} {'server MB':>9} {'worker MB':>9} {'peak MB':>8}"
     print(header)
     for arm in results:
         row = {
@@ -166,13 +199,19 @@ def report(results: list[ArmResult]) -> dict[str, Any]:
             "evaluated_mean": statistics.fmean(arm.evaluated) if arm.evaluated else float("nan"),
             "prompt_mean": statistics.fmean(arm.prompt_tokens) if arm.prompt_tokens else float("nan"),
             "shown_share": arm.shown / max(1, len(arm.latencies_ms)),
+            "server_rss_mb": arm.server_rss_mb,
+            "worker_rss_mb": None if arm.worker_rss_mb != arm.worker_rss_mb else arm.worker_rss_mb,
             "peak_rss_mb": arm.peak_rss_mb,
+            "worker_restarts": arm.worker_restarts,
         }
+        worker_mb = "-" if row["worker_rss_mb"] is None else f"{arm.worker_rss_mb:.0f}"
         rows[arm.name] = row
         print(
             f"{arm.name:<10} {row['requests']:>8} {row['p50_ms']:>8.0f} {row['p95_ms']:>8.0f} "
             f"{row['model_p50_ms']:>9.0f} {row['cached_share']:>7.0%} {row['evaluated_mean']:>9.1f} "
-            f"{row['prompt_mean']:>7.0f} {row['shown_share']:>6.0%} {row['peak_rss_mb']:>8.0f}"
+            f"{row['prompt_mean']:>7.0f} {row['shown_share']:>6.0%} {arm.server_rss_mb:>9.0f} {worker_mb:>9} "
+            f"{row['peak_rss_mb']:>8.0f}"
+            + (f"  ({arm.worker_restarts} worker restarts)" if arm.worker_restarts else "")
         )
     if len(results) == 2:
         fast, naive = rows[results[0].name], rows[results[1].name]
@@ -199,6 +238,9 @@ async def main() -> None:
     paths = args.paths or [stdlib / name for name in DEFAULT_FILES[: args.files]]
     targets = pick_targets(paths, args.lines, args.seed)
     print(f"{len(targets)} lines from {len(paths)} files, pause {args.pause_ms:.0f} ms")
+    print(
+        f"server code: {server_package()} (cwd {os.getcwd()}, PYTHONPATH={os.environ.get('PYTHONPATH', '')!r})"
+    )
     base: dict[str, Any] = {"completion": {"timeBudgetMs": 30_000}, "index": {"enabled": False}}
     if args.model:
         base["model"] = {"path": args.model}

@@ -1,24 +1,25 @@
 """The completion engine: cache, prompt, generation, post-processing and syntax checks, for one request.
 
-Everything here is synchronous and LSP-free; the server calls it from worker threads. One model, one lock:
-a request waits for the lock while checking its cancel event, so a superseded request never runs the model.
+Everything here is synchronous and LSP-free; the server calls it from its model pool. The model is a
+``completion.backend.ModelBackend`` (in the server, the supervised worker process) with one lock per request:
+a request waits for the lock while checking its cancel event, so a superseded request never runs the model,
+and a model that dies or is replaced meanwhile makes the request return nothing (``ModelUnavailable``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from completion.backend import Generation, GenerationSpec, ModelBackend, ModelUnavailable, StopRule
 from completion.fim import PromptPiece
-from completion.model import Generation, ModelSession
-from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, continues_statement, postprocess
+from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, postprocess
 from completion.prompt import (
     ContextLike,
     Prompt,
@@ -27,7 +28,7 @@ from completion.prompt import (
     prefix_window_start,
     suffix_window_end,
 )
-from completion.token_healing import VocabPieces, heal_split, strip_healed
+from completion.token_healing import heal_split, strip_healed
 from completion.workspace_index import Retriever
 from syntax.checks import (
     MID_BLOCK_REASONS,
@@ -38,11 +39,12 @@ from syntax.checks import (
     next_nonblank_line,
     previous_nonblank_line,
 )
-from syntax.languages import spec_for
+from syntax.languages import LanguageSpec, spec_for
 
 if TYPE_CHECKING:
     from syntax.document import SyntaxDocument
 
+log = logging.getLogger(__name__)
 _MAX_CUTS = 3  # shorter cuts of one multi-line suggestion offered to the ranking
 _SUFFIX_HEAD_LINES = 2  # lines of code after a suggestion scored with it (prefix-only models)
 _SUFFIX_HEAD_CHARS = 240
@@ -167,9 +169,8 @@ class _Shown:
 class CompletionEngine:
     def __init__(self, options: CompletionOptions | None = None) -> None:
         self.options = options or CompletionOptions()
-        self.model: ModelSession | None = None
+        self.model: ModelBackend | None = None
         self.retriever: Retriever | None = None
-        self._vocab: VocabPieces | None = None
         self._shown: dict[str, _Shown] = {}
         self._exact: OrderedDict[tuple[str, int, int], Completion] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -181,14 +182,13 @@ class CompletionEngine:
     def model_ready(self) -> bool:
         return self.model is not None
 
-    def set_model(self, model: ModelSession | None) -> None:
-        """Install a loaded model (or None); builds the token-healing vocabulary once."""
-        previous, self.model = self.model, None
-        if previous is not None:
-            previous.close()
-        self._vocab = VocabPieces.from_pieces(*model.vocabulary()) if model is not None else None
+    def set_model(self, model: ModelBackend | None) -> None:
+        """Install a loaded model (or None) and close the previous one: requests still holding it get
+        ModelUnavailable from it, never a freed model."""
+        previous, self.model = self.model, model
         self.clear_cache()
-        self.model = model
+        if previous is not None and previous is not model:
+            previous.close()
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -204,7 +204,8 @@ class CompletionEngine:
     def build_prompt(self, request: CompletionRequest, heal: bool | None = None) -> Prompt:
         options = self.options
         spec = spec_for(request.language_id, request.path)
-        template = self.model.info.fim if self.model else None
+        model = self.model
+        template = model.info.fim if model is not None else None
         window_start = prefix_window_start(
             request.text, request.offset, options.prefix_chars, options.window_stride_lines
         )
@@ -216,7 +217,7 @@ class CompletionEngine:
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
             snippets = self.retriever.retrieve(request.path, request.text, request.offset)
         healed = ""
-        if (options.token_healing if heal is None else heal) and self._vocab is not None:
+        if (options.token_healing if heal is None else heal) and model is not None:
             healed = heal_split(request.text[window_start : request.offset])[1]
         return build_prompt(
             text=request.text,
@@ -286,27 +287,10 @@ class CompletionEngine:
         if not _acquire(model.lock, cancel, deadline):
             return None
         try:
-            tokens = model.tokenize(prompt.pieces, add_bos=True)
-            if not self.options.reuse:
-                model.forget_prompt()
-            found: list[_Candidate] = []
-            count = self._candidate_count(request)
-            wants_starts = model.info.fim is None and count > 1
-            starts = _name_starts(request, language, document, prompt) if wants_starts else []
-            for attempt in range(count):
-                if attempt and time.monotonic() > deadline:
-                    break
-                start = _next_start(starts, found) if attempt else ""
-                generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt, start)
-                if generation.stop_reason == "cancelled":
-                    return None
-                raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
-                raw = _complete_part(raw, generation, shape)
-                raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
-                for suggestion in _shaped_candidates(raw, request, shape, language, document):
-                    if all(suggestion != known.suggestion for known in found):
-                        found.append(_Candidate(suggestion, generation))
-            best = self._most_likely(model, tokens, prompt, request.text, found, deadline, cancel)
+            best = self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
+        except ModelUnavailable as error:  # the worker died or was replaced meanwhile: show nothing
+            log.info("no completion: %s", error)
+            return None
         finally:
             model.lock.release()
         if best is None:
@@ -329,6 +313,41 @@ class CompletionEngine:
         self._record(completion)
         return completion
 
+    def _best_candidate(
+        self,
+        model: ModelBackend,
+        request: CompletionRequest,
+        spec: LanguageSpec | None,
+        prompt: Prompt,
+        shape: CompletionShape,
+        document: SyntaxDocument | None,
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> _Candidate | None:
+        """Generate the candidates (greedy, forced name starts, sampled), check them, keep the most likely."""
+        language = spec.name if spec else None
+        tokens = model.tokenize(prompt.pieces, add_bos=True)
+        if not self.options.reuse:
+            model.forget_prompt()
+        found: list[_Candidate] = []
+        count = self._candidate_count(request)
+        wants_starts = model.info.fim is None and count > 1
+        starts = _name_starts(request, language, document, prompt) if wants_starts else []
+        for attempt in range(count):
+            if attempt and time.monotonic() > deadline:
+                break
+            start = _next_start(starts, found) if attempt else ""
+            generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt, start)
+            if generation.stop_reason == "cancelled":
+                return None
+            raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
+            raw = _complete_part(raw, generation, shape)
+            raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
+            for suggestion in _shaped_candidates(raw, request, shape, language, document):
+                if all(suggestion != known.suggestion for known in found):
+                    found.append(_Candidate(suggestion, generation))
+        return self._most_likely(model, tokens, prompt, request.text, found, deadline, cancel)
+
     def _candidate_count(self, request: CompletionRequest) -> int:
         """Several candidates where the next statement is open; the greedy one while typing a line."""
         line_start = request.text.rfind("\n", 0, request.offset) + 1
@@ -338,7 +357,7 @@ class CompletionEngine:
 
     def _most_likely(
         self,
-        model: ModelSession,
+        model: ModelBackend,
         tokens: list[int],
         prompt: Prompt,
         text: str,
@@ -356,7 +375,7 @@ class CompletionEngine:
         if len(found) <= 1:
             return found[0] if found else None
         fim = model.info.fim is not None
-        end_token = model.end_of_middle_token()
+        end_token = model.info.end_of_middle
         scores: list[float] = []
         for candidate in found:
             if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
@@ -400,7 +419,7 @@ class CompletionEngine:
 
     def _generate(
         self,
-        model: ModelSession,
+        model: ModelBackend,
         tokens: list[int],
         prompt: Prompt,
         shape: CompletionShape,
@@ -411,20 +430,17 @@ class CompletionEngine:
     ) -> Generation:
         """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line."""
         healed = "" if start else prompt.healed
-        processor = self._vocab.healing_processor(healed.encode("utf-8")) if healed and self._vocab else None
-        stop = _stop_rule(shape, len(healed), self.options.max_lines)
         if start:
             tokens = tokens + model.tokenize([PromptPiece(start, special=False)], add_bos=False)
-        return model.generate(
-            tokens,
+        spec = GenerationSpec(
             max_tokens=self.options.max_tokens,
-            deadline=deadline,
-            cancel=cancel,
-            should_stop=_end_of_line if start else stop,
+            stop=StopRule("newline") if start else _stop_rule(shape, len(healed), self.options.max_lines),
             temperature=0.0 if attempt == 0 or start else 0.7,
-            rng=np.random.default_rng(attempt),
-            logits_processor=processor,
+            seed=attempt,
+            healed=healed.encode("utf-8"),
+            time_limit_s=max(0.0, deadline - time.monotonic()),
         )
+        return model.generate(tokens, spec, cancel)
 
     def _remember(self, request: CompletionRequest, completion: Completion) -> None:
         before, after = request.text[: request.offset], request.text[request.offset :]
@@ -462,15 +478,17 @@ class CompletionEngine:
             for attempt in range(n * 2):
                 if len(found) >= n or time.monotonic() > deadline:
                     break
-                generation = model.generate(
-                    tokens,
+                spec = GenerationSpec(
                     max_tokens=max_tokens,
-                    deadline=deadline,
                     temperature=0.0 if attempt == 0 else 0.8,
-                    rng=np.random.default_rng(attempt),
+                    seed=attempt,
+                    time_limit_s=max(0.0, deadline - time.monotonic()),
                 )
+                generation = model.generate(tokens, spec)
                 if generation.text not in found:
                     found.append(generation.text)
+        except ModelUnavailable as error:  # keep what was found; rule-based fixes go on without the model
+            log.info("model fixes stopped: %s", error)
         finally:
             model.lock.release()
         return found
@@ -558,10 +576,6 @@ def _hole_indent(above: str, below: str, opens_block: bool, language: str) -> st
     return upper if opens_block or deeper_below else lower
 
 
-def _end_of_line(text: str) -> bool:
-    return "\n" in text
-
-
 def _next_start(starts: list[_Start], found: list[_Candidate]) -> str:
     """The next forced start whose name no candidate found so far defines ("" when none is left)."""
     while starts:
@@ -636,33 +650,10 @@ def _moved(completion: Completion, offset: int, typed: str) -> Completion:
     )
 
 
-def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> Callable[[str], bool]:
+def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> StopRule:
     """When to stop generating: the end of the line for single-line shapes; for blocks a dedent, too many
     lines, or (between existing statements) more statements at the first line's level than could be shown."""
     if not shape.multiline:
-
-        def end_of_line(text: str) -> bool:
-            return "\n" in text[healed_chars:].lstrip()
-
-        return end_of_line
-
-    statement_limit = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else None
-
-    def end_of_block(text: str) -> bool:
-        lines = text[healed_chars:].split("\n")
-        complete = lines[:-1]
-        if len(complete) > max_lines:
-            return True
-        if any(
-            line.strip() and not line.startswith(shape.indent) and index > 0
-            for index, line in enumerate(complete)
-        ):
-            return True
-        code = [line for line in complete if line.strip()]
-        if statement_limit is None or not code:
-            return False
-        level = indentation_of(code[0])
-        starts = sum(indentation_of(line) == level and not continues_statement(line, None) for line in code)
-        return starts > statement_limit
-
-    return end_of_block
+        return StopRule("line", skip_chars=healed_chars)
+    limit = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else None
+    return StopRule("block", healed_chars, shape.indent, max_lines, limit)

@@ -439,18 +439,6 @@ def prefix_only_pieces(prefix: str, header: str = "") -> list[PromptPiece]:
     return [PromptPiece(text, False)] if text else []
 
 
-def strip_special_texts(completion: str, template: FimTemplate | None) -> str:
-    """Cut a generated text at the first special token text, so none leaks into a suggestion."""
-    if template is None:
-        return completion
-    cut = len(completion)
-    for special in template.special_texts():
-        found = completion.find(special, 0, cut)
-        if found != -1:
-            cut = found
-    return completion[:cut]
-
-
 class VocabTokenizer(Protocol):
     """The part of ``llama_cpp.Llama`` the helpers below need (keeps this module free of llama_cpp)."""
 

@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,20 +20,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from completion.backend import (
+    CancelFlag,
+    Generation,
+    GenerationSpec,
+    ModelInfo,
+    ModelLoadError,
+    ModelUnavailable,
+)
 from completion.fim import (
     FimTemplate,
     PromptPiece,
     detect_template,
+    injectable_texts,
     llama_token_lookup,
+    missing_tokens,
     stop_token_ids,
     template_from_override,
     tokenize_pieces,
 )
-from completion.token_healing import llama_piece, llama_vocabulary
+from completion.llama_build import llama_cpp_version
+from completion.token_healing import VocabPieces, llama_piece, llama_vocabulary
 
 GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
-LogitsProcessor = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]]
 
 
 @dataclass
@@ -65,37 +75,14 @@ class ModelOptions:
             "'PREFIX,SUFFIX,MIDDLE[,STOP...]' token texts."
         },
     )
-
-
-class ModelLoadError(RuntimeError):
-    """A model file could not be used; the message says why in words a user can act on."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: str
-    size_bytes: int
-    name: str
-    architecture: str
-    family: str  # the FIM family, or "prefix-only"
-    fim: FimTemplate | None
-    context_size: int
-    threads: int
-    n_vocab: int
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    logprob: float  # sum of the chosen tokens' log-probabilities
-    tokens_prompt: int
-    tokens_evaluated: int  # prompt tokens that were not already in the KV cache
-    tokens_generated: int
-    stop_reason: str  # "eog" | "special" | "stop" | "max_tokens" | "deadline" | "cancelled" | "context"
-
-    @property
-    def mean_logprob(self) -> float:
-        return self.logprob / max(1, self.tokens_generated)
+    idle_unload_minutes: int = field(
+        default=0,
+        metadata={
+            "description": "Stop the model worker after this many minutes without requests, giving its memory "
+            "back; it starts again on the next request. 0: never.",
+            "minimum": 0,
+        },
+    )
 
 
 def check_gguf_file(path: Path) -> None:
@@ -114,21 +101,39 @@ def check_gguf_file(path: Path) -> None:
 
 
 class ModelSession:
-    """A llama.cpp model and context used by one generation at a time (`lock`)."""
+    """A llama.cpp model and context, used by one generation at a time (`lock`); it lives in the worker.
+
+    Every method raises :class:`ModelUnavailable` once the session is closed, so a request that still holds
+    a reference can never touch freed llama.cpp memory.
+    """
 
     def __init__(self, llama: Any, options: ModelOptions, model_path: Path, threads: int) -> None:
         self._llama = llama
         self._vocab = llama._model.vocab
+        self._closed = False
         self.lock = threading.Lock()
         self.special_token_id = llama_token_lookup(llama)
         metadata: dict[str, str] = dict(getattr(llama, "metadata", {}) or {})
         choice = options.fim_template.strip()
+        warnings: list[str] = []
         if choice.lower() in ("", "auto"):
             fim = detect_template(self.special_token_id, metadata, self._token_text)
         elif choice.lower() == "none":
             fim = None
         else:
             fim = template_from_override(choice)
+            if missing := missing_tokens(fim, self.special_token_id):
+                raise ValueError(
+                    f"FIM template {choice!r} names tokens this model does not have: {', '.join(missing)}"
+                )
+        if fim is not None and (injectable := injectable_texts(llama, fim)):
+            warnings.append(
+                "document text spelling "
+                + ", ".join(injectable)
+                + " would be read as control tokens by this "
+                "model's tokenizer; such text reaches the prompt as plain text only where it is not typed"
+            )
+        self._stop_ids = stop_token_ids(fim, self.special_token_id) if fim else frozenset()
         self.info = ModelInfo(
             path=str(model_path),
             size_bytes=model_path.stat().st_size,
@@ -139,8 +144,10 @@ class ModelSession:
             context_size=llama.n_ctx(),
             threads=threads,
             n_vocab=llama.n_vocab(),
+            end_of_middle=self._end_of_middle_token(fim),
+            warnings=tuple(warnings),
         )
-        self._stop_ids = stop_token_ids(fim, self.special_token_id) if fim else frozenset()
+        self._healing = VocabPieces.from_pieces(*llama_vocabulary(llama))
         self._last_scored: tuple[list[int], list[int], list[float]] | None = None
 
     @classmethod
@@ -165,15 +172,20 @@ class ModelSession:
             raise ModelLoadError(f"llama.cpp could not load {model_path}: {error}") from error
         try:
             return cls(llama, options, model_path, threads)
-        except ValueError as error:  # a malformed fim_template override
+        except ValueError as error:  # a malformed fim_template override, or one naming foreign tokens
             llama.close()
             raise ModelLoadError(str(error)) from error
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             close = getattr(self._llama, "close", None)
             if close is not None:
                 close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ModelUnavailable("the model was closed")
 
     # --- vocabulary -------------------------------------------------------------------------------------------
 
@@ -183,13 +195,8 @@ class ModelSession:
     def piece(self, token: int, special: bool = False) -> bytes:
         return llama_piece(self._vocab, token, special)
 
-    def vocabulary(self) -> tuple[list[bytes], list[bool]]:
-        """Every token's bytes and whether it is special, for token healing."""
-        return llama_vocabulary(self._llama)
-
-    def end_of_middle_token(self) -> int | None:
+    def _end_of_middle_token(self, fim: FimTemplate | None) -> int | None:
         """The token a FIM model writes after a middle (the template's first stop token), else end of text."""
-        fim = self.info.fim
         for text in fim.stop if fim else ():
             token = self.special_token_id(text)
             if token is not None:
@@ -199,6 +206,7 @@ class ModelSession:
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
         """Special pieces become their control ids; document text is tokenized with special=False."""
+        self._check_open()
         bos = int(self._llama.token_bos()) if add_bos and self._llama._model.add_bos_token() else None
         return tokenize_pieces(self._llama, pieces, bos)
 
@@ -214,14 +222,12 @@ class ModelSession:
 
     def forget_prompt(self) -> None:
         """Drop the KV cache so the next prompt is evaluated whole (the no-reuse baseline)."""
+        self._check_open()
         self._llama.reset()
         self._llama._ctx.kv_cache_clear()
 
     def _evaluate_prompt(
-        self,
-        tokens: list[int],
-        deadline: float | None = None,
-        cancel: threading.Event | None = None,
+        self, tokens: list[int], deadline: float | None = None, cancel: CancelFlag | None = None
     ) -> tuple[int, str | None]:
         """Bring the KV cache to `tokens`, reusing the longest cached prefix.
 
@@ -251,35 +257,30 @@ class ModelSession:
         return np.ctypeslib.as_array(pointer, shape=(self.info.n_vocab,)).copy()
 
     def generate(
-        self,
-        tokens: list[int],
-        *,
-        max_tokens: int,
-        deadline: float | None = None,
-        cancel: threading.Event | None = None,
-        should_stop: Callable[[str], bool] | None = None,
-        temperature: float = 0.0,
-        rng: np.random.Generator | None = None,
-        logits_processor: LogitsProcessor | None = None,
+        self, tokens: list[int], spec: GenerationSpec, cancel: CancelFlag | None = None
     ) -> Generation:
-        """Generate after `tokens`, checking cancel/deadline/should_stop(text so far) between tokens.
+        """Generate after `tokens`, checking cancel, the time limit and the stop rule between tokens.
 
         The caller must hold `lock`.
         """
+        self._check_open()
+        deadline = None if spec.time_limit_s is None else time.monotonic() + spec.time_limit_s
         llama = self._llama
         room = llama.n_ctx() - 1
         if len(tokens) >= room:
-            tokens = tokens[-(room - max_tokens) :]
+            tokens = tokens[-(room - spec.max_tokens) :]
         evaluated, interrupted = self._evaluate_prompt(tokens, deadline, cancel)
         if interrupted:
             return Generation("", 0.0, len(tokens), evaluated, 0, interrupted)
+        processor = self._healing.healing_processor(spec.healed) if spec.healed else None
+        rng = np.random.default_rng(spec.seed) if spec.temperature > 0 else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""
         logprob = 0.0
         generated = 0
         reason = "max_tokens"
         history = np.asarray(tokens, dtype=np.intc)
-        while generated < max_tokens:
+        while generated < spec.max_tokens:
             if interrupted := _interrupted(deadline, cancel):
                 reason = interrupted
                 break
@@ -287,9 +288,9 @@ class ModelSession:
                 reason = "context"
                 break
             logits = self._last_logits()
-            if logits_processor is not None:
-                logits = logits_processor(history, logits)
-            token, token_logprob = _choose(logits, temperature, rng)
+            if processor is not None:
+                logits = processor(history, logits)
+            token, token_logprob = _choose(logits, spec.temperature, rng)
             if token in self._stop_ids or self._is_eog(token):
                 reason = "eog"
                 break
@@ -301,7 +302,7 @@ class ModelSession:
             generated += 1
             text += decoder.decode(piece)
             history = np.append(history, np.intc(token))
-            if should_stop is not None and should_stop(text):
+            if spec.stop is not None and spec.stop(text):
                 reason = "stop"
                 break
             llama.eval([token])
@@ -316,6 +317,7 @@ class ModelSession:
         start with the one scored before (shorter cuts of one suggestion) only pay for where they differ.
         The caller holds ``lock``.
         """
+        self._check_open()
         llama = self._llama
         room = llama.n_ctx() - 1
         continuation = list(continuation)[: max(0, room - 1)]
@@ -368,8 +370,59 @@ class ModelSession:
 
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
+    # --- self-checks and measurements (the worker runs them before it reports ready) ---------------------------
 
-def _interrupted(deadline: float | None, cancel: threading.Event | None) -> str | None:
+    def self_check(self) -> list[str]:
+        """A one-token decode, then a check that prefix reuse works; returns warnings (never silently slow).
+
+        Evaluating a prompt and then the same prompt plus one token must evaluate at most 2 tokens the second
+        time; a llama-cpp-python whose cache removal fails (0.3.16 returns None) re-evaluates everything.
+        """
+        with self.lock:
+            self._check_open()
+            probe = self.tokenize([PromptPiece("def add(a, b):\n    return a + b\n", special=False)], True)
+            self.forget_prompt()
+            self.generate(probe, GenerationSpec(max_tokens=1))
+            if not np.isfinite(self._last_logits()).all():
+                raise ModelLoadError(
+                    "llama.cpp's first decode gave non-finite scores (a broken build or model)"
+                )
+            extended = [*probe, *self.tokenize([PromptPiece("\n", special=False)], False)]
+            self._evaluate_prompt(probe)
+            again, _ = self._evaluate_prompt(extended)
+            self.forget_prompt()
+        warning = reuse_warning(again, len(extended))
+        return [warning] if warning else []
+
+    def measure_speed(self, prompt_tokens: int = 256, generated_tokens: int = 32) -> tuple[float, float]:
+        """Prompt and generation tokens per second on this model (for `infill-ls doctor`)."""
+        with self.lock:
+            self._check_open()
+            line = self.tokenize([PromptPiece("value = compute(value, 3) + 1\n", special=False)], False)
+            prompt = (line * (prompt_tokens // max(1, len(line)) + 1))[:prompt_tokens]
+            self.forget_prompt()
+            started = time.perf_counter()
+            self._evaluate_prompt(prompt)
+            prompt_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            generation = self.generate(prompt, GenerationSpec(max_tokens=generated_tokens))
+            generation_seconds = time.perf_counter() - started
+            self.forget_prompt()
+        return len(prompt) / prompt_seconds, max(1, generation.tokens_generated) / generation_seconds
+
+
+def reuse_warning(evaluated_again: int, total: int) -> str | None:
+    """The prefix-reuse self-check's verdict: a prompt extended by one token must cost at most 2 tokens."""
+    if evaluated_again <= 2:
+        return None
+    return (
+        f"prefix reuse does not work with llama-cpp-python {llama_cpp_version()}: every request re-evaluates "
+        f"its whole prompt ({evaluated_again} of {total} tokens in the self-check); install the pinned version "
+        "with .ci/install"
+    )
+
+
+def _interrupted(deadline: float | None, cancel: CancelFlag | None) -> str | None:
     if cancel is not None and cancel.is_set():
         return "cancelled"
     if deadline is not None and time.monotonic() > deadline:

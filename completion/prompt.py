@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from completion.fim import FimTemplate, PromptPiece, fim_pieces
+from completion.fim import FimTemplate, PromptPiece, fim_pieces, repo_pieces
 
 
 class SnippetLike(Protocol):
@@ -102,11 +102,7 @@ def build_prompt(
     sketch = _file_sketch(context, line_comment, elided=window_start > 0)
     pieces: list[PromptPiece] = []
     if template is not None and template.file_sep:
-        if template.repo_name:
-            pieces += [PromptPiece(template.repo_name, True), PromptPiece("workspace\n", False)]
-        for path_of, text_of in _by_file(snippets):
-            pieces += [PromptPiece(template.file_sep, True), PromptPiece(f"{path_of}\n{text_of}\n", False)]
-        pieces += [PromptPiece(template.file_sep, True), PromptPiece(f"{path or 'untitled'}\n", False)]
+        pieces += repo_pieces(template, "workspace", _by_file(snippets), path or "untitled")
         header = sketch
     else:
         header = comment_block(f"Path: {path}", line_comment) if path else ""

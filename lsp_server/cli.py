@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from completion.backend import ModelLoadError, ModelUnavailable
 from completion.engine import CompletionEngine, CompletionRequest
-from completion.model import ModelLoadError, ModelSession, llama_cpp_problem, model_path_for
+from completion.model import llama_cpp_problem
+from completion.supervisor import ModelSupervisor, start_supervised
 from lsp_server import __version__
 from lsp_server.settings import Settings, settings_from_dict
 from syntax.languages import LANGUAGES, available_grammars, spec_for
@@ -131,8 +133,8 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     engine = CompletionEngine(settings.completion)
     try:
-        engine.set_model(ModelSession.load(settings.model, model_path_for(settings.model)))
-    except ModelLoadError as error:
+        engine.set_model(start_supervised(settings.model))
+    except (ModelLoadError, ModelUnavailable) as error:
         print(f"infill-ls: model unavailable: {error}", file=sys.stderr)
         return 1
     request = CompletionRequest(
@@ -164,32 +166,22 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_doctor(settings: Settings) -> int:
+    from completion.llama_build import build_problems, llama_cpp_version
+
     problems: list[str] = []
     print(f"infill-ls {__version__} on Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)")
+    print(f"llama-cpp-python: {llama_cpp_version() or 'not installed'}")
     if (problem := llama_cpp_problem()) is not None:
         problems.append(problem)
     try:
-        path = model_path_for(settings.model)
-        session = ModelSession.load(settings.model, path)
-    except ModelLoadError as error:
+        supervisor = start_supervised(settings.model)
+    except (ModelLoadError, ModelUnavailable) as error:
         problems.append(f"model: {error}")
     else:
-        info = session.info
-        fim = info.fim
-        print("model:")
-        print(f"  path:         {info.path}")
-        print(f"  size:         {info.size_bytes / 1e6:.1f} MB")
-        print(f"  name:         {info.name} ({info.architecture})")
-        print(f"  family:       {info.family}")
-        template = (
-            f"{fim.order.upper()} {fim.prefix} {fim.suffix} {fim.middle}" if fim else "none (prefix-only)"
-        )
-        print(f"  FIM template: {template}")
-        if fim:
-            print(f"  stop tokens:  {', '.join(fim.stop) or '-'}")
-        print(f"  context size: {info.context_size} tokens")
-        print(f"  threads:      {info.threads}")
-        session.close()
+        problems += _doctor_model(supervisor)
+        for build_problem in build_problems(supervisor.system_info()["system_info"]):
+            problems.append(f"build: {build_problem}")
+        supervisor.close()
     print("grammars:")
     for name, grammar_error in available_grammars().items():
         spec = spec_for(name)
@@ -205,6 +197,34 @@ def run_doctor(settings: Settings) -> int:
         return 1
     print("problems: none")
     return 0
+
+
+def _doctor_model(supervisor: ModelSupervisor) -> list[str]:
+    """Print the model, its FIM template, the build the worker runs and its measured speed; return warnings."""
+    info = supervisor.info
+    fim = info.fim
+    build = supervisor.system_info()
+    print(f"llama.cpp build: {build['system_info'].strip()}")
+    print(f"model (worker process {supervisor.pid}):")
+    print(f"  path:         {info.path}")
+    print(f"  size:         {info.size_bytes / 1e6:.1f} MB")
+    print(f"  name:         {info.name} ({info.architecture})")
+    print(f"  family:       {info.family}")
+    template = f"{fim.order.upper()} {fim.prefix} {fim.suffix} {fim.middle}" if fim else "none (prefix-only)"
+    print(f"  FIM template: {template}")
+    if fim:
+        print(f"  stop tokens:  {', '.join(fim.stop) or '-'}")
+    print(f"  context size: {info.context_size} tokens")
+    print(f"  threads:      {info.threads}")
+    print("  self-check:   first decode ok" + ("" if info.warnings else ", prefix reuse ok"))
+    for warning in info.warnings:
+        print(f"  warning:      {warning}")
+    try:
+        prompt_speed, generation_speed = supervisor.measure_speed()
+    except ModelUnavailable as error:
+        return [f"speed measurement failed: {error}"]
+    print(f"  speed:        prompt {prompt_speed:.0f} tokens/s, generation {generation_speed:.1f} tokens/s")
+    return [f"model: {warning}" for warning in info.warnings]
 
 
 if __name__ == "__main__":

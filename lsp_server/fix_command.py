@@ -93,13 +93,14 @@ def _model_generator(language: str, model_path: str | None) -> CandidateGenerato
     """The configured (or default) model as a candidate generator; None, with a note, when it cannot load."""
     try:
         from completion.engine import CompletionEngine
-        from completion.model import ModelOptions, ModelSession, model_path_for
+        from completion.model import ModelOptions
+        from completion.supervisor import start_supervised
 
         options = ModelOptions()
         if model_path:
             options.path = model_path
         engine = CompletionEngine()
-        engine.set_model(ModelSession.load(options, model_path_for(options)))
+        engine.set_model(start_supervised(options))
     except Exception as error:  # no model means rule-based fixes only, never a failed command
         print(f"infill-ls fix: model unavailable ({error}); rule-based fixes only", file=sys.stderr)
         return None

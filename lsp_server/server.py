@@ -8,6 +8,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Generator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,8 +18,10 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from completion.backend import ModelInfo, ModelLoadError, ModelUnavailable
 from completion.engine import CompletionEngine, CompletionRequest
-from completion.model import ModelLoadError, ModelOptions, ModelSession, model_path_for
+from completion.model import ModelOptions, model_path_for
+from completion.supervisor import ModelSupervisor, WorkerState
 from lsp_server import __version__
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -74,11 +77,21 @@ class InfillServer(LanguageServer):
         self.engine = CompletionEngine(self.settings.completion)
         self.document_listeners: list[Callable[[str, str], None]] = []
         self.settings_listeners: list[Callable[[], None]] = []
-        self.status: dict[str, Any] = {"state": "loading", "message": "starting", "model": None}
+        self.status: dict[str, Any] = {
+            "state": "loading",
+            "message": "starting",
+            "model": None,
+            "warnings": [],
+        }
+        # Engine requests wait on the model worker and parsing/diagnosis is CPU work: each has its own bounded
+        # pool, so neither can starve pygls' pool, which reads stdin (and so $/cancelRequest).
+        self.model_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="infill-model")
+        self.syntax_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="infill-syntax")
         self._syntax: dict[str, SyntaxDocument] = {}
         self._pending: dict[str, threading.Event] = {}
         self._model_generation = 0
         self._loaded_model_options: ModelOptions | None = None
+        self._announced_model: ModelSupervisor | None = None
 
     # --- documents ----------------------------------------------------------------------------------------------
 
@@ -164,8 +177,16 @@ class InfillServer(LanguageServer):
     # --- work off the event loop --------------------------------------------------------------------------------
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Parsing, diagnosis, fixes and index work, off the event loop on the syntax pool."""
+        return await self._run_in(self.syntax_pool, fn, *args)
+
+    async def run_model(self, fn: Callable[..., T], *args: Any) -> T:
+        """Engine work (which waits on the model worker), off the event loop on the model pool."""
+        return await self._run_in(self.model_pool, fn, *args)
+
+    async def _run_in(self, pool: Executor, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread_pool, functools.partial(fn, *args))
+        return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
     def completion_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
         document = self.text_document(uri)
@@ -195,7 +216,7 @@ class InfillServer(LanguageServer):
                 await asyncio.sleep(self.settings.completion.debounce_ms / 1000)
             if cancel.is_set():
                 return None
-            return await self.run_blocking(self.engine.complete, request, cancel)
+            return await self.run_model(self.engine.complete, request, cancel)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -220,8 +241,10 @@ class InfillServer(LanguageServer):
                 listener()
             except Exception:
                 log.exception("settings listener failed")
-        if self._loaded_model_options is not None and self.settings.model != self._loaded_model_options:
-            self.start_model_load()
+        if self._loaded_model_options is not None and (
+            self.settings.model != self._loaded_model_options or self.status["state"] == "error"
+        ):
+            self.start_model_load()  # a new model, or another try after the model failed
 
     def _merge_defaults(self, settings: Settings, data: Any) -> Settings:
         """Command-line defaults (e.g. --model) hold unless the client sets the same value."""
@@ -255,8 +278,10 @@ class InfillServer(LanguageServer):
         log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    def set_status(self, state: str, message: str, model: str | None = None) -> None:
-        self.status = {"state": state, "message": message, "model": model}
+    def set_status(
+        self, state: str, message: str, model: str | None = None, warnings: tuple[str, ...] = ()
+    ) -> None:
+        self.status = {"state": state, "message": message, "model": model, "warnings": list(warnings)}
         self.protocol.notify(STATUS_NOTIFICATION, self.status)
 
     def start_model_load(self) -> None:
@@ -305,39 +330,106 @@ class InfillServer(LanguageServer):
         loop: asyncio.AbstractEventLoop,
         progress: Callable[[str, int | None], None],
     ) -> None:
+        """Start a model worker for ``options`` (it self-checks before it answers) and hand it to the engine.
+
+        Whatever happens, the progress started for this load ends exactly once, before the status says ready."""
+        outcome, loaded = "failed", None
         try:
-            progress("locating model", 5)
-            path = model_path_for(options)
-            progress(f"loading {path.name}", 30)
-            session = ModelSession.load(options, path)
-            progress("indexing vocabulary", 80)
-            if generation != self._model_generation:  # superseded by a newer settings change
-                session.close()
-                return
-            self.engine.set_model(session)
-        except ModelLoadError as error:
-            self.engine.set_model(None)
-            progress("failed", None)
-            message = f"infill-ls: model unavailable: {error}. Syntax features keep working."
-            loop.call_soon_threadsafe(self._report_load_failure, message)
-            return
+            loaded = self._start_worker(options, generation, loop, progress)
+            outcome = "ready" if loaded is not None else "superseded by newer settings"
+        except (ModelLoadError, ModelUnavailable) as error:
+            if generation == self._model_generation:
+                self.engine.set_model(None)
+                message = f"infill-ls: model unavailable: {str(error).rstrip('.')}."
+                if "keep working" not in message:
+                    message += " Syntax features keep working."
+                loop.call_soon_threadsafe(self._report_load_failure, message)
         except Exception as error:  # never let a loader bug kill the server
             log.exception("model load crashed")
-            progress("failed", None)
             loop.call_soon_threadsafe(self._report_load_failure, f"infill-ls: model load failed: {error}")
-            return
-        info = session.info
-        progress("ready", None)
+        finally:
+            progress(outcome, None)
+        if loaded is not None:
+            loop.call_soon_threadsafe(self._model_loaded, *loaded)
+
+    def _start_worker(
+        self,
+        options: ModelOptions,
+        generation: int,
+        loop: asyncio.AbstractEventLoop,
+        progress: Callable[[str, int | None], None],
+    ) -> tuple[ModelSupervisor, ModelInfo] | None:
+        """The started worker, installed in the engine; None when a newer settings change superseded it."""
+        supervisor: ModelSupervisor | None = None
+        progress("locating model", 5)
+        path = model_path_for(options)
+        progress(f"loading {path.name}", 30)
+
+        def on_state(state: WorkerState) -> None:
+            loop.call_soon_threadsafe(self._model_state_changed, supervisor, state)
+
+        supervisor = ModelSupervisor(
+            options, path, on_state, idle_unload_s=options.idle_unload_minutes * 60.0
+        )
+        info = supervisor.start()
+        if generation != self._model_generation:  # superseded by a newer settings change
+            supervisor.close()
+            return None
+        self.engine.set_model(supervisor)
+        return supervisor, info
+
+    def _model_loaded(self, supervisor: ModelSupervisor, info: ModelInfo) -> None:
+        self._announced_model = supervisor  # from now on its state changes are news
+        for warning in info.warnings:  # once per load, not again on every restart
+            self.show_message(types.MessageType.Warning, f"infill-ls: {warning}")
+        self._report_ready(info)
+
+    def _report_ready(self, info: ModelInfo) -> None:
         message = f"{info.name} ({info.family}, {info.size_bytes / 1e6:.0f} MB)"
-        loop.call_soon_threadsafe(self.set_status, "ready", message, info.path)
+        if info.warnings:
+            message += " - warning: " + "; ".join(info.warnings)
+        self.set_status("ready", message, info.path, info.warnings)
+
+    def _model_state_changed(self, supervisor: ModelSupervisor | None, state: WorkerState) -> None:
+        """The current model's worker crashed, restarted, gave up or went idle: tell the user."""
+        if (
+            supervisor is None
+            or supervisor is not self.engine.model
+            or supervisor is not self._announced_model
+        ):
+            return  # the first start reports itself (_model_loaded); a replaced model's news is old news
+        if state.state == "ready":
+            self._report_ready(supervisor.info)
+        elif state.state in ("restarting", "starting"):
+            self.set_status("loading", state.message, supervisor.info.path)
+        elif state.state == "idle":
+            self.set_status("ready", state.message, supervisor.info.path, supervisor.info.warnings)
+        elif state.state == "failed":
+            self._report_load_failure(f"infill-ls: model unavailable: {state.message}")
 
     def _report_load_failure(self, message: str) -> None:
         self.show_message(types.MessageType.Error, message)  # first: a client acting on the status has it
         self.set_status("error", message)
 
     def close_model(self) -> None:
+        """Stop using the model; its worker drains and exits in the background (never blocks the loop)."""
         self._model_generation += 1
         self.engine.set_model(None)
+
+    def shutdown(self) -> None:
+        """pygls' end of the server: stop the worker and our pools too, without waiting on model calls."""
+        self.close_model()
+        for pool in (self.model_pool, self.syntax_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+        super().shutdown()  # type: ignore[no-untyped-call]
+
+    def model_stats(self) -> dict[str, Any]:
+        """The model worker's process and state, for infill/stats (and tests that crash it on purpose)."""
+        model = self.engine.model
+        if not isinstance(model, ModelSupervisor):
+            return {"state": "none", "pid": None, "restarts": 0, "message": self.status["message"]}
+        state = model.state
+        return {"state": state.state, "pid": model.pid, "restarts": state.restarts, "message": state.message}
 
 
 def create_server(default_settings: Settings | None = None) -> InfillServer:

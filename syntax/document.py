@@ -274,10 +274,6 @@ class SyntaxDocument:
         """tree-sitter point (row, UTF-8 byte column) of a str offset."""
         return self._state[0].point(offset)
 
-    def line_of(self, offset: int) -> int:
-        """0-based line (counting ``\\n``) of a str offset."""
-        return self._state[0].row(offset)
-
     def line_start(self, offset: int) -> int:
         """str offset of the start of the line containing ``offset``."""
         return self._state[0].line_start(offset)

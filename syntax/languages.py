@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from pathlib import PurePath
 
-from tree_sitter import Language, Parser, Query
+from tree_sitter import Language, Query
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,6 @@ def grammar(name: str) -> Language:
     spec = _BY_NAME[name]
     module = importlib.import_module(spec.module)
     return Language(getattr(module, spec.entry)())
-
-
-def new_parser(name: str) -> Parser:
-    return Parser(grammar(name))
 
 
 def available_grammars() -> dict[str, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,13 +47,23 @@ class StatusClient(LanguageClient):  # type: ignore[misc]
 
         @self.feature("infill/status")
         def on_status(ls: StatusClient, params: Any) -> None:
-            ls.statuses.append({"state": params.state, "message": params.message, "model": params.model})
+            ls.statuses.append(
+                {
+                    "state": params.state,
+                    "message": params.message,
+                    "model": params.model,
+                    "warnings": list(getattr(params, "warnings", None) or []),
+                }
+            )
             ls.status_changed.set()
 
-    async def wait_for_status(self, *states: str, timeout: float = 120) -> dict[str, Any]:
+    async def wait_for_status(self, *states: str, timeout: float = 120, after: int = 0) -> dict[str, Any]:
+        """The latest status in one of `states`, waiting for one; only statuses from index `after` on count
+        (pass ``len(client.statuses)`` taken before an action to wait for a status the action caused)."""
+
         async def wait() -> dict[str, Any]:
             while True:
-                for status in reversed(self.statuses):
+                for status in reversed(self.statuses[after:]):
                     if status["state"] in states:
                         return status
                 self.status_changed.clear()
@@ -70,10 +81,19 @@ async def lsp_session(
     wait_for_model: bool = True,
     server_args: list[str] | None = None,
     position_encodings: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    shutdown: bool = True,
 ) -> AsyncIterator[StatusClient]:
-    """Start the real server over stdio, initialize it like `client_kind`, shut it down at the end."""
+    """Start the real server over stdio, initialize it like `client_kind`, shut it down at the end.
+
+    `env` is merged over this process' environment for the server (and so its model worker). With
+    `shutdown=False` the test ends the server itself (kill, exit, closed stdin); whatever still runs is
+    shut down or killed on the way out.
+    """
     config = ClientServerConfig(
-        server_command=SERVER_COMMAND + (server_args or []), client_factory=StatusClient
+        server_command=SERVER_COMMAND + (server_args or []),
+        client_factory=StatusClient,
+        server_env={**os.environ, **env} if env is not None else None,
     )
     client: StatusClient = await config.start()
     if configuration is not None:
@@ -98,7 +118,8 @@ async def lsp_session(
         if wait_for_model:
             await client.wait_for_status("ready", "error")
         yield client
-        await client.shutdown_session()
+        if shutdown:
+            await client.shutdown_session()
     finally:
         server = client._server
         if server is not None and server.returncode is None and client.capabilities is not None:

@@ -59,7 +59,7 @@ def register(server: InfillServer) -> None:
         request = ls.completion_request(uri, types.Position(params.position.line, params.position.character))
         if request is None:
             return None
-        built = await ls.run_blocking(ls.engine.build_prompt, request)
+        built = await ls.run_blocking(ls.engine.build_prompt, request)  # never waits for the model
         return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
 
     _register_stats(server)
@@ -68,10 +68,11 @@ def register(server: InfillServer) -> None:
 def _register_stats(server: InfillServer) -> None:
     @server.feature(STATS_REQUEST)
     def stats(ls: InfillServer, params: Any) -> dict[str, Any]:
-        """Recent completions (cached?, time, prompt/evaluated/generated tokens), then forgets them."""
+        """Recent completions (cached?, time, prompt/evaluated/generated tokens), then forgets them; and the
+        model worker's state and process id."""
         recent = list(ls.engine.history)
         ls.engine.history.clear()
-        return {"completions": recent}
+        return {"completions": recent, "worker": ls.model_stats()}
 
 
 def _completion_item(

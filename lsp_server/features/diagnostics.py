@@ -178,13 +178,16 @@ class DiagnosticsFeature:
         wanted = [d for d in found if (d.start <= high and d.end >= low) or d.start in named]
         wanted = wanted[:_MAX_DIAGNOSTICS_FIXED_PER_REQUEST]
         options = self.server.settings.diagnostics
+        generator = self.generator(parsed.language)
+        # model fixes wait for the model like completions do: on the model pool, never blocking diagnosis
+        run = self.server.run_blocking if generator is None else self.server.run_model
         actions: list[types.CodeAction] = []
         for diagnostic in wanted:
-            fixes: list[Fix] = await self.server.run_blocking(
+            fixes: list[Fix] = await run(
                 propose_fixes,
                 parsed,
                 diagnostic,
-                self.generator(parsed.language),
+                generator,
                 options.max_fixes,
                 options.fix_time_budget_ms / 1000,
             )

@@ -29,5 +29,5 @@ def register(server: InfillServer) -> None:
             await ls.pull_configuration()
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: InfillServer, params: None) -> None:
-        ls.close_model()
+    async def shutdown(ls: InfillServer, params: None) -> None:
+        ls.close_model()  # returns at once: the worker drains and exits in the background

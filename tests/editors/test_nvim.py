@@ -96,6 +96,12 @@ def test_config_options_and_checkhealth(tmp_path: Path) -> None:
     run_script("config_health.lua", tmp_path, FAKE_SERVER)
 
 
+def test_status_warnings_crash_and_error_in_statusline_and_checkhealth(tmp_path: Path) -> None:
+    """`infill/status` warnings: recorded (malformed ones dropped), marked in the statusline, listed by
+    `:Infill status` and reported one by one by `:checkhealth infill`; a worker crash shows as loading."""
+    run_script("status_warnings.lua", tmp_path, FAKE_SERVER)
+
+
 def test_extmark_ghost_text_show_type_along_accept_dismiss(tmp_path: Path) -> None:
     run_script("ghost_extmark.lua", tmp_path, FAKE_SERVER)
 

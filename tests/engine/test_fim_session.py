@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from completion.backend import ModelLoadError, ModelUnavailable
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
-from completion.model import ModelLoadError, ModelOptions, ModelSession
+from completion.fim import PromptPiece
+from completion.model import ModelOptions, ModelSession
 from tests.fim.gguf_factory import FAMILY_SPECIALS, build_tiny_model
 
 FAMILIES = ["qwen2.5-coder", "starcoder", "deepseek-coder", "codellama", "codegemma", "codestral"]
@@ -79,3 +81,28 @@ def test_fim_template_override(tmp_path: Path) -> None:
     forced.close()
     with pytest.raises(ModelLoadError):
         ModelSession.load(ModelOptions(path=str(path), fim_template="psm:<only-two>,<tokens>"), path)
+
+
+def test_an_override_naming_tokens_the_model_lacks_fails_at_load(tmp_path: Path) -> None:
+    path = build_tiny_model(tmp_path / "q.gguf", "qwen2.5-coder")
+    with pytest.raises(ModelLoadError, match="does not have: <fim_nope>"):
+        ModelSession.load(
+            ModelOptions(path=str(path), fim_template="psm:<|fim_prefix|>,<|fim_suffix|>,<fim_nope>"), path
+        )
+
+
+def test_self_check_decodes_and_finds_prefix_reuse_working(sessions: dict[str, ModelSession]) -> None:
+    assert sessions["qwen2.5-coder"].self_check() == []
+
+
+def test_a_request_holding_a_closed_model_gets_nothing_instead_of_freed_memory(tmp_path: Path) -> None:
+    """The race of a model swap: the request took the model, then it was closed before the request used it."""
+    path = build_tiny_model(tmp_path / "s.gguf", "starcoder")
+    session = ModelSession.load(ModelOptions(path=str(path), context_size=256), path)
+    engine = CompletionEngine(CompletionOptions(parse_context=False, time_budget_ms=60_000))
+    engine.model = session
+    session.close()
+    assert engine.complete(CompletionRequest("x = [", 5, language_id="python")) is None
+    assert engine.infill_candidates("x = [", "]\n", n=2, max_tokens=4, time_budget_s=5) == []
+    with pytest.raises(ModelUnavailable):
+        session.tokenize([PromptPiece("x", special=False)], add_bos=False)

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 
 from completion import engine as engine_module
+from completion.backend import Generation, GenerationSpec
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import TEMPLATES, PromptPiece
-from completion.model import Generation, ModelSession
+from completion.model import ModelSession
 
 END_OF_MIDDLE = 0x10FFFF + 1  # a token id no character maps to
 
@@ -37,7 +38,7 @@ class ScriptedModel:
 
     @property
     def info(self) -> SimpleNamespace:
-        return SimpleNamespace(fim=self.fim)
+        return SimpleNamespace(fim=self.fim, end_of_middle=END_OF_MIDDLE)
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
         return [ord(char) for piece in pieces for char in piece.text]
@@ -45,7 +46,7 @@ class ScriptedModel:
     def forget_prompt(self) -> None:
         pass
 
-    def generate(self, tokens: list[int], **_: object) -> Generation:
+    def generate(self, tokens: list[int], spec: GenerationSpec, cancel: object = None) -> Generation:
         """The scripted output; after a forced start (prompt text it begins with), the rest of it."""
         text = self.outputs[min(self.attempts, len(self.outputs) - 1)]
         self.attempts += 1
@@ -55,10 +56,8 @@ class ScriptedModel:
         if forced.strip():
             self.forced.append(forced.rstrip())
             text = text[len(forced.rstrip()) :]
+        text = spec.healed.decode() + text  # a healing model re-types what the prompt held back
         return Generation(text, -1.0, len(tokens), len(tokens), len(text), "eog")
-
-    def end_of_middle_token(self) -> int:
-        return END_OF_MIDDLE
 
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
         text = "".join("<END>" if token == END_OF_MIDDLE else chr(token) for token in continuation)
@@ -205,12 +204,12 @@ def test_likely_code_scores_higher_and_generation_is_unchanged_after_scoring(
 ) -> None:
     context = _tokens(default_model, "def add(a, b):\n    return a +", bos=True)
     with default_model.lock:
-        before = default_model.generate(context, max_tokens=6)
+        before = default_model.generate(context, GenerationSpec(max_tokens=6))
         likely = sum(default_model.continuation_logprobs(context, _tokens(default_model, " b\n", bos=False)))
         unlikely = sum(
             default_model.continuation_logprobs(context, _tokens(default_model, " zebra(\n", bos=False))
         )
-        after = default_model.generate(context, max_tokens=6)
+        after = default_model.generate(context, GenerationSpec(max_tokens=6))
     assert likely > unlikely
     assert after.text == before.text
 
@@ -250,8 +249,8 @@ def test_a_cancelled_cold_prompt_stops_between_chunks_and_keeps_what_it_evaluate
     assert len(prompt) > 600
     with default_model.lock:
         default_model.forget_prompt()
-        stopped = default_model.generate(prompt, max_tokens=4, cancel=_CancelAfter(1))  # type: ignore[arg-type]
-        resumed = default_model.generate(prompt, max_tokens=4)
+        stopped = default_model.generate(prompt, GenerationSpec(max_tokens=4), _CancelAfter(1))
+        resumed = default_model.generate(prompt, GenerationSpec(max_tokens=4))
     assert stopped.stop_reason == "cancelled" and stopped.text == ""
     assert 0 < stopped.tokens_evaluated < len(prompt) // 2
     assert resumed.tokens_evaluated == len(prompt) - stopped.tokens_evaluated

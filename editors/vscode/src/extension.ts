@@ -30,7 +30,14 @@ async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): P
         return;
     }
     const enabled = vscode.workspace.getConfiguration('infill').get<boolean>('completion.enabled', true);
+    // Self-check warnings first: the quick pick is where a click on the warning marker leads.
+    const warnings: StatusAction[] = status.warnings.map((warning) => ({
+        label: '$(warning) Model warning',
+        detail: warning,
+        command: Commands.showLog,
+    }));
     const actions: StatusAction[] = [
+        ...warnings,
         enabled
             ? { label: '$(circle-slash) Disable completions', command: Commands.disable }
             : { label: '$(check) Enable completions', command: Commands.enable },

@@ -151,7 +151,7 @@ export class ServerManager implements vscode.Disposable {
     }
 
     private async startNow(): Promise<void> {
-        this.statusBar.setStatus({ state: 'starting', message: '', model: null });
+        this.statusBar.setStatus({ state: 'starting', message: '', model: null, warnings: [] });
         const command = await this.resolveCommand();
         if (this.shuttingDown) {
             return;
@@ -174,11 +174,20 @@ export class ServerManager implements vscode.Disposable {
             if (status.state === 'error') {
                 this.log.error(`Server error: ${status.message}`);
             }
+            const known = this.statusBar.current.warnings;
+            for (const warning of status.warnings.filter((w) => !known.includes(w))) {
+                this.log.warn(`Server warning: ${warning}`);
+            }
             this.statusBar.setStatus(status);
         });
         client.onDidChangeState((event) => {
             if (event.newState === State.Stopped && this.client === client) {
-                this.statusBar.setStatus({ state: 'stopped', message: 'the server process stopped; its log has the reason', model: null });
+                this.statusBar.setStatus({
+                    state: 'stopped',
+                    message: 'the server process stopped; its log has the reason',
+                    model: null,
+                    warnings: [],
+                });
             }
         });
         this.client = client;
@@ -242,6 +251,6 @@ export class ServerManager implements vscode.Disposable {
 
     private fail(message: string): void {
         this.log.error(message);
-        this.statusBar.setStatus({ state: 'error', message, model: null });
+        this.statusBar.setStatus({ state: 'error', message, model: null, warnings: [] });
     }
 }

@@ -1,12 +1,12 @@
 /** The status bar item: the model's state, load progress, and a click target for details and actions. */
 import * as vscode from 'vscode';
 import { Commands } from './common/commands';
-import { presentStatus, ProgressTracker, Status } from './common/status';
+import { presentStatus, ProgressTracker, severityBackground, Status } from './common/status';
 
 export class StatusBar implements vscode.Disposable {
     readonly progress = new ProgressTracker();
     private readonly item: vscode.StatusBarItem;
-    private status: Status = { state: 'starting', message: '', model: null };
+    private status: Status = { state: 'starting', message: '', model: null, warnings: [] };
     private completionEnabled = true;
 
     constructor() {
@@ -38,13 +38,10 @@ export class StatusBar implements vscode.Disposable {
     render(): void {
         const view = presentStatus(this.status, this.progress.current(), this.completionEnabled);
         this.item.text = view.text;
-        this.item.tooltip = view.tooltip;
-        this.item.backgroundColor =
-            view.severity === 'error'
-                ? new vscode.ThemeColor('statusBarItem.errorBackground')
-                : view.severity === 'warning'
-                  ? new vscode.ThemeColor('statusBarItem.warningBackground')
-                  : undefined;
+        // A tooltip of several lines (the warnings) as markdown, whose appendText keeps the line breaks.
+        this.item.tooltip = view.tooltip.includes('\n') ? new vscode.MarkdownString().appendText(view.tooltip) : view.tooltip;
+        const background = severityBackground(view.severity);
+        this.item.backgroundColor = background !== undefined ? new vscode.ThemeColor(background) : undefined;
     }
 
     dispose(): void {

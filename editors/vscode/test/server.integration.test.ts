@@ -98,6 +98,8 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
     let connection: ProtocolConnection | undefined;
     let exitCode: Promise<number | null> = Promise.resolve(null);
     const statuses: Status[] = [];
+    /** The params as sent, to check the fields the parser would otherwise default. */
+    const rawStatuses: unknown[] = [];
     const statusWaiters: (() => void)[] = [];
     const messages: { type: MessageType; message: string }[] = [];
     /** What VS Code would pop up as an error (pygls reports handler exceptions this way). */
@@ -170,6 +172,7 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
         conn.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
             const status = parseStatus(params);
             assert.ok(status, `well-formed ${STATUS_NOTIFICATION}: ${JSON.stringify(params)}`);
+            rawStatuses.push(params);
             statuses.push(status);
             for (const waiter of statusWaiters.splice(0)) {
                 waiter();
@@ -217,6 +220,15 @@ describe('the real server over stdio', { skip, timeout: READY_TIMEOUT_MS + 60_00
     it('reports the model ready through infill/status, with $/progress percentages', async () => {
         const status = await waitForStatus((s) => s.state !== 'loading', READY_TIMEOUT_MS);
         assert.equal(status.state, 'ready', `model state: ${JSON.stringify(status)}`);
+        // Every notification carries the self-check warnings as a list of strings (empty when all is well).
+        for (const raw of rawStatuses) {
+            const warnings = (raw as { warnings?: unknown }).warnings;
+            assert.ok(Array.isArray(warnings), `infill/status has a warnings list: ${JSON.stringify(raw)}`);
+            assert.ok(
+                warnings.every((w) => typeof w === 'string'),
+                `warnings are strings: ${JSON.stringify(raw)}`,
+            );
+        }
         assert.ok(percentagesSeen.length > 0, 'load progress carried a percentage');
         assert.equal(progress.current(), undefined, 'load progress ended');
         assert.deepEqual(errorMessages(), []);

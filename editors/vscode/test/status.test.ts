@@ -1,11 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { modelName, parseStatus, presentStatus, ProgressTracker, Status, statusMessage } from '../src/common/status';
+import {
+    modelName,
+    parseStatus,
+    parseWarnings,
+    presentStatus,
+    ProgressTracker,
+    severityBackground,
+    Status,
+    statusMessage,
+} from '../src/common/status';
 
 describe('parseStatus', () => {
     it('accepts the four server states', () => {
         for (const state of ['loading', 'ready', 'error', 'disabled']) {
-            assert.deepEqual(parseStatus({ state, message: 'm', model: 'gemma' }), { state, message: 'm', model: 'gemma' });
+            assert.deepEqual(parseStatus({ state, message: 'm', model: 'gemma', warnings: [] }), {
+                state,
+                message: 'm',
+                model: 'gemma',
+                warnings: [],
+            });
         }
     });
 
@@ -14,7 +28,30 @@ describe('parseStatus', () => {
         assert.equal(parseStatus('ready'), undefined);
         assert.equal(parseStatus({ state: 'starting' }), undefined);
         assert.equal(parseStatus({ state: 3 }), undefined);
-        assert.deepEqual(parseStatus({ state: 'ready', message: 5, model: 7 }), { state: 'ready', message: '', model: null });
+        assert.deepEqual(parseStatus({ state: 'ready', message: 5, model: 7 }), {
+            state: 'ready',
+            message: '',
+            model: null,
+            warnings: [],
+        });
+    });
+
+    it('keeps the warnings a ready server reports', () => {
+        const warning = 'prefix reuse does not work with llama-cpp-python 0.3.2: every request re-evaluates its whole prompt';
+        const status = parseStatus({ state: 'ready', message: 'gemma', model: '/m/gemma.gguf', warnings: [warning, 'second'] });
+        assert.deepEqual(status?.warnings, [warning, 'second']);
+    });
+
+    it('treats a missing or malformed warnings field as no warnings and drops non-strings', () => {
+        assert.deepEqual(parseStatus({ state: 'ready', message: '', model: null })?.warnings, []);
+        for (const junk of [null, 'one warning', 3, { 0: 'a' }, true]) {
+            assert.deepEqual(parseStatus({ state: 'ready', message: '', model: null, warnings: junk })?.warnings, [], JSON.stringify(junk));
+        }
+        assert.deepEqual(
+            parseStatus({ state: 'ready', message: '', model: null, warnings: ['a', 1, null, { text: 'b' }, ['c'], '  ', ' d '] })?.warnings,
+            ['a', 'd'],
+        );
+        assert.deepEqual(parseWarnings(undefined), []);
     });
 });
 
@@ -53,9 +90,20 @@ describe('ProgressTracker', () => {
 
 describe('statusMessage', () => {
     it('drops the infill-ls prefix and the final period', () => {
-        const status: Status = { state: 'error', message: 'infill-ls: model unavailable: not found. ', model: null };
+        const status: Status = { state: 'error', message: 'infill-ls: model unavailable: not found. ', model: null, warnings: [] };
         assert.equal(statusMessage(status), 'model unavailable: not found');
         assert.equal(statusMessage({ ...status, message: '' }), '');
+    });
+
+    it("drops the server's warning summary only when the warnings are listed on their own", () => {
+        const status: Status = {
+            state: 'ready',
+            message: 'gemma-3-270m (gemma3, 253 MB) - warning: prefix reuse does not work; slow',
+            model: null,
+            warnings: ['prefix reuse does not work', 'slow'],
+        };
+        assert.equal(statusMessage(status), 'gemma-3-270m (gemma3, 253 MB)');
+        assert.equal(statusMessage({ ...status, warnings: [] }), status.message);
     });
 });
 
@@ -69,18 +117,87 @@ describe('modelName', () => {
 });
 
 describe('presentStatus', () => {
-    const ready: Status = { state: 'ready', message: '', model: 'gemma3-270m' };
+    const ready: Status = { state: 'ready', message: '', model: 'gemma3-270m', warnings: [] };
+    const reuse = 'prefix reuse does not work with llama-cpp-python 0.3.2: every request re-evaluates its whole prompt';
+    const warned: Status = {
+        state: 'ready',
+        message: `gemma-3-270m (gemma3, 253 MB) - warning: ${reuse}`,
+        model: '/cache/gemma3-270m.gguf',
+        warnings: [reuse],
+    };
 
     it('shows ready with the model name', () => {
         const view = presentStatus(ready, undefined, true);
         assert.equal(view.text, '$(check) infill');
         assert.match(view.tooltip, /ready \(gemma3-270m\)/);
         assert.equal(view.severity, 'normal');
+        assert.doesNotMatch(view.tooltip, /warning/i);
+    });
+
+    it('marks ready with warnings and lists each warning in the tooltip', () => {
+        const view = presentStatus(warned, undefined, true);
+        assert.equal(view.text, '$(warning) infill');
+        assert.equal(view.severity, 'warning');
+        assert.equal(
+            view.tooltip,
+            `infill-ls ready with warnings (gemma3-270m.gguf): gemma-3-270m (gemma3, 253 MB).\n\nWarning:\n\u2022 ${reuse}\n\nClick for actions.`,
+        );
+        const two = presentStatus({ ...warned, warnings: [reuse, 'second finding'] }, undefined, true);
+        assert.match(two.tooltip, /2 warnings:\n\u2022 prefix reuse does not work[^\n]*\n\u2022 second finding\n/);
+        assert.equal(two.tooltip.split(reuse).length, 2, 'each warning once, not again in the message');
+    });
+
+    it('gives warnings the warning background and errors the error background', () => {
+        assert.equal(severityBackground(presentStatus(warned, undefined, true).severity), 'statusBarItem.warningBackground');
+        assert.equal(severityBackground(presentStatus(ready, undefined, true).severity), undefined);
+        assert.equal(severityBackground('error'), 'statusBarItem.errorBackground');
+    });
+
+    it('drops the warning marker once a later status has no warnings', () => {
+        const view = presentStatus({ ...warned, message: 'gemma-3-270m (gemma3, 253 MB)', warnings: [] }, undefined, true);
+        assert.equal(view.text, '$(check) infill');
+        assert.equal(view.severity, 'normal');
+    });
+
+    it('keeps errors, loading and disabled ahead of the warning marker but still lists warnings', () => {
+        const disabled = presentStatus(warned, undefined, false);
+        assert.equal(disabled.text, '$(circle-slash) infill');
+        assert.match(disabled.tooltip, /Warning:\n\u2022 prefix reuse/);
+        assert.match(disabled.tooltip, /Click to enable or restart\.$/);
+        const loading = presentStatus({ ...warned, state: 'loading' }, undefined, true);
+        assert.equal(loading.text, '$(loading~spin) infill');
+        assert.match(loading.tooltip, /Warning:\n\u2022 prefix reuse/);
+        const error = presentStatus({ ...warned, state: 'error' }, undefined, true);
+        assert.equal(error.severity, 'error');
+        assert.equal(error.text, '$(error) infill');
+    });
+
+    it('shows why the model worker restarts', () => {
+        const crash =
+            'llama.cpp crashed in its CPU backend (signal 11, SIGSEGV) during a generation; restarting the model worker';
+        const view = presentStatus({ state: 'loading', message: crash, model: '/cache/gemma.gguf', warnings: [] }, undefined, true);
+        assert.equal(view.text, '$(loading~spin) infill');
+        assert.equal(view.tooltip, `Loading model (gemma.gguf): ${crash}`);
+        const first = presentStatus({ state: 'loading', message: 'loading model', model: null, warnings: [] }, undefined, true);
+        assert.equal(first.tooltip, 'Loading model', 'the first load says it once');
+        const withProgress = presentStatus(
+            { state: 'loading', message: 'loading model', model: null, warnings: [] },
+            { title: 'infill-ls: loading model', message: 'loading gemma.gguf', percentage: 30 },
+            true,
+        );
+        assert.equal(withProgress.tooltip, 'infill-ls: loading model 30% — loading gemma.gguf');
+        const gaveUp = presentStatus(
+            { state: 'error', message: `infill-ls: model unavailable: ${crash}`, model: null, warnings: [] },
+            undefined,
+            true,
+        );
+        assert.equal(gaveUp.severity, 'error');
+        assert.match(gaveUp.tooltip, /SIGSEGV/);
     });
 
     it('shows loading with the percentage', () => {
         const view = presentStatus(
-            { state: 'loading', message: '', model: null },
+            { state: 'loading', message: '', model: null, warnings: [] },
             { title: 'Loading model', message: undefined, percentage: 37 },
             true,
         );
@@ -89,21 +206,21 @@ describe('presentStatus', () => {
     });
 
     it('shows loading without a percentage before progress starts', () => {
-        assert.equal(presentStatus({ state: 'loading', message: '', model: null }, undefined, true).text, '$(loading~spin) infill');
-        assert.match(presentStatus({ state: 'starting', message: '', model: null }, undefined, true).tooltip, /Starting/);
+        assert.equal(presentStatus({ state: 'loading', message: '', model: null, warnings: [] }, undefined, true).text, '$(loading~spin) infill');
+        assert.match(presentStatus({ state: 'starting', message: '', model: null, warnings: [] }, undefined, true).tooltip, /Starting/);
     });
 
     it('marks errors and a stopped server, whatever the enabled setting', () => {
-        const error = presentStatus({ state: 'error', message: 'no model file', model: null }, undefined, false);
+        const error = presentStatus({ state: 'error', message: 'no model file', model: null, warnings: [] }, undefined, false);
         assert.equal(error.severity, 'error');
         assert.match(error.tooltip, /no model file/);
-        const sentence = presentStatus({ state: 'error', message: 'Model missing. ', model: null }, undefined, true);
+        const sentence = presentStatus({ state: 'error', message: 'Model missing. ', model: null, warnings: [] }, undefined, true);
         assert.equal(sentence.tooltip, 'infill-ls error: Model missing. Click for details.');
-        assert.equal(presentStatus({ state: 'stopped', message: '', model: null }, undefined, true).severity, 'warning');
+        assert.equal(presentStatus({ state: 'stopped', message: '', model: null, warnings: [] }, undefined, true).severity, 'warning');
     });
 
     it('shows disabled from the server or from the client setting', () => {
-        assert.equal(presentStatus({ state: 'disabled', message: '', model: null }, undefined, true).text, '$(circle-slash) infill');
+        assert.equal(presentStatus({ state: 'disabled', message: '', model: null, warnings: [] }, undefined, true).text, '$(circle-slash) infill');
         assert.equal(presentStatus(ready, undefined, false).text, '$(circle-slash) infill');
     });
 });

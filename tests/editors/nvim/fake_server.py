@@ -6,12 +6,15 @@ Answers `textDocument/inlineCompletion` from the text before the cursor:
                          notifies `fake/answered` and answers "_STALE" (a model busy for a long time);
 - anything else       -> no items.
 Every request is announced with `fake/requested` {"count": n}. After `initialized` it reports
-`infill/status` ready, like the real server.
+`infill/status` ready, like the real server (without `warnings`, as older servers did); a client's
+`fake/status` {"json": "..."} notification makes it send that JSON, as it is, as the next `infill/status`
+(JSON text, so malformed fields and nulls reach the client unchanged).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from lsprotocol import types
@@ -27,6 +30,11 @@ def on_initialized(ls: LanguageServer, _params: types.InitializedParams) -> None
     ls.protocol.notify(
         "infill/status", {"state": "ready", "message": "fake model loaded", "model": "fake-model"}
     )
+
+
+@server.feature("fake/status")
+def on_fake_status(ls: LanguageServer, params: Any) -> None:
+    ls.protocol.notify("infill/status", json.loads(params.json))
 
 
 @server.feature("fake/release")

@@ -101,7 +101,8 @@ local function check_server()
     end
     local s = status.by_client[client.id] or status.get(buffers[1])
     local model = s.model and (' model: ' .. s.model) or ''
-    local line = ('model state: %s%s%s'):format(s.state, model, s.message ~= '' and (' - ' .. s.message) or '')
+    local message = status.message(s)
+    local line = ('model state: %s%s%s'):format(s.state, model, message ~= '' and (' - ' .. message) or '')
     local level = STATE_REPORT[s.state] or 'info'
     if level == 'error' then
       health.error(line, { 'Run `infill-ls doctor` in a shell for details.' })
@@ -109,6 +110,10 @@ local function check_server()
       health.warn(line, { 'Suggestions are off; check the `infill.model` settings.' })
     else
       health[level](line)
+    end
+    -- Self-check findings: suggestions work, but worse than they should (e.g. slower).
+    for _, warning in ipairs(s.warnings or {}) do
+      health.warn('model: ' .. warning, { 'Run `infill-ls doctor` in a shell for details.' })
     end
   end
 end

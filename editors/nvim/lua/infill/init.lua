@@ -349,7 +349,7 @@ function M.enable(enable)
   end
 end
 
---- Status of the server for the current buffer: `{ state, message, model, client_id }`.
+--- Status of the server for the current buffer: `{ state, message, model, warnings, client_id }`.
 --- `state` is the server's ('loading', 'ready', 'error', 'disabled') or 'starting'/'stopped'.
 ---@param bufnr integer?
 ---@return infill.Status
@@ -357,7 +357,8 @@ function M.state(bufnr)
   return require('infill.status').get(bufnr or api.nvim_get_current_buf())
 end
 
---- Short text for a statusline (`infill: ready`), empty when the buffer has no server.
+--- Short text for a statusline (`infill: ready`, `infill: ready (1 warning)`), empty when the buffer
+--- has no server.
 ---@return string
 function M.status()
   return require('infill.status').statusline(api.nvim_get_current_buf())
@@ -368,7 +369,12 @@ local function create_command()
     status = function()
       local s = M.state()
       local model = s.model and (' [' .. s.model .. ']') or ''
-      vim.notify(('infill: %s%s %s'):format(s.state, model, s.message))
+      local lines = { ('infill: %s%s %s'):format(s.state, model, require('infill.status').message(s)) }
+      for _, warning in ipairs(s.warnings or {}) do
+        lines[#lines + 1] = 'warning: ' .. warning
+      end
+      local level = #lines > 1 and vim.log.levels.WARN or nil
+      vim.notify(table.concat(lines, '\n'), level)
     end,
     enable = function()
       M.enable(true)

@@ -11,6 +11,7 @@ local M = {}
 ---@field state infill.State
 ---@field message string
 ---@field model string?
+---@field warnings string[] Self-check findings of a model that works, but worse than it should (state stays 'ready').
 ---@field client_id integer?
 ---@field updated_at integer? Time of the last notification, from `vim.uv.now()`.
 
@@ -18,6 +19,40 @@ local KNOWN_STATES = { loading = true, ready = true, error = true, disabled = tr
 
 ---@type table<integer, infill.Status>
 M.by_client = {}
+
+--- The `warnings` field: its non-empty strings, in order; anything else (absent, null, not a list) is none.
+---@param value any
+---@return string[]
+function M.parse_warnings(value)
+  local warnings = {}
+  if type(value) ~= 'table' then
+    return warnings
+  end
+  for _, item in ipairs(value) do
+    if type(item) == 'string' then
+      local text = vim.trim(item)
+      if text ~= '' then
+        warnings[#warnings + 1] = text
+      end
+    end
+  end
+  return warnings
+end
+
+--- The status message without the " - warning: ..." summary the server appends when it also lists the
+--- warnings (which are then shown on their own).
+---@param status infill.Status
+---@return string
+function M.message(status)
+  local message = status.message or ''
+  if status.warnings and #status.warnings > 0 then
+    local cut = message:lower():find('%s+%-%s+warnings?:')
+    if cut then
+      message = message:sub(1, cut - 1)
+    end
+  end
+  return message
+end
 
 --- Records one `infill/status` notification; malformed params are reported as an error state.
 ---@param params any
@@ -30,9 +65,15 @@ function M.on_notification(_, params, ctx)
       state = params.state,
       message = type(params.message) == 'string' and params.message or '',
       model = type(model) == 'string' and model or nil,
+      warnings = M.parse_warnings(params.warnings),
     }
   else
-    status = { state = 'error', message = 'malformed infill/status: ' .. vim.inspect(params), model = nil }
+    status = {
+      state = 'error',
+      message = 'malformed infill/status: ' .. vim.inspect(params),
+      model = nil,
+      warnings = {},
+    }
   end
   status.client_id = ctx.client_id
   status.updated_at = (vim.uv or vim.loop).now()
@@ -60,7 +101,7 @@ function M.get(bufnr)
   end
   local client = clients[1]
   if not client then
-    return { state = 'stopped', message = 'infill-ls is not running', model = nil }
+    return { state = 'stopped', message = 'infill-ls is not running', model = nil, warnings = {} }
   end
   local reported = M.by_client[client.id]
   if reported then
@@ -71,6 +112,7 @@ function M.get(bufnr)
     state = 'starting',
     message = initialized and 'waiting for the model status' or 'starting infill-ls',
     model = nil,
+    warnings = {},
     client_id = client.id,
   }
 end
@@ -90,7 +132,8 @@ local SYMBOLS = {
   stopped = 'stopped',
 }
 
---- Short text for a statusline, e.g. `infill: ready`; empty when no server runs for the buffer.
+--- Short text for a statusline, e.g. `infill: ready`, `infill: ready (1 warning)`; empty when no
+--- server runs for the buffer.
 ---@param bufnr integer?
 ---@return string
 function M.statusline(bufnr)
@@ -98,7 +141,12 @@ function M.statusline(bufnr)
   if status.state == 'stopped' then
     return ''
   end
-  return 'infill: ' .. (SYMBOLS[status.state] or status.state)
+  local text = 'infill: ' .. (SYMBOLS[status.state] or status.state)
+  local count = #(status.warnings or {})
+  if status.state == 'ready' and count > 0 then
+    text = text .. (' (%d warning%s)'):format(count, count == 1 and '' or 's')
+  end
+  return text
 end
 
 return M

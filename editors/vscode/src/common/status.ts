@@ -17,6 +17,22 @@ export interface Status {
     readonly state: DisplayState;
     readonly message: string;
     readonly model: string | null;
+    /**
+     * Findings of the server's model self-check (e.g. prefix reuse not working with this llama-cpp-python):
+     * the model works, but worse than it should. Reported while the state stays "ready".
+     */
+    readonly warnings: readonly string[];
+}
+
+/** The `warnings` field: a list of non-empty strings; a missing or malformed field is no warnings. */
+export function parseWarnings(value: unknown): readonly string[] {
+    if (!Array.isArray(value)) {
+        return [];
+    }
+    return value
+        .filter((item): item is string => typeof item === 'string')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0);
 }
 
 /**
@@ -34,7 +50,7 @@ export function parseStatus(params: unknown): Status | undefined {
     }
     const message = typeof record.message === 'string' ? record.message : '';
     const model = typeof record.model === 'string' ? record.model : null;
-    return { state: state as ServerState, message, model };
+    return { state: state as ServerState, message, model, warnings: parseWarnings(record.warnings) };
 }
 
 export interface ProgressSnapshot {
@@ -117,12 +133,38 @@ export interface StatusView {
 
 const LABEL = 'infill';
 
-/** The status message without the "infill-ls:" prefix servers add and without its final period. */
+/** The theme colour of the status bar item's background for a severity; none for normal. */
+export function severityBackground(severity: StatusSeverity): string | undefined {
+    switch (severity) {
+        case 'error':
+            return 'statusBarItem.errorBackground';
+        case 'warning':
+            return 'statusBarItem.warningBackground';
+        default:
+            return undefined;
+    }
+}
+
+/**
+ * The status message without the "infill-ls:" prefix servers add and without its final period. With
+ * warnings, also without the " - warning: ..." summary the server appends to its ready message: the
+ * warnings are listed on their own.
+ */
 export function statusMessage(status: Status): string {
-    return status.message
-        .trim()
-        .replace(/^infill-ls:\s*/i, '')
-        .replace(/[.\s]+$/, '');
+    let message = status.message.trim().replace(/^infill-ls:\s*/i, '');
+    if (status.warnings.length > 0) {
+        message = message.replace(/\s+[-\u2013\u2014]\s+warnings?:[\s\S]*$/i, '');
+    }
+    return message.replace(/[.\s]+$/, '');
+}
+
+/** The warnings as tooltip lines, after a blank line; empty without warnings. */
+export function warningLines(warnings: readonly string[]): string {
+    if (warnings.length === 0) {
+        return '';
+    }
+    const heading = warnings.length === 1 ? 'Warning:' : `${warnings.length} warnings:`;
+    return `\n\n${heading}\n${warnings.map((warning) => `\u2022 ${warning}`).join('\n')}`;
 }
 
 /** The server reports the model as a path; the file name is what fits in a tooltip. */
@@ -143,10 +185,11 @@ export function presentStatus(
     const model = status.model !== null && status.model.length > 0 ? ` (${modelName(status.model)})` : '';
     const message = statusMessage(status);
     const detail = message.length > 0 ? `: ${message}` : '';
+    const warnings = warningLines(status.warnings);
     if (status.state === 'error') {
         return {
             text: `$(error) ${LABEL}`,
-            tooltip: `infill-ls error${detail}${model}. Click for details.`,
+            tooltip: clickLine(`infill-ls error${detail}${model}.`, warnings, 'Click for details.'),
             severity: 'error',
         };
     }
@@ -160,7 +203,7 @@ export function presentStatus(
     if (!completionEnabled || status.state === 'disabled') {
         return {
             text: `$(circle-slash) ${LABEL}`,
-            tooltip: `infill completions are disabled${detail}${model}. Click to enable or restart.`,
+            tooltip: clickLine(`infill completions are disabled${detail}${model}.`, warnings, 'Click to enable or restart.'),
             severity: 'normal',
         };
     }
@@ -169,10 +212,19 @@ export function presentStatus(
         const what = progress?.title !== undefined && progress.title.length > 0 ? progress.title : 'Loading model';
         const progressDetail = progress?.message !== undefined ? ` — ${progress.message}` : '';
         const verb = status.state === 'starting' ? 'Starting infill-ls' : what;
+        // A worker crash and restart arrives as "loading" with the reason, and no $/progress: show it.
+        const reason = loadingReason(message, verb, progress);
         return {
             text: `$(loading~spin) ${LABEL}${percentage}`,
-            tooltip: `${verb}${percentage}${progressDetail}${model}`,
+            tooltip: `${verb}${percentage}${progressDetail}${model}${reason}${warnings}`,
             severity: 'normal',
+        };
+    }
+    if (status.warnings.length > 0) {
+        return {
+            text: `$(warning) ${LABEL}`,
+            tooltip: clickLine(`infill-ls ready with warnings${model}${detail}.`, warnings, 'Click for actions.'),
+            severity: 'warning',
         };
     }
     return {
@@ -180,4 +232,23 @@ export function presentStatus(
         tooltip: `infill-ls ready${model}${detail}. Click for actions.`,
         severity: 'normal',
     };
+}
+
+/** The summary, the warnings (if any) and the click hint: on one line without warnings. */
+function clickLine(summary: string, warnings: string, hint: string): string {
+    return warnings.length > 0 ? `${summary}${warnings}\n\n${hint}` : `${summary} ${hint}`;
+}
+
+/** Generic load messages ("loading model", "starting") repeat what the tooltip already says. */
+const GENERIC_LOADING = /^(loading( the)? model|starting( infill-ls)?|loading)$/i;
+
+function loadingReason(message: string, verb: string, progress: ProgressSnapshot | undefined): string {
+    if (message.length === 0 || GENERIC_LOADING.test(message)) {
+        return '';
+    }
+    const known = [verb, progress?.message ?? ''].map((text) => text.toLowerCase());
+    if (known.some((text) => text.includes(message.toLowerCase()))) {
+        return '';
+    }
+    return `: ${message}`;
 }

@@ -1,0 +1,124 @@
+"""The one interface every model call goes through, and the plain data that crosses it.
+
+The engine talks to a :class:`ModelBackend`: the supervised worker process (``completion.supervisor``) in the
+server and the CLI, or an in-process :class:`completion.model.ModelSession` in tests and benchmarks. Everything
+a call needs travels as data (stop rules, sampling, token-healing bytes, a time limit), never as callbacks, so
+the model can live in another process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from completion.fim import FimTemplate, PromptPiece
+
+
+class ModelLoadError(RuntimeError):
+    """A model file could not be used; the message says why in words a user can act on."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot answer now (its worker is down, restarting, idle or closed): show nothing, keep going."""
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    size_bytes: int
+    name: str
+    architecture: str
+    family: str  # the FIM family, or "prefix-only"
+    fim: FimTemplate | None
+    context_size: int
+    threads: int
+    n_vocab: int
+    end_of_middle: int | None = None  # the token that ends a middle (FIM) or the text (prefix-only)
+    warnings: tuple[str, ...] = ()  # self-check findings that do not stop the model (slow, unsafe text)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    logprob: float  # sum of the chosen tokens' log-probabilities
+    tokens_prompt: int
+    tokens_evaluated: int  # prompt tokens that were not already in the KV cache
+    tokens_generated: int
+    stop_reason: str  # "eog" | "special" | "stop" | "max_tokens" | "deadline" | "cancelled" | "context"
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When to stop generating, judged on the text so far (after ``skip_chars`` re-typed healing characters).
+
+    ``kind``: "line" stops at the end of the first non-blank line, "newline" at the first newline, "block" at a
+    dedent below ``indent``, past ``max_lines`` lines, or (between existing statements, ``statement_limit``) once
+    more statements start at the first line's level than could be shown.
+    """
+
+    kind: str = "line"
+    skip_chars: int = 0
+    indent: str = ""
+    max_lines: int = 12
+    statement_limit: int | None = None
+
+    def __call__(self, text: str) -> bool:
+        from completion.postprocess import continues_statement
+        from syntax.checks import indentation_of
+
+        text = text[self.skip_chars :]
+        if self.kind == "newline":
+            return "\n" in text
+        if self.kind == "line":
+            return "\n" in text.lstrip()
+        complete = text.split("\n")[:-1]
+        if len(complete) > self.max_lines:
+            return True
+        if any(line.strip() and not line.startswith(self.indent) for line in complete[1:]):
+            return True
+        code = [line for line in complete if line.strip()]
+        if self.statement_limit is None or not code:
+            return False
+        level = indentation_of(code[0])
+        starts = sum(indentation_of(line) == level and not continues_statement(line, None) for line in code)
+        return starts > self.statement_limit
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """One generation as data: the worker builds the stop check and the token-healing mask from it."""
+
+    max_tokens: int
+    stop: StopRule | None = None
+    temperature: float = 0.0
+    seed: int = 0
+    healed: bytes = b""  # generation must start by re-typing these bytes (token healing)
+    time_limit_s: float | None = None  # what is left of the request's budget when the call is made
+
+
+class ModelBackend(Protocol):
+    """What the engine needs of a model. ``lock`` is held for a whole request, so its calls run together and
+    reuse each other's KV cache. Every call may raise :class:`ModelUnavailable`."""
+
+    lock: threading.Lock
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]: ...
+
+    def generate(
+        self, tokens: list[int], spec: GenerationSpec, cancel: CancelFlag | None = None
+    ) -> Generation: ...
+
+    def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]: ...
+
+    def forget_prompt(self) -> None: ...
+
+    def close(self) -> None: ...
