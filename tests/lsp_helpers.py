@@ -138,3 +138,13 @@ def open_document(client: LanguageClient, path: Path, text: str, language_id: st
         )
     )
     return uri
+
+
+async def next_publish(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    """The next diagnostics the server pushes for ``uri`` (pushes for other documents are skipped)."""
+    while True:
+        params = await asyncio.wait_for(
+            client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=30
+        )
+        if params.uri == uri:
+            return list(params.diagnostics)

@@ -5,25 +5,15 @@ The model path is deliberately wrong: syntax diagnostics and rule-based fixes mu
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from lsp_helpers import lsp_session, open_document
+from lsp_helpers import lsp_session, next_publish, open_document
 from lsprotocol import types
 
 BAD_MODEL = ["--model", "/nonexistent/model.gguf"]
 FAST = {"diagnostics": {"debounceMs": 20}}
 BROKEN = "def area(w, h)\n    return w * h\n"
-
-
-async def next_publish(client: Any, uri: str) -> list[types.Diagnostic]:
-    while True:
-        params = await asyncio.wait_for(
-            client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=30
-        )
-        if params.uri == uri:
-            return list(params.diagnostics)
 
 
 def apply(text: str, edit: types.TextEdit) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsp_helpers import StatusClient, lsp_session, open_document
+from lsp_helpers import StatusClient, lsp_session, next_publish, open_document
 from lsprotocol import types
 
 from tests.worker.fakes import SESSION_ENV
@@ -136,15 +136,6 @@ async def timed(action: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
     started = time.monotonic()
     value = await action()
     return value, time.monotonic() - started
-
-
-async def next_publish(client: StatusClient, uri: str) -> list[types.Diagnostic]:
-    while True:
-        params = await asyncio.wait_for(
-            client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=30
-        )
-        if params.uri == uri:
-            return list(params.diagnostics)
 
 
 async def pull(client: StatusClient, uri: str) -> list[types.Diagnostic]:
