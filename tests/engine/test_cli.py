@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from tests.fim.gguf_factory import build_tiny_model
+from tests.worker.fakes import SESSION_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def infill_ls(*args: str) -> subprocess.CompletedProcess[str]:
+def infill_ls(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", *args], capture_output=True, text=True, timeout=300, cwd=REPO
+        [sys.executable, "-m", "lsp_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -67,6 +74,11 @@ def test_doctor_reports_model_template_and_grammars(tmp_path: Path) -> None:
         "<|fim_prefix|>",
         "context size:",
         "threads:",
+        "llama-cpp-python: 0.",
+        "AVX2 = 1",  # llama.cpp's system info: the CPU features this build uses
+        "model (worker process ",
+        "self-check:   first decode ok, prefix reuse ok",
+        "tokens/s, generation",
     ):
         assert expected in out, (expected, out)
     for language in ("python", "typescript", "tsx", "rust", "lua"):
@@ -79,3 +91,20 @@ def test_doctor_lists_a_missing_model_as_a_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "problems:" in result.stdout and "gone.gguf" in result.stdout
     assert "python" in result.stdout  # grammars are still reported
+
+
+def test_a_crashing_model_is_reported_in_words_not_a_segfault(tmp_path: Path) -> None:
+    """The Quickstart's failure on AMX machines: the CLI must say what happened instead of exiting 139."""
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    crash = {**SESSION_ENV, "INFILL_FAKE_CRASH": "first-decode"}
+    result = infill_ls(
+        "--model", "fake.gguf", "complete", str(source), "--line", "0", "--character", "4", env=crash
+    )
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert (
+        "llama.cpp crashed in its CPU backend (signal 11, SIGSEGV) during the first decode" in result.stderr
+    )
+    assert ".ci/install" in result.stderr
+    doctor = infill_ls("--model", "fake.gguf", "doctor", env=crash)
+    assert doctor.returncode == 1 and "signal 11" in doctor.stdout
