@@ -34,13 +34,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from typing_replay import (  # the replay's lines (bench/ is on sys.path)
+    DEFAULT_FILES,
+    percentile,
+    pick_targets,
+)
 
 from completion.backend import GenerationSpec, ModelBackend
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
@@ -49,34 +54,10 @@ from completion.model import ModelOptions, ModelSession, model_path_for
 from completion.supervisor import ModelSupervisor
 from syntax.document import SyntaxDocument
 
-DEFAULT_FILES = ["textwrap.py", "shlex.py", "fractions.py", "json/encoder.py", "ipaddress.py", "calendar.py"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
 
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-def pick_targets(paths: list[Path], lines_per_file: int, seed: int) -> list[tuple[Path, int]]:
-    """The typing replay's rule: non-trivial code lines (not comments/blank), at least 20 lines in."""
-    rng = random.Random(seed)
-    targets = []
-    for path in paths:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        good = [
-            i
-            for i, line in enumerate(lines)
-            if i > 20 and 12 <= len(line.strip()) <= 60 and not line.strip().startswith(("#", '"', "'"))
-        ]
-        targets += [(path, i) for i in sorted(rng.sample(good, min(lines_per_file, len(good))))]
-    return targets
 
 
 def timed_pair(

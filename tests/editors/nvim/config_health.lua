@@ -2,21 +2,6 @@
 --- statusline helper and `:checkhealth infill`, with and without a running server.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
 
-local function health_lines(ed)
-  return ed:lua([[
-    vim.cmd('checkhealth infill')
-    local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
-    vim.cmd('bwipeout ' .. vim.api.nvim_get_current_buf())
-    return table.concat(lines, '\n')
-  ]])
-end
-
-local function contains(haystack, needle, what)
-  if not haystack:find(needle, 1, true) then
-    error(('%s: %q not found in:\n%s'):format(what, needle, haystack), 2)
-  end
-end
-
 H.run(function()
   -- A command that does not exist: health says so, and nothing starts.
   local missing = H.editor({ cmd = { 'no-such-infill-ls' }, settings = { completion = { maxTokens = 7 } } })
@@ -41,21 +26,21 @@ H.run(function()
   end
   H.eq(true, missing:lua("return vim.lsp.is_enabled('infill_ls')"), 'enabled')
   H.eq('', missing:lua("return require('infill').status()"), 'statusline without a server')
-  local report = health_lines(missing)
-  contains(report, 'ERROR `no-such-infill-ls` not found on $PATH', 'health')
-  contains(report, 'infill-ls is not running', 'health')
+  local report = H.health_lines(missing)
+  H.contains(report, 'ERROR `no-such-infill-ls` not found on $PATH', 'health')
+  H.contains(report, 'infill-ls is not running', 'health')
 
   -- Bad options fail loudly with the option's name.
   local err = missing:lua([[
     local ok, err = pcall(require('infill').setup, { ghost_text = 'fancy' })
     return not ok and err or ''
   ]])
-  contains(err, 'ghost_text', 'setup error')
+  H.contains(err, 'ghost_text', 'setup error')
   err = missing:lua([[
     local ok, err = pcall(require('infill').setup, { debounce_ms = 'soon' })
     return not ok and err or ''
   ]])
-  contains(err, 'debounce_ms', 'setup error')
+  H.contains(err, 'debounce_ms', 'setup error')
   missing:quit()
 
   -- With a running server: a file of another filetype gets no client; health shows the model state.
@@ -64,9 +49,9 @@ H.run(function()
   H.eq(0, ed:lua("return #vim.lsp.get_clients({ name = 'infill_ls' })"), 'clients for a .txt file')
   ed:open('main.py', { 'print(1)' })
   ed:wait('the ready status', "return require('infill').state().state == 'ready'")
-  report = health_lines(ed)
-  contains(report, 'OK `' .. table.concat(H.server_cmd, ' ') .. '` found', 'health')
-  contains(report, 'model state: ready model: fake-model - fake model loaded', 'health')
-  contains(report, 'running, root ', 'health')
+  report = H.health_lines(ed)
+  H.contains(report, 'OK `' .. table.concat(H.server_cmd, ' ') .. '` found', 'health')
+  H.contains(report, 'model state: ready model: fake-model - fake model loaded', 'health')
+  H.contains(report, 'running, root ', 'health')
   ed:quit()
 end)

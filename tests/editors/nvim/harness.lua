@@ -193,6 +193,28 @@ end
 
 --- Runs a test body and exits the parent with status 0 (passed) or 1 (error printed to stderr).
 ---@param body fun()
+--- The text `:checkhealth infill` shows in the editor `ed`.
+function H.health_lines(ed)
+  return ed:lua([[
+    vim.cmd('checkhealth infill')
+    local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+    vim.cmd('bwipeout ' .. vim.api.nvim_get_current_buf())
+    return table.concat(lines, '\n')
+  ]])
+end
+
+function H.contains(haystack, needle, what)
+  if not haystack:find(needle, 1, true) then
+    error(('%s: %q not found in:\n%s'):format(what, needle, haystack), 2)
+  end
+end
+
+function H.lacks(haystack, needle, what)
+  if haystack:find(needle, 1, true) then
+    error(('%s: %q unexpectedly in:\n%s'):format(what, needle, haystack), 2)
+  end
+end
+
 function H.run(body)
   local ok, err = xpcall(body, debug.traceback)
   if not ok then

@@ -3,27 +3,6 @@
 --- `:Infill status` and `:checkhealth infill` show. The fake server relays each status it is sent.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(arg[0]), 'harness.lua'))
 
-local function health_lines(ed)
-  return ed:lua([[
-    vim.cmd('checkhealth infill')
-    local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
-    vim.cmd('bwipeout ' .. vim.api.nvim_get_current_buf())
-    return table.concat(lines, '\n')
-  ]])
-end
-
-local function contains(haystack, needle, what)
-  if not haystack:find(needle, 1, true) then
-    error(('%s: %q not found in:\n%s'):format(what, needle, haystack), 2)
-  end
-end
-
-local function lacks(haystack, needle, what)
-  if haystack:find(needle, 1, true) then
-    error(('%s: %q unexpectedly in:\n%s'):format(what, needle, haystack), 2)
-  end
-end
-
 local function occurrences(haystack, needle)
   local count, from = 0, 1
   while true do
@@ -69,9 +48,9 @@ H.run(function()
   local state = ed:lua("return require('infill').state()")
   H.eq({}, state.warnings, 'warnings when the field is absent')
   H.eq('infill: ready', ed:lua("return require('infill').status()"), 'statusline without warnings')
-  local report = health_lines(ed)
-  contains(report, 'model state: ready model: fake-model - fake model loaded', 'health')
-  lacks(report, 'WARNING model:', 'health without warnings')
+  local report = H.health_lines(ed)
+  H.contains(report, 'model state: ready model: fake-model - fake model loaded', 'health')
+  H.lacks(report, 'WARNING model:', 'health without warnings')
 
   -- Ready with two self-check warnings: the state keeps them, the statusline marks them, health warns
   -- about each (once: the server's " - warning: ..." summary is dropped from the message line).
@@ -90,20 +69,20 @@ H.run(function()
     return last and #last.warnings == 2 and last
   ]])
   H.eq({ REUSE, 'second finding' }, event.warnings, 'InfillStatus data.warnings')
-  report = health_lines(ed)
-  contains(report, 'OK model state: ready model: fake-model - fake-model (gemma3, 253 MB)', 'health')
-  contains(report, 'WARNING model: ' .. REUSE, 'health')
-  contains(report, 'WARNING model: second finding', 'health')
+  report = H.health_lines(ed)
+  H.contains(report, 'OK model state: ready model: fake-model - fake-model (gemma3, 253 MB)', 'health')
+  H.contains(report, 'WARNING model: ' .. REUSE, 'health')
+  H.contains(report, 'WARNING model: second finding', 'health')
   H.eq(1, occurrences(report, REUSE), 'the warning is reported once')
   H.eq(2, occurrences(report, 'WARNING model:'), 'one health warning per warning')
-  lacks(report, ' - warning:', 'health message without the summary')
+  H.lacks(report, ' - warning:', 'health message without the summary')
 
   -- `:Infill status` lists them too, as a warning.
   ed:lua("_G.test_notified = {}; vim.cmd('Infill status')")
   local notified = ed:lua('return _G.test_notified')
   H.eq(1, #notified, ':Infill status notifications')
-  contains(notified[1].msg, 'infill: ready [fake-model] fake-model (gemma3, 253 MB)', ':Infill status')
-  contains(notified[1].msg, '\nwarning: ' .. REUSE .. '\nwarning: second finding', ':Infill status')
+  H.contains(notified[1].msg, 'infill: ready [fake-model] fake-model (gemma3, 253 MB)', ':Infill status')
+  H.contains(notified[1].msg, '\nwarning: ' .. REUSE .. '\nwarning: second finding', ':Infill status')
   H.eq(vim.log.levels.WARN, notified[1].level, ':Infill status level')
 
   -- One warning: singular.
@@ -128,9 +107,9 @@ H.run(function()
   state = send_status(ed, vim.json.encode({ state = 'loading', message = CRASH, model = 'fake-model', warnings = {} }))
   H.eq('loading', state.state, 'state after a crash')
   H.eq('infill: loading', ed:lua("return require('infill').status()"), 'statusline after a crash')
-  report = health_lines(ed)
-  contains(report, 'model state: loading model: fake-model - ' .. CRASH, 'health after a crash')
-  lacks(report, 'WARNING model:', 'health after a crash')
+  report = H.health_lines(ed)
+  H.contains(report, 'model state: loading model: fake-model - ' .. CRASH, 'health after a crash')
+  H.lacks(report, 'WARNING model:', 'health after a crash')
 
   -- Loading never shows the warning marker, even if a server sent warnings with it.
   send_status(ed, vim.json.encode({ state = 'loading', message = 'loading model', model = vim.NIL, warnings = { REUSE } }))
@@ -140,8 +119,8 @@ H.run(function()
   local gave_up = 'infill-ls: model unavailable: the model worker crashed 3 times; giving up'
   send_status(ed, vim.json.encode({ state = 'error', message = gave_up, model = vim.NIL, warnings = {} }))
   H.eq('infill: error', ed:lua("return require('infill').status()"), 'statusline after giving up')
-  report = health_lines(ed)
-  contains(report, 'ERROR model state: error - ' .. gave_up, 'health after giving up')
+  report = H.health_lines(ed)
+  H.contains(report, 'ERROR model state: error - ' .. gave_up, 'health after giving up')
 
   -- A status that is not one at all is an error with no warnings.
   ed:lua("vim.lsp.get_clients({ name = 'infill_ls' })[1]:notify('fake/status', { json = '{\"state\": \"sleepy\", \"warnings\": [\"x\"]}' })")
