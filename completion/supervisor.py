@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from completion.backend import (
     CancelFlag,
@@ -37,6 +37,9 @@ from completion.backend import (
     ModelUnavailable,
 )
 from completion.fim import PromptPiece
+
+if TYPE_CHECKING:
+    from completion.model import ModelOptions
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ class WorkerProcess:
 
     # --- calls ------------------------------------------------------------------------------------------------
 
-    def load(self, options: Any, path: Path, timeout_s: float) -> ModelInfo:
+    def load(self, options: ModelOptions, path: Path, timeout_s: float) -> ModelInfo:
         info: ModelInfo = self.call("load", (options, str(path)), allowance_s=timeout_s)
         return info
 
@@ -269,7 +272,7 @@ class ModelSupervisor:
 
     def __init__(
         self,
-        options: Any,
+        options: ModelOptions,
         path: Path,
         on_state: Callable[[WorkerState], None] = lambda state: None,
         *,
@@ -284,7 +287,7 @@ class ModelSupervisor:
         self._idle_unload_s = idle_unload_s
         self._hang_timeout_s = hang_timeout_s
         self._load_timeout_s = load_timeout_s
-        self._gpu = bool(getattr(options, "gpu_layers", 0))
+        self._gpu = options.gpu_layers != 0
         self._guard = threading.RLock()
         self._worker: WorkerProcess | None = None
         self._info: ModelInfo | None = None
@@ -477,7 +480,7 @@ def _gave_up(cause: str, failures: int) -> str:
     )
 
 
-def start_supervised(options: Any) -> ModelSupervisor:
+def start_supervised(options: ModelOptions) -> ModelSupervisor:
     """A started worker for ``options`` (the CLI's model); raises ModelLoadError or ModelUnavailable."""
     from completion.model import model_path_for
 
