@@ -462,8 +462,9 @@ class ModelSupervisor:
     def forget_prompt(self) -> None:
         self._call("forget_prompt", ())
 
-    def system_info(self) -> dict[str, str]:
-        info: dict[str, str] = self._call("system_info", ())
+    def system_info(self) -> str:
+        """llama.cpp's system info line as the worker's build reports it (the CPU features it uses)."""
+        info: str = self._call("system_info", ())
         return info
 
     def measure_speed(self, prompt_tokens: int = 256, generated_tokens: int = 32) -> tuple[float, float]:

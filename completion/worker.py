@@ -138,9 +138,9 @@ class Worker:
         if job.method == "measure_speed":
             return session.measure_speed(*job.args)
         if job.method == "system_info":
-            from completion.llama_build import llama_cpp_version, system_info
+            from completion.llama_build import system_info
 
-            return {"version": llama_cpp_version(), "system_info": system_info()}
+            return system_info()
         raise ValueError(f"unknown worker method {job.method!r}")
 
 

@@ -166,7 +166,7 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_doctor(settings: Settings) -> int:
-    from completion.llama_build import build_problems, llama_cpp_version
+    from completion.llama_build import llama_cpp_version
 
     problems: list[str] = []
     print(f"infill-ls {__version__} on Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)")
@@ -179,8 +179,6 @@ def run_doctor(settings: Settings) -> int:
         problems.append(f"model: {error}")
     else:
         problems += _doctor_model(supervisor)
-        for build_problem in build_problems(supervisor.system_info()["system_info"]):
-            problems.append(f"build: {build_problem}")
         supervisor.close()
     print("grammars:")
     for name, grammar_error in available_grammars().items():
@@ -200,11 +198,18 @@ def run_doctor(settings: Settings) -> int:
 
 
 def _doctor_model(supervisor: ModelSupervisor) -> list[str]:
-    """Print the model, its FIM template, the build the worker runs and its measured speed; return warnings."""
+    """Print the build the worker runs, the model, its FIM template and its measured speed; return problems."""
+    from completion.llama_build import build_problems
+
     info = supervisor.info
     fim = info.fim
-    build = supervisor.system_info()
-    print(f"llama.cpp build: {build['system_info'].strip()}")
+    try:
+        build = supervisor.system_info()
+    except ModelUnavailable as error:
+        return [f"model: {error}"]
+    print(f"llama.cpp build: {build.strip()}")
+    problems = [f"build: {problem}" for problem in build_problems(build)]
+    problems += [f"model: {warning}" for warning in info.warnings]
     print(f"model (worker process {supervisor.pid}):")
     print(f"  path:         {info.path}")
     print(f"  size:         {info.size_bytes / 1e6:.1f} MB")
@@ -222,9 +227,9 @@ def _doctor_model(supervisor: ModelSupervisor) -> list[str]:
     try:
         prompt_speed, generation_speed = supervisor.measure_speed()
     except ModelUnavailable as error:
-        return [f"speed measurement failed: {error}"]
+        return [*problems, f"speed measurement failed: {error}"]
     print(f"  speed:        prompt {prompt_speed:.0f} tokens/s, generation {generation_speed:.1f} tokens/s")
-    return [f"model: {warning}" for warning in info.warnings]
+    return problems
 
 
 if __name__ == "__main__":
