@@ -47,7 +47,7 @@ from typing_replay import (  # the replay's lines (bench/ is on sys.path)
     pick_targets,
 )
 
-from completion.backend import GenerationSpec, ModelBackend
+from completion.backend import GenerationSpec, TokenModel
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import PromptPiece
 from completion.model import ModelOptions, ModelSession, model_path_for
@@ -121,7 +121,7 @@ def per_call(session: ModelSession, supervisor: ModelSupervisor, prompt_text: st
         print_row(*rows[-1])
         turn = {"local": 0, "remote": 0}
 
-        def score(backend: ModelBackend, side: str) -> list[float]:
+        def score(backend: TokenModel, side: str) -> list[float]:
             turn[side] += 1
             return backend.continuation_logprobs(tokens, first if turn[side] % 2 else second)
 

@@ -1,9 +1,11 @@
 """The one interface every model call goes through, and the plain data that crosses it.
 
-The engine talks to a :class:`ModelBackend`: the supervised worker process (``completion.supervisor``) in the
-server and the CLI, or an in-process :class:`completion.model.ModelSession` in tests and benchmarks. Everything
-a call needs travels as data (stop rules, sampling, token-healing bytes, a time limit), never as callbacks, so
-the model can live in another process.
+The engine talks to a :class:`ModelBackend`, at the level of prompts and texts: a local model
+(:class:`completion.local_backend.LocalBackend` over a :class:`TokenModel`: the supervised worker process of
+``completion.supervisor`` in the server and the CLI, or an in-process :class:`completion.model.ModelSession` in
+tests and benchmarks) or a remote inference server (``completion.remote``). Everything a call needs travels as
+data (stop rules, sampling, token-healing bytes, a time limit), never as callbacks, so the model can live in
+another process or on another machine.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from completion.fim import FimTemplate, PromptPiece
+from completion.prompt import Prompt
 
 
 class ModelLoadError(RuntimeError):
@@ -41,6 +44,21 @@ class ModelInfo:
     n_vocab: int
     end_of_middle: int | None = None  # the token that ends a middle (FIM) or the text (prefix-only)
     warnings: tuple[str, ...] = ()  # self-check findings that do not stop the model (slow, unsafe text)
+    api: str = "local"  # "local", or the remote API in use: "llama-server" | "openai" | "ollama"
+    heals: bool = True  # generation can re-type held-back bytes (token healing); remote APIs cannot
+    scores: bool = True  # ModelBackend.score works (likelihood ranking of candidates)
+    logprobs: bool = True  # Generation.logprob is the model's own (remote APIs that return none: 0.0)
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """What a backend reports as it changes: "starting" | "ready" | "restarting" | "idle" | "failed" |
+    "closed" (the local worker), "ready" | "failed" (a remote server: one "failed" per failure episode)."""
+
+    state: str
+    message: str
+    pid: int | None = None
+    restarts: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,8 +121,32 @@ class GenerationSpec:
 
 
 class ModelBackend(Protocol):
-    """What the engine needs of a model. ``lock`` is held for a whole request, so its calls run together and
-    reuse each other's KV cache. Every call may raise :class:`ModelUnavailable`."""
+    """What the engine needs of a model, local or remote. ``lock`` is held for a whole request, so its calls
+    run together (and reuse each other's KV cache). Every call may raise :class:`ModelUnavailable`."""
+
+    lock: threading.Lock
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def generate(
+        self, prompt: Prompt, spec: GenerationSpec, cancel: CancelFlag | None = None, start: str = ""
+    ) -> Generation:
+        """A middle for ``prompt``; with ``start``, the continuation of that forced start (not included)."""
+        ...
+
+    def score(self, prompt: Prompt, continuation: str, ends: bool) -> float | None:
+        """Log-likelihood of ``continuation`` after ``prompt`` (plus the end-of-middle token when ``ends``);
+        None when this backend cannot score (``info.scores`` is false)."""
+        ...
+
+    def forget_prompt(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TokenModel(Protocol):
+    """A local model at the level of token ids: the worker's supervisor, or an in-process session."""
 
     lock: threading.Lock
 

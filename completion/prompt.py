@@ -40,10 +40,18 @@ class ContextLike(Protocol):
 
 @dataclass(frozen=True)
 class Prompt:
+    """The prompt laid out for the model's template (``pieces``), and the same parts unrendered for servers
+    that apply their own template (llama-server's ``/infill``, Ollama's ``suffix``)."""
+
     pieces: tuple[PromptPiece, ...]
     window_start: int  # str offset where the visible prefix window begins
     suffix_end: int  # str offset where the suffix window ends (== cursor for prefix-only prompts)
     healed: str  # characters before the cursor taken off the prompt for token healing ("" if none)
+    prefix: str = ""  # parse context sketch + prefix window, up to the cursor less ``healed``
+    suffix: str = ""  # the suffix window (whatever the template)
+    files: tuple[tuple[str, str], ...] = ()  # cross-file snippets as (path, text), one section per file
+    header: str = ""  # the path and the snippets as comments: what a prefix-only layout puts first
+    path: str | None = None  # the document's path as the model sees it
 
     def text(self) -> str:
         return "".join(piece.text for piece in self.pieces)
@@ -100,20 +108,32 @@ def build_prompt(
     """Lay out the prompt pieces; `healed` characters before the cursor are left out (token healing)."""
     window = text[window_start : offset - len(healed)]
     sketch = _file_sketch(context, line_comment, elided=window_start > 0)
+    files = _by_file(snippets)
+    suffix = text[offset:suffix_end]
+    comments = comment_block(f"Path: {path}", line_comment) if path else ""
+    for path_of, text_of in files:
+        comments += comment_block(f"From {path_of}:\n{text_of}", line_comment)
     pieces: list[PromptPiece] = []
     if template is not None and template.file_sep:
-        pieces += repo_pieces(template, "workspace", _by_file(snippets), path or "untitled")
+        pieces += repo_pieces(template, "workspace", files, path or "untitled")
         header = sketch
     else:
-        header = comment_block(f"Path: {path}", line_comment) if path else ""
-        for path_of, text_of in _by_file(snippets):
-            header += comment_block(f"From {path_of}:\n{text_of}", line_comment)
-        header += sketch
+        header = comments + sketch
     if template is None:
         pieces.append(PromptPiece(header + window, False))
     else:
-        pieces += fim_pieces(template, header + window, text[offset:suffix_end])
-    return Prompt(tuple(pieces), window_start, suffix_end if template else offset, healed)
+        pieces += fim_pieces(template, header + window, suffix)
+    return Prompt(
+        tuple(pieces),
+        window_start,
+        suffix_end if template else offset,
+        healed,
+        prefix=sketch + window,
+        suffix=suffix,
+        files=tuple(files),
+        header=comments,
+        path=path,
+    )
 
 
 def _by_file(snippets: Sequence[SnippetLike]) -> list[tuple[str, str]]:

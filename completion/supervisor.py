@@ -1,6 +1,6 @@
 """The server side of the model worker: one child process kept alive behind the engine's model interface.
 
-:class:`ModelSupervisor` is what the engine calls (it is a :class:`completion.backend.ModelBackend`). It starts
+:class:`ModelSupervisor` is what the engine calls (a :class:`completion.backend.TokenModel`). It starts
 a worker (``completion.worker``), restarts it with backoff when it dies — a native crash, an out-of-memory kill,
 a hang past the watchdog — and gives up after three failures in a row with the cause in words. While the
 worker is down every call raises :class:`ModelUnavailable` at once, so requests are answered (with nothing)
@@ -23,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from completion.backend import (
+    BackendState,
     CancelFlag,
     Generation,
     GenerationSpec,
@@ -47,16 +47,6 @@ MAX_FAILURES_IN_ROW = 3
 _BACKOFF_S = (0.25, 1.0, 2.0)
 _STOP_GRACE_S = 5.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    """What the supervisor reports: "starting" | "ready" | "restarting" | "idle" | "failed" | "closed"."""
-
-    state: str
-    message: str
-    pid: int | None = None
-    restarts: int = 0
 
 
 def describe_exit(returncode: int | None, phase: str, stderr_tail: Sequence[str], gpu: bool) -> str:
@@ -274,7 +264,7 @@ class ModelSupervisor:
         self,
         options: ModelOptions,
         path: Path,
-        on_state: Callable[[WorkerState], None] = lambda state: None,
+        on_state: Callable[[BackendState], None] = lambda state: None,
         *,
         idle_unload_s: float = 0.0,
         hang_timeout_s: float = 60.0,
@@ -291,7 +281,7 @@ class ModelSupervisor:
         self._guard = threading.RLock()
         self._worker: WorkerProcess | None = None
         self._info: ModelInfo | None = None
-        self._state = WorkerState("starting", "starting the model worker")
+        self._state = BackendState("starting", "starting the model worker")
         self._failures = 0
         self._restarts = 0
         self._last_used = time.monotonic()
@@ -313,7 +303,7 @@ class ModelSupervisor:
         return self._info
 
     @property
-    def state(self) -> WorkerState:
+    def state(self) -> BackendState:
         return self._state
 
     @property
@@ -415,7 +405,7 @@ class ModelSupervisor:
 
     def _set_state(self, state: str, message: str) -> None:
         """Record and report a state change (called with the guard held)."""
-        self._state = WorkerState(state, message, self.pid, self._restarts)
+        self._state = BackendState(state, message, self.pid, self._restarts)
         try:
             self._on_state(self._state)
         except Exception:
@@ -481,10 +471,14 @@ def _gave_up(cause: str, failures: int) -> str:
     )
 
 
-def start_supervised(options: ModelOptions) -> ModelSupervisor:
-    """A started worker for ``options`` (the CLI's model); raises ModelLoadError or ModelUnavailable."""
+def start_supervised(
+    options: ModelOptions, on_state: Callable[[BackendState], None] = lambda state: None
+) -> ModelSupervisor:
+    """A started worker for ``options``; raises ModelLoadError or ModelUnavailable."""
     from completion.model import model_path_for
 
-    supervisor = ModelSupervisor(options, model_path_for(options))
+    supervisor = ModelSupervisor(
+        options, model_path_for(options), on_state, idle_unload_s=options.idle_unload_minutes * 60.0
+    )
     supervisor.start()
     return supervisor

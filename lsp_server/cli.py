@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from completion.backend import ModelLoadError, ModelUnavailable
+from completion.backends import BackendChoice, open_backends
 from completion.engine import CompletionEngine, CompletionRequest
-from completion.model import llama_cpp_problem
-from completion.supervisor import ModelSupervisor, start_supervised
+from completion.model import ModelOptions, llama_cpp_problem
+from completion.remote.backend import RemoteBackend, describe_choices
+from completion.remote.options import APIS
+from completion.supervisor import ModelSupervisor
 from lsp_server import __version__
 from lsp_server.settings import Settings, settings_from_dict
 from syntax.languages import LANGUAGES, available_grammars, spec_for
@@ -26,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"infill-ls {__version__}")
     parser.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    parser.add_argument(
+        "--remote", metavar="URL", help="use the inference server at URL (infill.backend 'remote')"
+    )
+    parser.add_argument("--remote-api", choices=APIS, help="the server's API (default: auto)")
+    parser.add_argument(
+        "--remote-model", metavar="NAME", help="model name for OpenAI-compatible servers and Ollama"
+    )
     parser.add_argument("--settings", help="JSON file with settings (same shape as the 'infill' section)")
     parser.add_argument("--log-file", help="write the server log here (stdout carries LSP)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -65,7 +75,19 @@ def load_settings(args: argparse.Namespace) -> Settings:
         print(f"infill-ls: invalid setting, default used: {message}", file=sys.stderr)
     if args.model:
         settings.model.path = args.model
+    if args.remote:
+        settings.remote.url = args.remote
+        if settings.backend == "local":
+            settings.backend = "remote"
+    if args.remote_api:
+        settings.remote.api = args.remote_api
+    if args.remote_model:
+        settings.remote.model = args.remote_model
     return settings
+
+
+def backend_choice(settings: Settings) -> BackendChoice:
+    return BackendChoice(settings.backend, settings.model, settings.remote)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             write=args.write,
             language=args.language,
             use_model=not args.no_model,
-            model_path=settings.model.path or None,
+            choice=backend_choice(settings),
         )
     from lsp_server.server import create_server
 
@@ -133,10 +155,11 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     engine = CompletionEngine(settings.completion)
     try:
-        engine.set_model(start_supervised(settings.model))
+        opened = open_backends(backend_choice(settings))
     except (ModelLoadError, ModelUnavailable) as error:
         print(f"infill-ls: model unavailable: {error}", file=sys.stderr)
         return 1
+    engine.set_model(opened.primary, fallback=opened.fallback)
     request = CompletionRequest(
         text, offset, uri=Path(args.file).resolve().as_uri(), language_id=args.language, path=args.file
     )
@@ -171,15 +194,19 @@ def run_doctor(settings: Settings) -> int:
     problems: list[str] = []
     print(f"infill-ls {__version__} on Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)")
     print(f"llama-cpp-python: {llama_cpp_version() or 'not installed'}")
-    if (problem := llama_cpp_problem()) is not None:
+    if (problem := llama_cpp_problem()) is not None and settings.backend != "remote":
         problems.append(problem)
-    try:
-        supervisor = start_supervised(settings.model)
-    except (ModelLoadError, ModelUnavailable) as error:
-        problems.append(f"model: {error}")
-    else:
-        problems += _doctor_model(supervisor)
-        supervisor.close()
+    if settings.backend != "local":
+        problems += _doctor_remote(settings)
+    if settings.backend != "remote":
+        try:
+            opened = open_backends(BackendChoice("local", settings.model))
+        except (ModelLoadError, ModelUnavailable) as error:
+            problems.append(f"model: {error}")
+        else:
+            assert opened.local is not None
+            problems += _doctor_model(opened.local)
+            opened.close()
     print("grammars:")
     for name, grammar_error in available_grammars().items():
         spec = spec_for(name)
@@ -195,6 +222,33 @@ def run_doctor(settings: Settings) -> int:
         return 1
     print("problems: none")
     return 0
+
+
+def _doctor_remote(settings: Settings) -> list[str]:
+    """Probe the remote server: reachable, API, model, FIM template and why, latency of a 1-token request."""
+    print(f"remote server: {settings.remote.url or '(infill.remote.url not set)'}")
+    try:
+        opened = open_backends(BackendChoice("remote", ModelOptions(), settings.remote))
+    except ModelLoadError as error:
+        return [f"remote: {error}"]
+    remote = opened.remote
+    assert isinstance(remote, RemoteBackend)
+    problems: list[str] = []
+    try:
+        info = remote.info
+        print(f"  reachable:    yes, {info.api} API")
+        for line in describe_choices(remote):
+            print(f"  {line}")
+        for warning in info.warnings:
+            print(f"  warning:      {warning}")
+            problems.append(f"remote: {warning}")
+        try:
+            print(f"  latency:      {remote.measure_latency() * 1000:.0f} ms for a 1-token request")
+        except ModelUnavailable as error:
+            problems.append(f"remote: a 1-token request failed: {error}")
+    finally:
+        opened.close()
+    return problems
 
 
 def _doctor_model(supervisor: ModelSupervisor) -> list[str]:

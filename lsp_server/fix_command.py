@@ -11,10 +11,14 @@ import difflib
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syntax.diagnostics import SyntaxDiagnostic, diagnose, parse_text
 from syntax.fixes import CandidateGenerator, apply_edits, propose_fixes
 from syntax.languages import spec_for
+
+if TYPE_CHECKING:
+    from completion.backends import BackendChoice
 
 MAX_ROUNDS = 200
 TIME_BUDGET_S = 2.0  # per error
@@ -22,9 +26,10 @@ TOTAL_BUDGET_S = 120.0  # per file: a file of binary junk must not keep the comm
 
 
 def run_fix(
-    path: str, write: bool, language: str | None, use_model: bool, model_path: str | None = None
+    path: str, write: bool, language: str | None, use_model: bool, choice: BackendChoice | None = None
 ) -> int:
-    """Fix the syntax errors of ``path``; print the diff (stdout) and a summary (stderr)."""
+    """Fix the syntax errors of ``path``; print the diff (stdout) and a summary (stderr). The model that
+    writes fixes is the one ``choice`` names (local, remote or hybrid; default: the local default model)."""
     spec = spec_for(language, path)
     if spec is None:
         print(f"infill-ls fix: no supported language for {path} (use --language)", file=sys.stderr)
@@ -35,7 +40,7 @@ def run_fix(
     except (OSError, UnicodeDecodeError) as error:
         print(f"infill-ls fix: cannot read {path}: {error}", file=sys.stderr)
         return 2
-    generator = _model_generator(spec.name, model_path) if use_model else None
+    generator = _model_generator(spec.name, choice) if use_model else None
     fixed, applied, remaining = fix_text(original, spec.name, generator)
     diff = difflib.unified_diff(
         original.splitlines(keepends=True), fixed.splitlines(keepends=True), path, path
@@ -89,18 +94,15 @@ def _key(text: str, diagnostic: SyntaxDiagnostic) -> tuple[str, str, int]:
     )
 
 
-def _model_generator(language: str, model_path: str | None) -> CandidateGenerator | None:
-    """The configured (or default) model as a candidate generator; None, with a note, when it cannot load."""
+def _model_generator(language: str, choice: BackendChoice | None) -> CandidateGenerator | None:
+    """The configured model as a candidate generator; None, with a note, when it cannot be used."""
     try:
+        from completion.backends import BackendChoice, open_backends
         from completion.engine import CompletionEngine
-        from completion.model import ModelOptions
-        from completion.supervisor import start_supervised
 
-        options = ModelOptions()
-        if model_path:
-            options.path = model_path
+        opened = open_backends(choice or BackendChoice())
         engine = CompletionEngine()
-        engine.set_model(start_supervised(options))
+        engine.set_model(opened.primary, fallback=opened.fallback)
     except Exception as error:  # no model means rule-based fixes only, never a failed command
         print(f"infill-ls fix: model unavailable ({error}); rule-based fixes only", file=sys.stderr)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import threading
@@ -18,10 +19,10 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from completion.backend import ModelInfo, ModelLoadError, ModelUnavailable
+from completion.backend import BackendState, ModelInfo, ModelLoadError, ModelUnavailable
+from completion.backends import BackendChoice, OpenedBackends, open_backends
 from completion.engine import CompletionEngine, CompletionRequest
-from completion.model import ModelOptions, model_path_for
-from completion.supervisor import ModelSupervisor, WorkerState
+from completion.model import ModelOptions
 from lsp_server import __version__
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -90,8 +91,9 @@ class InfillServer(LanguageServer):
         self._syntax: dict[str, SyntaxDocument] = {}
         self._pending: dict[str, threading.Event] = {}
         self._model_generation = 0
-        self._loaded_model_options: ModelOptions | None = None
-        self._announced_model: ModelSupervisor | None = None
+        self._loaded_choice: BackendChoice | None = None
+        self._backends: OpenedBackends | None = None  # what the engine uses now
+        self._announced: OpenedBackends | None = None  # ... once its first readiness was reported
 
     # --- documents ----------------------------------------------------------------------------------------------
 
@@ -241,10 +243,10 @@ class InfillServer(LanguageServer):
                 listener()
             except Exception:
                 log.exception("settings listener failed")
-        if self._loaded_model_options is not None and (
-            self.settings.model != self._loaded_model_options or self.status["state"] == "error"
+        if self._loaded_choice is not None and (
+            self.backend_choice() != self._loaded_choice or self.status["state"] == "error"
         ):
-            self.start_model_load()  # a new model, or another try after the model failed
+            self.start_model_load()  # a new model or server, or another try after a failure
 
     def _merge_defaults(self, settings: Settings, data: Any) -> Settings:
         """Command-line defaults (e.g. --model) hold unless the client sets the same value."""
@@ -284,19 +286,28 @@ class InfillServer(LanguageServer):
         self.status = {"state": state, "message": message, "model": model, "warnings": list(warnings)}
         self.protocol.notify(STATUS_NOTIFICATION, self.status)
 
+    def backend_choice(self) -> BackendChoice:
+        """The settings that decide which backends run (a copy: later settings changes do not alter it)."""
+        settings = self.settings
+        return BackendChoice(
+            settings.backend, ModelOptions(**vars(settings.model)), dataclasses.replace(settings.remote)
+        )
+
     def start_model_load(self) -> None:
-        """Load the configured model in a thread, with $/progress and infill/status; the server stays up."""
+        """Open the configured backends in a thread, with $/progress and infill/status; the server stays up."""
         self._model_generation += 1
         generation = self._model_generation
-        options = ModelOptions(**vars(self.settings.model))
-        self._loaded_model_options = options
+        choice = self.backend_choice()
+        self._loaded_choice = choice
         loop = asyncio.get_running_loop()
         token = str(uuid.uuid4())
         progress = self._progress_reporter(loop, token)
-        self.set_status("loading", "loading model")
+        self.set_status(
+            "loading", "connecting to the remote server" if choice.backend == "remote" else "loading model"
+        )
         threading.Thread(
             target=self._load_model,
-            args=(options, generation, loop, progress),
+            args=(choice, generation, loop, progress),
             name="infill-model-load",
             daemon=True,
         ).start()
@@ -325,17 +336,17 @@ class InfillServer(LanguageServer):
 
     def _load_model(
         self,
-        options: ModelOptions,
+        choice: BackendChoice,
         generation: int,
         loop: asyncio.AbstractEventLoop,
         progress: Callable[[str, int | None], None],
     ) -> None:
-        """Start a model worker for ``options`` (it self-checks before it answers) and hand it to the engine.
-
-        Whatever happens, the progress started for this load ends exactly once, before the status says ready."""
+        """Open the backends for ``choice`` (a local worker self-checks before it answers) and hand them to the
+        engine. Whatever happens, the progress started for this load ends exactly once, before the status says
+        ready."""
         outcome, loaded = "failed", None
         try:
-            loaded = self._start_worker(options, generation, loop, progress)
+            loaded = self._open(choice, generation, loop, progress)
             outcome = "ready" if loaded is not None else "superseded by newer settings"
         except (ModelLoadError, ModelUnavailable) as error:
             if generation == self._model_generation:
@@ -350,70 +361,109 @@ class InfillServer(LanguageServer):
         finally:
             progress(outcome, None)
         if loaded is not None:
-            loop.call_soon_threadsafe(self._model_loaded, *loaded)
+            loop.call_soon_threadsafe(self._model_loaded, loaded)
 
-    def _start_worker(
+    def _open(
         self,
-        options: ModelOptions,
+        choice: BackendChoice,
         generation: int,
         loop: asyncio.AbstractEventLoop,
         progress: Callable[[str, int | None], None],
-    ) -> tuple[ModelSupervisor, ModelInfo] | None:
-        """The started worker, installed in the engine; None when a newer settings change superseded it."""
-        supervisor: ModelSupervisor | None = None
-        progress("locating model", 5)
-        path = model_path_for(options)
-        progress(f"loading {path.name}", 30)
+    ) -> OpenedBackends | None:
+        """The opened backends, installed in the engine; None when a newer settings change superseded them."""
+        progress("connecting" if choice.backend == "remote" else "loading the model", 30)
 
-        def on_state(state: WorkerState) -> None:
-            loop.call_soon_threadsafe(self._model_state_changed, supervisor, state)
+        def on_state(source: object, state: BackendState) -> None:
+            loop.call_soon_threadsafe(self._backend_state_changed, source, state)
 
-        supervisor = ModelSupervisor(
-            options, path, on_state, idle_unload_s=options.idle_unload_minutes * 60.0
-        )
-        info = supervisor.start()
+        opened = open_backends(choice, on_state, strict=False)
         if generation != self._model_generation:  # superseded by a newer settings change
-            supervisor.close()
+            opened.close()
             return None
-        self.engine.set_model(supervisor)
-        return supervisor, info
+        self.engine.set_model(opened.primary, fallback=opened.fallback)
+        self._backends = opened
+        return opened
 
-    def _model_loaded(self, supervisor: ModelSupervisor, info: ModelInfo) -> None:
-        self._announced_model = supervisor  # from now on its state changes are news
-        for warning in info.warnings:  # once per load, not again on every restart
-            self.show_message(types.MessageType.Warning, f"infill-ls: {warning}")
-        self._report_ready(info)
+    def _model_loaded(self, opened: OpenedBackends) -> None:
+        if opened is not self._backends:
+            return
+        self._announced = opened  # from now on its state changes are news
+        for info in self._infos(opened):
+            for warning in info.warnings:  # once per load, not again on every restart
+                self.show_message(types.MessageType.Warning, f"infill-ls: {warning}")
+        if opened.remote_error is not None and opened.local is None:
+            self._report_load_failure(f"infill-ls: {opened.remote_error}")
+            return
+        if opened.remote_error is not None:
+            self.show_message(
+                types.MessageType.Warning, f"infill-ls: {opened.remote_error}; using the local model"
+            )
+        self._report_ready()
 
-    def _report_ready(self, info: ModelInfo) -> None:
-        message = f"{info.name} ({info.family}, {info.size_bytes / 1e6:.0f} MB)"
-        if info.warnings:
-            message += " - warning: " + "; ".join(info.warnings)
-        self.set_status("ready", message, info.path, info.warnings)
+    @staticmethod
+    def _infos(opened: OpenedBackends) -> list[ModelInfo]:
+        return [backend.info for backend in (opened.remote, opened.local) if backend is not None]
 
-    def _model_state_changed(self, supervisor: ModelSupervisor | None, state: WorkerState) -> None:
-        """The current model's worker crashed, restarted, gave up or went idle: tell the user."""
-        if (
-            supervisor is None
-            or supervisor is not self.engine.model
-            or supervisor is not self._announced_model
-        ):
-            return  # the first start reports itself (_model_loaded); a replaced model's news is old news
-        if state.state == "ready":
-            self._report_ready(supervisor.info)
-        elif state.state in ("restarting", "starting"):
-            self.set_status("loading", state.message, supervisor.info.path)
-        elif state.state == "idle":
-            self.set_status("ready", state.message, supervisor.info.path, supervisor.info.warnings)
-        elif state.state == "failed":
-            self._report_load_failure(f"infill-ls: model unavailable: {state.message}")
+    def _report_ready(self) -> None:
+        opened = self._backends
+        if opened is None:
+            return
+        parts: list[str] = []
+        warnings: list[str] = []
+        path: str | None = None
+        if opened.remote is not None:
+            info = opened.remote.info
+            down = opened.remote_error is not None or opened.remote.failing is not None
+            where = f"{info.name} via {info.api} at {info.path} ({info.family})"
+            parts.append(f"remote {where}" + (" - unavailable, retrying" if down else ""))
+            warnings += info.warnings
+            path = info.path
+        if opened.local is not None:
+            info = opened.local.info
+            local = f"{info.name} ({info.family}, {info.size_bytes / 1e6:.0f} MB)"
+            parts.append(f"local fallback {local}" if opened.remote is not None else local)
+            warnings += info.warnings
+            path = path or info.path
+        message = "; ".join(parts)
+        if warnings:
+            message += " - warning: " + "; ".join(warnings)
+        self.set_status("ready", message, path, tuple(warnings))
+
+    def _backend_state_changed(self, source: object, state: BackendState) -> None:
+        """A backend crashed, restarted, gave up, went idle, or (remote) failed or recovered: tell the user."""
+        opened = self._announced
+        if opened is None or opened is not self._backends or source is None:
+            return  # the first start reports itself (_model_loaded); a replaced backend's news is old news
+        if source is opened.remote:
+            opened.remote_error = None
+            if state.state == "failed" and opened.local is None:
+                self._report_load_failure(f"infill-ls: {state.message}")
+            elif state.state == "failed":
+                self.show_message(
+                    types.MessageType.Warning, f"infill-ls: {state.message}; using the local model"
+                )
+                self._report_ready()
+            else:
+                self._report_ready()
+        elif opened.local is not None and source is opened.local:
+            info = opened.local.info
+            if state.state == "ready":
+                self._report_ready()
+            elif state.state == "idle":
+                self.set_status("ready", state.message, info.path, info.warnings)
+            elif state.state in ("restarting", "starting"):
+                self.set_status("loading", state.message, info.path)
+            elif state.state == "failed":
+                self._report_load_failure(f"infill-ls: model unavailable: {state.message}")
 
     def _report_load_failure(self, message: str) -> None:
         self.show_message(types.MessageType.Error, message)  # first: a client acting on the status has it
         self.set_status("error", message)
 
     def close_model(self) -> None:
-        """Stop using the model; its worker drains and exits in the background (never blocks the loop)."""
+        """Stop using the backends; a local worker drains and exits in the background (never blocks the loop)."""
         self._model_generation += 1
+        self._backends = self._announced = None
         self.engine.set_model(None)
 
     def shutdown(self) -> None:
@@ -425,11 +475,19 @@ class InfillServer(LanguageServer):
 
     def model_stats(self) -> dict[str, Any]:
         """The model worker's process and state, for infill/stats (and tests that crash it on purpose)."""
-        model = self.engine.model
-        if not isinstance(model, ModelSupervisor):
+        local = self._backends.local if self._backends is not None else None
+        if local is None:
             return {"state": "none", "pid": None, "restarts": 0, "message": self.status["message"]}
-        state = model.state
-        return {"state": state.state, "pid": model.pid, "restarts": state.restarts, "message": state.message}
+        state = local.state
+        return {"state": state.state, "pid": local.pid, "restarts": state.restarts, "message": state.message}
+
+    def remote_stats(self) -> dict[str, Any] | None:
+        """The remote server in use and its health, for infill/stats; None without one."""
+        remote = self._backends.remote if self._backends is not None else None
+        if remote is None:
+            return None
+        info = remote.info
+        return {"url": remote.url, "api": info.api, "model": info.name, "failing": remote.failing}
 
 
 def create_server(default_settings: Settings | None = None) -> InfillServer:

@@ -20,18 +20,38 @@ from typing import Any
 
 from completion.engine import CompletionOptions
 from completion.model import ModelOptions
+from completion.remote.options import RemoteOptions
 from completion.workspace_index import IndexOptions
 from syntax.diagnostics import DiagnosticsOptions
 
 SECTION = "infill"
 
 
+BACKENDS = ("local", "remote", "hybrid")
+
+
 @dataclass
 class Settings:
+    """Groups of options (``infill.<group>.<name>``), plus the few top-level ones (``infill.<name>``)."""
+
+    backend: str = field(
+        default="local",
+        metadata={
+            "description": "Where suggestions come from: 'local' (the model in infill.model, on this machine), "
+            "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the remote server, "
+            "and the local model while the remote one is unavailable).",
+            "enum": list(BACKENDS),
+        },
+    )
     model: ModelOptions = field(default_factory=ModelOptions)
     completion: CompletionOptions = field(default_factory=CompletionOptions)
     diagnostics: DiagnosticsOptions = field(default_factory=DiagnosticsOptions)
     index: IndexOptions = field(default_factory=IndexOptions)
+    remote: RemoteOptions = field(default_factory=RemoteOptions)
+
+
+def _is_group(option: dataclasses.Field[Any]) -> bool:
+    return dataclasses.is_dataclass(_field_types(Settings)[option.name])
 
 
 def camel(name: str) -> str:
@@ -126,10 +146,14 @@ def settings_from_dict(data: Any) -> tuple[Settings, list[str]]:
         return Settings(), errors
     if not isinstance(data, dict):
         return Settings(), [f"settings: expected an object, got {json.dumps(data)}"]
-    groups = {f.name: f for f in dataclasses.fields(Settings)}
+    groups = {f.name: f for f in dataclasses.fields(Settings) if _is_group(f)}
+    top_level = {f.name: f for f in dataclasses.fields(Settings) if not _is_group(f)}
     values: dict[str, Any] = {}
     for key, value in data.items():
         name = snake(key)
+        if name in top_level:
+            values.update(vars(_read_group(_TopLevel, {key: value}, SECTION, errors)))
+            continue
         if name not in groups:
             if name not in ("server", "trace"):  # client-only groups (how editors start the server)
                 errors.append(f"{SECTION}.{key}: unknown setting group")
@@ -138,11 +162,11 @@ def settings_from_dict(data: Any) -> tuple[Settings, list[str]]:
     return Settings(**values), errors
 
 
-def settings_to_dict(settings: Settings) -> dict[str, Any]:
-    return {
-        group.name: {camel(k): v for k, v in dataclasses.asdict(getattr(settings, group.name)).items()}
-        for group in dataclasses.fields(settings)
-    }
+@dataclass
+class _TopLevel:
+    """The top-level options read as one group (same checks, same messages)."""
+
+    backend: str = field(default=Settings.backend, metadata=Settings.__dataclass_fields__["backend"].metadata)
 
 
 # --- the schema and the files it feeds -------------------------------------------------------------------------
@@ -167,17 +191,24 @@ def schema_properties() -> dict[str, dict[str, Any]]:
     properties: dict[str, dict[str, Any]] = {}
     defaults = Settings()
     for group in dataclasses.fields(Settings):
+        if not _is_group(group):
+            properties[f"{SECTION}.{camel(group.name)}"] = _property(group, Settings, defaults)
+            continue
         cls = _field_types(Settings)[group.name]
-        hints = _field_types(cls)
         for option in dataclasses.fields(cls):
-            entry = _json_type(hints[option.name])
-            entry["default"] = getattr(getattr(defaults, group.name), option.name)
-            for key in ("minimum", "maximum", "enum"):
-                if key in option.metadata:
-                    entry[key] = option.metadata[key]
-            entry["description"] = option.metadata.get("description", "")
+            entry = _property(option, cls, getattr(defaults, group.name))
             properties[f"{SECTION}.{group.name}.{camel(option.name)}"] = entry
     return properties
+
+
+def _property(option: dataclasses.Field[Any], cls: type, defaults: Any) -> dict[str, Any]:
+    entry = _json_type(_field_types(cls)[option.name])
+    entry["default"] = getattr(defaults, option.name)
+    for key in ("minimum", "maximum", "enum"):
+        if key in option.metadata:
+            entry[key] = option.metadata[key]
+    entry["description"] = option.metadata.get("description", "")
+    return entry
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,10 @@ re-indent a Python line, correct a misspelled keyword, try a common punctuation 
 model that rewrites the lines of the error. Every candidate is applied to a copy and reparsed; it is offered
 only if the error is gone, no other error appeared, the edit stays inside the region around the error and
 the tokens outside that region are exactly as before (so a quote that turns the rest of the file into a
-string is rejected even though it parses). A user is offered nothing rather than an unverified fix.
+string is rejected even though it parses). Removing the targeted error is not enough: the statement around
+the edit and the lines it touches must parse with no error at all in a fresh parse (a ``;`` after a header
+that lacks its ``:`` silences one diagnostic and leaves the header broken). A user is offered nothing rather
+than an unverified fix.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from tree_sitter import Point, Tree
+from tree_sitter import Node, Point, QueryCursor, Tree
 
+from syntax.checks import indentation_of, next_nonblank_line
 from syntax.diagnostics import (
     ParsedSource,
     ParsedText,
@@ -33,6 +37,7 @@ from syntax.diagnostics import (
     parse_text,
     thread_parser,
 )
+from syntax.languages import query
 
 __all__ = [
     "CandidateGenerator",
@@ -41,10 +46,13 @@ __all__ = [
     "apply_edits",
     "fix_region",
     "propose_fixes",
+    "repaired_region",
     "verify_edit",
 ]
 
 _PROBE_TOKENS = (";", ",", ")", ":", "]", "}", "=")
+# a Python statement never needs a ';' (nor Lua's): offering one is offering wrong punctuation
+_NO_PROBE = {"python": frozenset(";"), "lua": frozenset(";")}
 _TRAILING_PUNCTUATION = ";:,){]}"
 _OPENER_OF = {")": "(", "]": "[", "}": "{"}
 _REGION_LINES_BEFORE = 1
@@ -66,12 +74,16 @@ class TextEdit:
 
 @dataclass(frozen=True)
 class Fix:
-    """A verified fix: applying ``edits`` removes ``diagnostic`` and introduces no other syntax error."""
+    """A verified fix: applying ``edits`` removes ``diagnostic`` and leaves its statement free of errors.
+
+    ``preferred`` marks the single most plausible fix of the diagnostic (what "fix all" should apply).
+    """
 
     title: str
     edits: tuple[TextEdit, ...]
     source: str  # "rule" | "model"
     diagnostic: SyntaxDiagnostic
+    preferred: bool = False
 
 
 class CandidateGenerator(Protocol):
@@ -89,6 +101,11 @@ class _Candidate:
     source: str
     priority: int  # lower is tried (and ranked) first among edits of the same size
     cost: int | None = None  # the size of the edit when counting characters misjudges it (a typo is 1)
+    # what the error itself asks for (the closer of an open bracket or string, the indentation of a block,
+    # the keyword a typo was meant to be; not the token of a MISSING node, only tree-sitter's best guess)...
+    directed: bool = False
+    # ...or a punctuation mark tried blindly, worth offering only when nothing the grammar asks for works
+    guess: bool = False
 
     def rank(self, text: str) -> tuple[int, int, int]:
         """Smallest edit first (whitespace not counted), then the rule's own preference, then whitespace."""
@@ -200,12 +217,15 @@ def verify_edit(
     region: tuple[int, int],
     broken_spans: list[tuple[int, int]] | None = None,
 ) -> bool:
-    """True when the edit removes ``target``, adds no syntax error and changes nothing outside ``region``.
+    """True when the edit removes ``target``, adds no syntax error and changes nothing outside ``region``,
+    and (unless ``broken_spans`` is given) leaves no error at all in the statement and lines it repairs.
 
-    An error may appear after the edited line only inside ``broken_spans`` (the ERROR nodes before the edit):
-    text that was already unparsable, whose own error the old ERROR node was hiding.
+    With ``broken_spans`` (the ERROR nodes before the edit) the edit is a step of fixing a whole file: an
+    error may appear after the edited line inside them (text that was already unparsable, whose own error
+    the old ERROR node was hiding), and the errors that were already there may stay.
     """
-    return _verdict(parsed, before, target, edit, region, broken_spans or []) is not None
+    spans = broken_spans or []
+    return _verdict(parsed, before, target, edit, region, spans, strict=broken_spans is None) is not None
 
 
 def _verdict(
@@ -215,6 +235,7 @@ def _verdict(
     edit: TextEdit,
     region: tuple[int, int],
     broken_spans: list[tuple[int, int]],
+    strict: bool,
 ) -> str | None:
     """None (rejected), "clean", or "reveals" (accepted; it uncovers errors an ERROR node was hiding)."""
     if edit.start < region[0] or edit.end > region[1] or edit.start > edit.end:
@@ -253,7 +274,106 @@ def _verdict(
         return None
     # tree-sitter's error recovery can differ between an incremental and a fresh parse: the editor may show
     # either, so the fix must also hold for a fresh parse of the whole result
-    return judge(diagnose(parse_text(after.text, parsed.language)))
+    fresh = parse_text(after.text, parsed.language)
+    found = diagnose(fresh)
+    verdict = judge(found)
+    if verdict is None or not strict:
+        return verdict
+    # the targeted error being gone is not enough: nothing may be left broken where the fix repairs
+    zones = repaired_region(fresh, edit.start, edit.start + len(edit.new_text))
+    return None if _has_error_in(fresh, found, zones) else verdict
+
+
+def _statement_at(parsed: ParsedText, low: int, high: int) -> Node | None:
+    """The innermost statement (``statements.scm`` @statement) holding the byte range ``[low, high]``."""
+    statements_query = query(parsed.language, "statements")
+    if statements_query is None:
+        return None
+    cursor = QueryCursor(statements_query)
+    cursor.set_byte_range(max(0, low - 1), high + 1)
+    found = {node.id for node in cursor.captures(parsed.tree.root_node).get("statement", [])}
+    node: Node | None = parsed.tree.root_node.descendant_for_byte_range(low, high)
+    while node is not None and node.id not in found:
+        node = node.parent
+    return node
+
+
+def repaired_region(parsed: ParsedText, start: int, end: int) -> list[tuple[int, int]]:
+    """The str spans that must be free of errors once an edit has produced ``text[start:end]``.
+
+    They are the lines the edit touches and the innermost statement holding it, less the inside of the
+    bodies the edit is not in: a fix in a header is checked through its body's first line, so an unrelated
+    error deep inside a long function does not block a fix of its ``def`` line. A statement without a body
+    also owns the lines after it that are indented deeper than its first line: by the author's layout they
+    continue it, even when a wrong fix has made them a statement of their own.
+    """
+    text = parsed.text
+    zones = [(_line_start(text, start), _line_end(text, end))]
+    low, high = parsed.byte_offset(start), parsed.byte_offset(end)
+    statement = _statement_at(parsed, low, high)
+    if statement is None:
+        return zones
+    statements_query = query(parsed.language, "statements")
+    assert statements_query is not None
+    cursor = QueryCursor(statements_query)
+    cursor.set_byte_range(statement.start_byte, statement.end_byte)
+    skipped: list[tuple[int, int]] = []
+    bodies = cursor.captures(statement).get("body", [])
+    for body in bodies:
+        inside = statement.start_byte <= body.start_byte and body.end_byte <= statement.end_byte
+        if inside and body != statement and not (body.start_byte <= low and high <= body.end_byte):
+            first_line_end = _line_end(text, parsed.char_offset(body.start_byte))
+            skipped.append((first_line_end, parsed.char_offset(body.end_byte)))
+    position = parsed.char_offset(statement.start_byte)
+    for skip_low, skip_high in sorted(skipped):
+        if skip_low > position:
+            zones.append((position, skip_low))
+        position = max(position, skip_high)
+    statement_end = parsed.char_offset(statement.end_byte)
+    if not bodies:
+        statement_end = _continuation_end(text, parsed.char_offset(statement.start_byte), statement_end)
+    if position < statement_end:
+        zones.append((position, statement_end))
+    return zones
+
+
+def _continuation_end(text: str, start: int, end: int) -> int:
+    """The end of the lines after ``end`` indented deeper than the line at ``start`` (blank ones included)."""
+    first_line = text[_line_start(text, start) : _line_end(text, start)]
+    width = len(indentation_of(first_line).expandtabs(8))
+    following = next_nonblank_line(text, end)
+    while following is not None and len(indentation_of(following[1]).expandtabs(8)) > width:
+        end = following[0] + len(following[1])
+        following = next_nonblank_line(text, end)
+    return end
+
+
+def _overlaps(start: int, end: int, zones: list[tuple[int, int]]) -> bool:
+    """Whether ``[start, end)`` (a zero-width one included) meets one of the zones."""
+    if start == end:
+        return any(low <= start <= high for low, high in zones)
+    return any(start < high and end > low for low, high in zones)
+
+
+def _has_error_in(parsed: ParsedText, found: list[SyntaxDiagnostic], zones: list[tuple[int, int]]) -> bool:
+    """Whether a diagnostic, ERROR or MISSING node meets the zones.
+
+    The nodes count too: a diagnostic names one token of an ERROR node, which may lie outside the zones.
+    """
+    if any(_overlaps(d.start, d.end, zones) for d in found):
+        return True
+    errors_query = query(parsed.language, "errors")
+    if errors_query is None or not parsed.tree.root_node.has_error:
+        return False
+    for low, high in zones:
+        cursor = QueryCursor(errors_query)
+        cursor.set_byte_range(max(0, parsed.byte_offset(low) - 1), parsed.byte_offset(high) + 1)
+        captures = cursor.captures(parsed.tree.root_node)
+        for node in [*captures.get("error", []), *captures.get("missing", [])]:
+            start, end = parsed.char_offset(node.start_byte), parsed.char_offset(node.end_byte)
+            if _overlaps(start, end, [(low, high)]):
+                return True
+    return False
 
 
 def _unchanged_outside(
@@ -284,11 +404,28 @@ class _Rules:
         self.found: list[_Candidate] = []
 
     def add(
-        self, start: int, end: int, new_text: str, title: str, priority: int, cost: int | None = None
+        self,
+        start: int,
+        end: int,
+        new_text: str,
+        title: str,
+        priority: int,
+        cost: int | None = None,
+        directed: bool = False,
+        guess: bool = False,
     ) -> None:
         edit = _minimal(self.text, TextEdit(start, end, new_text))
+        if self._splits_line(edit):
+            directed, guess = False, True
         if edit.start != edit.end or edit.new_text:
-            self.found.append(_Candidate(edit, title, "rule", priority, cost))
+            self.found.append(_Candidate(edit, title, "rule", priority, cost, directed, guess))
+
+    def _splits_line(self, edit: TextEdit) -> bool:
+        """A ``;`` with more code after it on the line: two statements where the author wrote one."""
+        if edit.new_text.strip() != ";" or self._open_on_line(edit.start) is not None:
+            return False  # inside brackets (a `for (;;)` header) a ';' separates clauses
+        rest = self.text[edit.end : _line_end(self.text, edit.end)].strip()
+        return bool(rest) and not rest.startswith(("//", "/*", "#", "--", "}", ")", "]"))
 
     def build(self) -> list[_Candidate]:
         d = self.diagnostic
@@ -304,8 +441,10 @@ class _Rules:
             self._reindent()
         stray = self._stray_token(d)
         if stray is not None:
-            self._remove_with_space(*stray)
-            self.add(*stray, "", f"Remove '{self.text[stray[0] : stray[1]]}'", 4)
+            # removing a word loses what the author wrote: a last resort, like a blind guess
+            word = any(char.isalnum() for char in self.text[stray[0] : stray[1]])
+            self._remove_with_space(*stray, guess=word)
+            self.add(*stray, "", f"Remove '{self.text[stray[0] : stray[1]]}'", 4, guess=word)
         self._misspelled_keywords()
         self._probes()
         return self.found
@@ -375,7 +514,7 @@ class _Rules:
         # strings rarely end in ';' or ',': closing before trailing punctuation comes first
         for rank, position in enumerate(positions[1:] + positions[:1]):
             if position > d.start:
-                self.add(position, position, quote, "Close the string", 1 + rank)
+                self.add(position, position, quote, "Close the string", 1 + rank, directed=True)
         self._open_string(quote, line_start)
         # the string may have swallowed a closing quote: close an earlier string before a separator
         for match in re.finditer(r"\S(?=[,:;)\]}])", self.text[line_start : d.start]):
@@ -420,17 +559,17 @@ class _Rules:
         for line in range(_REGION_LINES_AFTER + 1):
             for rank, position in enumerate(self._line_positions(line_start)):
                 if position >= d.end:
-                    self.add(position, position, closer, f"Insert '{closer}'", 1 + line + rank)
+                    self.add(position, position, closer, f"Insert '{closer}'", 1 + line + rank, directed=True)
             next_line = _line_end(self.text, line_start) + 1
             if next_line > len(self.text):
                 break
             line_start = next_line
 
-    def _remove_with_space(self, start: int, end: int) -> None:
+    def _remove_with_space(self, start: int, end: int, guess: bool) -> None:
         """Remove a token with the space before it when that space would be left dangling."""
         after = self.text[end : end + 1]
         if start > 0 and self.text[start - 1] == " " and (not after or after.isspace() or after in ",;)]}"):
-            self.add(start - 1, end, "", f"Remove '{self.text[start:end]}'", 3)
+            self.add(start - 1, end, "", f"Remove '{self.text[start:end]}'", 3, guess=guess)
 
     def _indent_unit(self) -> str:
         """The file's indentation step: the most common increase between consecutive lines."""
@@ -479,7 +618,14 @@ class _Rules:
         for indent in dict.fromkeys(indents):
             if indent != current:
                 priority = distance(indent) + off_grid(indent)
-                self.add(line_start, line_start + len(current), indent, "Fix the indentation", priority)
+                self.add(
+                    line_start,
+                    line_start + len(current),
+                    indent,
+                    "Fix the indentation",
+                    priority,
+                    directed=True,
+                )
         previous_start = self._previous_code_line(line_start)
         if previous_start is not None and d.message != "expected an indented block":
             previous = self.text[previous_start : _line_end(self.text, previous_start)]
@@ -524,7 +670,8 @@ class _Rules:
             for keyword in sorted(known):
                 if one_edit_away(word, keyword):
                     title = f"Change '{word}' to '{keyword}'"
-                    self.add(start, start + len(word), keyword, title, -1 if next_to_error else 2, cost=1)
+                    priority = -1 if next_to_error else 2
+                    self.add(start, start + len(word), keyword, title, priority, 1, next_to_error)
 
     def _open_on_line(self, position: int) -> str | None:
         """The closer of the innermost bracket still open at ``position`` on its line, if any."""
@@ -546,12 +693,13 @@ class _Rules:
         for position in positions:
             closer = self._open_on_line(position)
             tokens = ((closer,) if closer else ()) + _PROBE_TOKENS
-            for rank, token in enumerate(dict.fromkeys(tokens)):
-                self.add(position, position, token, f"Insert '{token}'", 10 + rank)
+            unwanted = _NO_PROBE.get(self.parsed.language, frozenset())
+            for rank, token in enumerate(t for t in dict.fromkeys(tokens) if t not in unwanted):
+                self.add(position, position, token, f"Insert '{token}'", 10 + rank, guess=True)
         for rank, position in enumerate((d.start, before - 1)):
             char = self.text[position : position + 1]
             if char and not char.isspace() and not char.isalnum() and char != "_":
-                self.add(position, position + 1, "", f"Remove '{char}'", 20 + rank)
+                self.add(position, position + 1, "", f"Remove '{char}'", 20 + rank, guess=True)
 
 
 # --- model-based candidates --------------------------------------------------------------------------------
@@ -618,8 +766,10 @@ def propose_fixes(
 ) -> list[Fix]:
     """Up to ``max_fixes`` verified fixes of ``diagnostic``, smallest edit first; [] when none verifies.
 
-    With ``allow_revealing`` a fix may also uncover errors that an ERROR node was hiding after the edited
-    line (useful when fixing a whole file, one error after another); otherwise no other error may appear.
+    With ``allow_revealing`` a fix is a step of fixing a whole file, one error after another: it may
+    uncover errors that an ERROR node was hiding after the edited line and leave the errors that were already
+    there. Otherwise no other error may appear, and the statement and lines the fix repairs must parse with
+    no error at all: what an editor's menu offers is a whole repair.
     """
     if max_fixes <= 0:
         return []
@@ -634,7 +784,11 @@ def propose_fixes(
     check = _Checker(parsed, before, diagnostic, allow_revealing)
     # rule candidates first, within their share of the budget: a slow model must not cost them
     rule_share = 1.0 if generator is None else 1.0 - _MODEL_SHARE_OF_BUDGET
-    found = check.verify(_Rules(parsed, diagnostic).build(), max_fixes, started + time_budget_s * rule_share)
+    rules = _Rules(parsed, diagnostic).build()
+    rules_deadline = started + time_budget_s * rule_share
+    found = check.verify([c for c in rules if not c.guess], max_fixes, rules_deadline)
+    if not any(c.directed for c, _, _ in found):  # a blind guess beside what the grammar asks for is noise
+        found += check.verify([c for c in rules if c.guess], max_fixes, rules_deadline)
     if generator is not None and time.monotonic() < deadline:
         proposals = _model_candidates(parsed, diagnostic, generator, deadline - time.monotonic())
         agreed = {c.edit for c in proposals}
@@ -643,7 +797,10 @@ def propose_fixes(
         found += check.verify(proposals, max_fixes, max(deadline, time.monotonic() + _VERIFY_GRACE_S))
     text = parsed.text
     found.sort(key=lambda f: (f[1] == "reveals", f[0].rank(text)[0], not f[2], f[0].rank(text)[1:]))
-    return [Fix(c.title, (c.edit,), c.source, diagnostic) for c, _, _ in found[:max_fixes]]
+    return [
+        Fix(c.title, (c.edit,), c.source, diagnostic, preferred=i == 0)
+        for i, (c, _, _) in enumerate(found[:max_fixes])
+    ]
 
 
 class _Checker:
@@ -657,6 +814,7 @@ class _Checker:
         self.target = target
         self.region = fix_region(parsed.text, target)
         self.broken_spans = error_spans(parsed) if revealing else []
+        self.strict = not revealing
         self.tried: set[str] = set()
 
     def verify(
@@ -673,7 +831,13 @@ class _Checker:
                 continue
             self.tried.add(key)
             verdict = _verdict(
-                self.parsed, self.before, self.target, candidate.edit, self.region, self.broken_spans
+                self.parsed,
+                self.before,
+                self.target,
+                candidate.edit,
+                self.region,
+                self.broken_spans,
+                self.strict,
             )
             if verdict is not None:
                 verified.append((candidate, verdict, False))

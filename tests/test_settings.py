@@ -10,7 +10,6 @@ from lsp_server.settings import (
     main,
     schema_properties,
     settings_from_dict,
-    settings_to_dict,
 )
 
 
@@ -64,9 +63,34 @@ def test_client_only_groups_are_not_errors() -> None:
     assert errors == []
 
 
-def test_round_trip_through_camel_case() -> None:
-    settings, errors = settings_from_dict(settings_to_dict(Settings()))
+def test_every_schema_default_reads_back_as_the_default() -> None:
+    """What an editor sends from the schema (its defaults) is what the server starts with."""
+    client: dict[str, object] = {}
+    for key, entry in schema_properties().items():
+        *groups, name = key.split(".")
+        target = client
+        for group in groups:
+            target = target.setdefault(group, {})  # type: ignore[assignment]
+        target[name] = entry["default"]
+    settings, errors = settings_from_dict(client)
     assert errors == [] and settings == Settings()
+
+
+def test_top_level_backend_and_the_remote_group() -> None:
+    settings, errors = settings_from_dict(
+        {"infill": {"backend": "remote", "remote": {"url": "http://127.0.0.1:8012", "apiKeyEnv": "TOKEN"}}}
+    )
+    assert errors == []
+    assert settings.backend == "remote"
+    assert (settings.remote.url, settings.remote.api_key_env, settings.remote.api) == (
+        "http://127.0.0.1:8012",
+        "TOKEN",
+        "auto",
+    )
+    settings, errors = settings_from_dict({"backend": "cloud"})
+    assert settings.backend == "local"
+    assert errors == ['infill.backend: "cloud" is not one of local, remote, hybrid (using the default "local")']
+    assert "infill.backend" in schema_properties()
 
 
 def test_schema_has_types_defaults_and_descriptions_for_every_field() -> None:

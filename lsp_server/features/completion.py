@@ -72,7 +72,7 @@ def _register_stats(server: InfillServer) -> None:
         model worker's state and process id."""
         recent = list(ls.engine.history)
         ls.engine.history.clear()
-        return {"completions": recent, "worker": ls.model_stats()}
+        return {"completions": recent, "worker": ls.model_stats(), "remote": ls.remote_stats()}
 
 
 def _completion_item(

@@ -193,10 +193,10 @@ class DiagnosticsFeature:
             )
             if self.server.document_text(uri) != parsed.text:
                 return None  # edited meanwhile: these offsets no longer apply
-            actions += [self.to_action(uri, fix, first=i == 0) for i, fix in enumerate(fixes)]
+            actions += [self.to_action(uri, fix) for fix in fixes]
         return actions
 
-    def to_action(self, uri: str, fix: Fix, first: bool) -> types.CodeAction:
+    def to_action(self, uri: str, fix: Fix) -> types.CodeAction:
         edits = [
             types.TextEdit(
                 types.Range(self.server.to_position(uri, e.start), self.server.to_position(uri, e.end)),
@@ -209,7 +209,7 @@ class DiagnosticsFeature:
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[self.to_lsp(uri, fix.diagnostic)],
             edit=types.WorkspaceEdit(changes={uri: edits}),
-            is_preferred=first,
+            is_preferred=fix.preferred,  # one per diagnostic: what auto-fix and "fix all" apply
         )
 
 

@@ -38,7 +38,9 @@ class ScriptedModel:
 
     @property
     def info(self) -> SimpleNamespace:
-        return SimpleNamespace(fim=self.fim, end_of_middle=END_OF_MIDDLE)
+        return SimpleNamespace(
+            fim=self.fim, end_of_middle=END_OF_MIDDLE, heals=True, scores=True, logprobs=True
+        )
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:
         return [ord(char) for piece in pieces for char in piece.text]

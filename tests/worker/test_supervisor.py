@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from completion.backend import GenerationSpec, ModelLoadError, ModelUnavailable, StopRule
+from completion.backend import BackendState, GenerationSpec, ModelLoadError, ModelUnavailable, StopRule
 from completion.fim import PromptPiece
 from completion.model import ModelOptions
-from completion.supervisor import MAX_FAILURES_IN_ROW, ModelSupervisor, WorkerState
+from completion.supervisor import MAX_FAILURES_IN_ROW, ModelSupervisor
 
 from .fakes import SESSION_ENV
 
@@ -34,12 +34,12 @@ def fake_session(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def states() -> list[WorkerState]:
+def states() -> list[BackendState]:
     return []
 
 
 @pytest.fixture
-def supervisor(states: list[WorkerState]) -> Iterator[ModelSupervisor]:
+def supervisor(states: list[BackendState]) -> Iterator[ModelSupervisor]:
     started = ModelSupervisor(ModelOptions(), Path("fake.gguf"), states.append, hang_timeout_s=30)
     yield started
     started.close()
@@ -66,7 +66,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_calls_cross_the_process_boundary(supervisor: ModelSupervisor, states: list[WorkerState]) -> None:
+def test_calls_cross_the_process_boundary(supervisor: ModelSupervisor, states: list[BackendState]) -> None:
     info = supervisor.start()
     assert info.name == "Fake model" and states[-1].state == "ready"
     assert supervisor.pid is not None and supervisor.pid != os.getpid()
@@ -89,7 +89,7 @@ def test_cancel_reaches_a_running_generation(
 
 
 def test_a_crash_during_generation_answers_the_call_and_the_worker_comes_back(
-    supervisor: ModelSupervisor, states: list[WorkerState], monkeypatch: pytest.MonkeyPatch
+    supervisor: ModelSupervisor, states: list[BackendState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INFILL_FAKE_TOKEN_S", "0.5")
     supervisor.start()
@@ -106,7 +106,7 @@ def test_a_crash_during_generation_answers_the_call_and_the_worker_comes_back(
 
 
 def test_three_crashes_in_a_row_give_up_with_the_cause(
-    supervisor: ModelSupervisor, states: list[WorkerState]
+    supervisor: ModelSupervisor, states: list[BackendState]
 ) -> None:
     supervisor.start()
     supervisor.generate([1], GenerationSpec(max_tokens=5))  # answered: the count starts from here
@@ -137,7 +137,7 @@ def test_an_answered_request_resets_the_count(supervisor: ModelSupervisor) -> No
 
 def test_a_crash_on_the_first_decode_is_reported_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INFILL_FAKE_CRASH", "first-decode")
-    states: list[WorkerState] = []
+    states: list[BackendState] = []
     supervisor = ModelSupervisor(ModelOptions(), Path("fake.gguf"), states.append)
     with pytest.raises(ModelUnavailable) as raised:
         supervisor.start()
@@ -148,7 +148,7 @@ def test_a_crash_on_the_first_decode_is_reported_in_words(monkeypatch: pytest.Mo
 
 
 def test_a_model_that_cannot_load_fails_at_once_without_retries() -> None:
-    states: list[WorkerState] = []
+    states: list[BackendState] = []
     supervisor = ModelSupervisor(ModelOptions(), Path("model.bin"), states.append)
     with pytest.raises(ModelLoadError, match="not a GGUF model"):
         supervisor.start()
@@ -193,7 +193,7 @@ def test_close_drains_refuses_new_calls_and_stops_the_worker(
 
 
 def test_idle_unload_gives_the_memory_back_and_the_next_call_reloads(
-    states: list[WorkerState],
+    states: list[BackendState],
 ) -> None:
     supervisor = ModelSupervisor(ModelOptions(), Path("fake.gguf"), states.append, idle_unload_s=0.3)
     supervisor.start()
