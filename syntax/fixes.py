@@ -18,11 +18,12 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from tree_sitter import Node, Point, QueryCursor, Tree
 
-from syntax.checks import indentation_of, next_nonblank_line
+from syntax.checks import indentation_of, next_nonblank_line, scan_brackets
 from syntax.diagnostics import (
     ParsedSource,
     ParsedText,
@@ -279,9 +280,18 @@ def _verdict(
     verdict = judge(found)
     if verdict is None or not strict:
         return verdict
+    if _imbalance(after.text) > _imbalance(parsed.text):
+        return None  # e.g. removing the '}' that closed a '{': the error was elsewhere, now there are two
     # the targeted error being gone is not enough: nothing may be left broken where the fix repairs
     zones = repaired_region(fresh, edit.start, edit.start + len(edit.new_text))
     return None if _has_error_in(fresh, found, zones) else verdict
+
+
+@lru_cache(maxsize=8)
+def _imbalance(text: str) -> int:
+    """How many brackets of ``text`` are left unclosed or close nothing (cached: the original repeats)."""
+    brackets = scan_brackets(text)
+    return len(brackets.unclosed) + len(brackets.unmatched)
 
 
 def _statement_at(parsed: ParsedText, low: int, high: int) -> Node | None:
@@ -303,16 +313,19 @@ def repaired_region(parsed: ParsedText, start: int, end: int) -> list[tuple[int,
 
     They are the lines the edit touches and the innermost statement holding it, less the inside of the
     bodies the edit is not in: a fix in a header is checked through its body's first line, so an unrelated
-    error deep inside a long function does not block a fix of its ``def`` line. A statement without a body
-    also owns the lines after it that are indented deeper than its first line: by the author's layout they
-    continue it, even when a wrong fix has made them a statement of their own.
+    error deep inside a long function does not block a fix of its ``def`` line. By the author's layout a
+    statement also owns the lines after it indented deeper than its first line, and a line indented deeper
+    than the one above it continues that one (unless it opens a block), even where a wrong fix has made
+    them statements of their own.
     """
     text = parsed.text
     zones = [(_line_start(text, start), _line_end(text, end))]
+    if not text[zones[0][0] : zones[0][1]].strip():  # the edit emptied its line: it touches its neighbours
+        zones = [(_code_line_above(text, zones[0][0]) or 0, _line_end(text, _next_code_end(text, end)))]
     low, high = parsed.byte_offset(start), parsed.byte_offset(end)
     statement = _statement_at(parsed, low, high)
     if statement is None:
-        return zones
+        return [(_continued_from(text, zones[0][0]), zones[0][1])]
     statements_query = query(parsed.language, "statements")
     assert statements_query is not None
     cursor = QueryCursor(statements_query)
@@ -324,17 +337,48 @@ def repaired_region(parsed: ParsedText, start: int, end: int) -> list[tuple[int,
         if inside and body != statement and not (body.start_byte <= low and high <= body.end_byte):
             first_line_end = _line_end(text, parsed.char_offset(body.start_byte))
             skipped.append((first_line_end, parsed.char_offset(body.end_byte)))
-    position = parsed.char_offset(statement.start_byte)
+    statement_start = _continued_from(text, parsed.char_offset(statement.start_byte))
+    position = statement_start
     for skip_low, skip_high in sorted(skipped):
         if skip_low > position:
             zones.append((position, skip_low))
         position = max(position, skip_high)
     statement_end = parsed.char_offset(statement.end_byte)
-    if not bodies:
-        statement_end = _continuation_end(text, parsed.char_offset(statement.start_byte), statement_end)
+    end_of_layout = _continuation_end(text, statement_start, statement_end)
     if position < statement_end:
-        zones.append((position, statement_end))
+        zones.append((position, end_of_layout))
+    elif statement_end < end_of_layout:
+        zones.append((statement_end, end_of_layout))
     return zones
+
+
+def _code_line_above(text: str, offset: int) -> int | None:
+    """The start of the nearest non-blank line above the line holding ``offset``."""
+    position = _line_start(text, offset)
+    while position > 0:
+        position = _line_start(text, position - 1)
+        if text[position : _line_end(text, position)].strip():
+            return position
+    return None
+
+
+def _next_code_end(text: str, offset: int) -> int:
+    following = next_nonblank_line(text, offset)
+    return offset if following is None else following[0]
+
+
+def _continued_from(text: str, start: int) -> int:
+    """The start of the statement, by layout, that the line holding ``start`` continues: a line indented
+    deeper than the code line above it continues that line, unless that line opens a block."""
+    line_start = _line_start(text, start)
+    while (above := _code_line_above(text, line_start)) is not None:
+        above_line = text[above : _line_end(text, above)]
+        line = text[line_start : _line_end(text, line_start)]
+        deeper = len(indentation_of(line).expandtabs(8)) > len(indentation_of(above_line).expandtabs(8))
+        if not deeper or above_line.rstrip().endswith((":", "{")):
+            break
+        line_start = above
+    return min(line_start, start)
 
 
 def _continuation_end(text: str, start: int, end: int) -> int:

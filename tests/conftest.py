@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.llama_servers",)  # real llama-server fixtures
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:

@@ -89,7 +89,9 @@ def test_top_level_backend_and_the_remote_group() -> None:
     )
     settings, errors = settings_from_dict({"backend": "cloud"})
     assert settings.backend == "local"
-    assert errors == ['infill.backend: "cloud" is not one of local, remote, hybrid (using the default "local")']
+    assert errors == [
+        'infill.backend: "cloud" is not one of local, remote, hybrid (using the default "local")'
+    ]
     assert "infill.backend" in schema_properties()
 
 

@@ -26,6 +26,29 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("unclosed at end of line", "class A:\n    def close(self):\n        self.stream.close(\n"),
         ("misspelled keyword far below the top", "import os\n\n\ndeff run(a):\n    return a\n"),
         ("module name is not a misspelled keyword", "from types import GenericAlias\nx = (1\n"),
+        # injections into real files (the end of the standard library's io.py) that used to get a wrong
+        # alternative too: ',' closes the header's tuple and leaves the statement broken
+        (
+            "for header lost its colon (io.py)",
+            "for klass in (BytesIO, BufferedReader, BufferedWriter, BufferedRandom,\n"
+            "              BufferedRWPair):\n    BufferedIOBase.register(klass)\n\n"
+            "for klass in (StringIO, TextIOWrapper)\n    TextIOBase.register(klass)\ndel klass\n\n"
+            "try:\n    from _io import _WindowsConsoleIO\nexcept ImportError:\n    pass\n"
+            "else:\n    RawIOBase.register(_WindowsConsoleIO)\n",
+        ),
+        (
+            "continued for header lost its colon (io.py)",
+            "for klass in (BytesIO, BufferedReader, BufferedWriter, BufferedRandom,\n"
+            "              BufferedRWPair)\n    BufferedIOBase.register(klass)\n\n"
+            "for klass in (StringIO, TextIOWrapper):\n    TextIOBase.register(klass)\ndel klass\n\n"
+            "try:\n    from _io import _WindowsConsoleIO\nexcept ImportError:\n    pass\n"
+            "else:\n    RawIOBase.register(_WindowsConsoleIO)\n",
+        ),
+        ("dict entry lost its colon", "d = {\n    'name' fullname,\n    'path': fullpath,\n}\n"),
+        (
+            "call lost its paren: no fix rather than a wrong one",
+            "def f():\n    warnings.warn'deprecated',\n                  DeprecationWarning)\n    return 1\n",
+        ),
         ("clean", "def ok(a):\n    return a\n"),
     ],
     "javascript": [
@@ -36,11 +59,20 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("stray brace", "function f() { return 1; }}\n"),
         ("misspelled keyword", "funtion f() { return 1; }\n"),
         ("missing comma in object", "const o = {a: 1 b: 2};\n"),
+        ("require lost its quote", "const { URLSerializer } = require(../fetch/data-url')\n"),
+        ("misspelled throw", "function f() {\n  throow new Error('x');\n}\n"),
+        ("method lost its paren", "class A {\n  clone ) {\n    return 1;\n  }\n}\n"),
     ],
     "typescript": [
         ("missing value", "let x: number = ;\n"),
         ("missing paren", "function f(a: number { return a; }\n"),
         ("unterminated string", 'const s: string = "abc;\n'),
+        (
+            "return type lost its colon",
+            "function category(file: File) Category | null {\n\treturn null;\n}\n",
+        ),
+        ("annotation lost its colon", "export const MAP readonly [RegExp, string][] = [];\n"),
+        ("doubled paren in parameters", "function escape((token: string): string {\n\treturn token;\n}\n"),
     ],
     "tsx": [
         ("unclosed brace in jsx", "const a = <div>{x</div>;\n"),

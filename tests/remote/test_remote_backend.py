@@ -20,7 +20,7 @@ from completion.prompt import Prompt, build_prompt
 from completion.remote.apis import wire_text
 from completion.remote.backend import RemoteBackend
 from completion.remote.options import RemoteOptions
-from tests.remote.conftest import free_port
+from tests.llama_servers import free_port
 from tests.remote.fakes import FakeServer
 
 FakeFactory = Callable[..., FakeServer]

@@ -1,0 +1,189 @@
+"""End to end over stdio with a remote backend: the real server, a real llama-server, and loopback fakes.
+
+The fakes (``tests.remote.fakes``) follow each API's documentation and fail on demand; they run in this
+process, the language server in its own, talking over loopback. Waits are on statuses, answers and
+conditions with timeouts, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsp_helpers import lsp_session, open_document
+from lsprotocol import types
+
+from tests.e2e.test_worker_e2e import inline, inline_params, messages, server_process, stats
+from tests.llama_servers import LlamaServer
+from tests.remote.fakes import FakeServer
+from tests.worker.fakes import SESSION_ENV
+
+FAST = {"completion": {"debounceMs": 0, "candidates": 1}}
+FUNCTION = "def add(a, b):\n    \n\nprint(add(1, 2))\n"
+SECRET = "sk-e2e-5a4b3c2d1e"
+
+
+def remote(url: str, **options: Any) -> dict[str, Any]:
+    return {**FAST, "backend": "remote", "remote": {"url": url, **options}}
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[..., FakeServer]]:
+    started: list[FakeServer] = []
+
+    def start(api: str, **fields: Any) -> FakeServer:
+        server = FakeServer(api, **fields).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_inline_completion_through_llama_server_without_a_local_model(
+    workspace: Path, default_llama_server: LlamaServer
+) -> None:
+    async with lsp_session("neovim", remote(default_llama_server.url), root=workspace) as client:
+        ready = await client.wait_for_status("ready", "error")
+        assert ready["state"] == "ready" and "via llama-server" in ready["message"], ready
+        uri = open_document(client, workspace / "calc.py", 'def add(a, b):\n    """Sum."""\n    return ')
+        assert len(await inline(client, uri, 2, 11, timeout=60)) == 1
+        worker = (await stats(client)).worker
+        assert worker.state == "none" and worker.pid is None  # no local model was loaded
+        assert rss_mb(server_process(client).pid) < 200
+
+
+@pytest.mark.parametrize("api", ["llama-server", "openai", "ollama"])
+async def test_each_api_gives_a_checked_suggestion(
+    api: str, workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    server = fake(api, model="qwen2.5-coder:7b")
+    async with lsp_session("vscode", remote(server.url), root=workspace) as client:
+        assert (await client.wait_for_status("ready", "error"))["state"] == "ready"
+        uri = open_document(client, workspace / "calc.py", FUNCTION)
+        assert await inline(client, uri, 1, 4) == ["return a + b"]
+        server.answer = ["    return a +\n"]  # a syntax error: only the part that parses is shown
+        uri = open_document(client, workspace / "other.py", FUNCTION.replace("add", "plus"))
+        assert await inline(client, uri, 1, 4) == ["return a"]
+
+
+async def test_a_newer_request_closes_the_stream(workspace: Path, fake: Callable[..., FakeServer]) -> None:
+    # 2000 tokens of 0.02 s and 1024 allowed: only a cancellation ends this stream within 10 s
+    server = fake("llama-server", answer=["    return"] + [" a"] * 2000, token_delay_s=0.02)
+    settings = {**remote(server.url), "completion": {**FAST["completion"], "maxTokens": 1024}}
+    async with lsp_session("neovim", settings, root=workspace) as client:
+        await client.wait_for_status("ready", "error")
+        uri = open_document(client, workspace / "calc.py", FUNCTION)
+        first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 1, 4)))
+        await eventually(lambda: server.streams_open == 1)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                [
+                    types.TextDocumentContentChangePartial(
+                        types.Range(types.Position(1, 4), types.Position(1, 4)), "r"
+                    )
+                ],
+            )
+        )
+        second = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 1, 5)))
+        await eventually(lambda: server.disconnects >= 1)  # the first stream was closed, not read to its end
+        server.token_delay_s = 0.0  # let the second one finish at once
+        await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 30)
+
+
+async def test_a_failing_server_is_one_message_then_recovers(
+    workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    server = fake("openai", model="starcoder2-7b")
+    async with lsp_session("vscode", remote(server.url), root=workspace) as client:
+        await client.wait_for_status("ready", "error")
+        uri = open_document(client, workspace / "calc.py", FUNCTION)
+        mark = len(client.statuses)
+        server.fault = "refuse"
+        for _ in range(5):  # keystrokes during the failure: each answered, with nothing
+            assert await inline(client, uri, 1, 4) == []
+        error = await client.wait_for_status("error", after=mark, timeout=10)
+        assert "answered 500" in error["message"], error
+        failures = [text for text in messages(client, types.MessageType.Error) if "answered 500" in text]
+        assert len(failures) == 1, failures  # one message per episode, not per keystroke
+        server.fault = None
+        deadline = time.monotonic() + 10
+        while await inline(client, uri, 1, 4) != ["return a + b"]:
+            assert time.monotonic() < deadline
+        ready = await client.wait_for_status("ready", after=mark, timeout=10)
+        assert "via openai" in ready["message"], ready
+
+
+async def test_an_unreachable_server_leaves_syntax_features_working(workspace: Path) -> None:
+    async with lsp_session("neovim", remote("http://127.0.0.1:9"), root=workspace) as client:
+        error = await client.wait_for_status("ready", "error")
+        assert error["state"] == "error" and "refused" in error["message"], error
+        uri = open_document(client, workspace / "broken.py", "def f(:\n    pass\n")
+        assert await inline(client, uri, 1, 4) == []
+        report = await client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(types.TextDocumentIdentifier(uri))
+        )
+        assert report.items, report
+
+
+async def test_the_api_key_never_reaches_the_log(workspace: Path, fake: Callable[..., FakeServer]) -> None:
+    server = fake("openai", model="starcoder2-7b")
+    log = workspace.parent / "server.log"
+    session = lsp_session(
+        "vscode",
+        remote(server.url, apiKeyEnv="INFILL_E2E_TOKEN"),
+        root=workspace,
+        server_args=["--log-file", str(log), "--verbose"],
+        env={"INFILL_E2E_TOKEN": SECRET},
+    )
+    async with session as client:
+        await client.wait_for_status("ready", "error")
+        uri = open_document(client, workspace / "calc.py", FUNCTION)
+        assert await inline(client, uri, 1, 4) == ["return a + b"]
+        server.fault = "unauthorized"
+        assert await inline(client, uri, 1, 4 + 0) in ([], ["return a + b"])  # cached or refused
+        open_document(client, workspace / "b.py", FUNCTION.replace("add", "mul"))
+        assert await inline(client, (workspace / "b.py").as_uri(), 1, 4) == []
+        await client.wait_for_status("error", timeout=10)
+        said = [status["message"] for status in client.statuses] + messages(client, types.MessageType.Error)
+    assert all(request.headers.get("Authorization") == f"Bearer {SECRET}" for request in server.requests)
+    assert SECRET not in log.read_text() and all(SECRET not in text for text in said)
+    assert "API key" in " ".join(said)
+
+
+async def test_hybrid_serves_from_the_local_model_while_the_remote_is_down(workspace: Path) -> None:
+    settings = {**FAST, "backend": "hybrid", "remote": {"url": "http://127.0.0.1:9"}}
+    session = lsp_session(
+        "neovim",
+        settings,
+        root=workspace,
+        server_args=["--model", str(workspace / "fake.gguf")],
+        env=SESSION_ENV,
+    )
+    async with session as client:
+        ready = await client.wait_for_status("ready", "error")
+        assert ready["state"] == "ready" and "local fallback" in ready["message"], ready
+        warnings = messages(client, types.MessageType.Warning)
+        assert any("refused" in text and "local model" in text for text in warnings), warnings
+        uri = open_document(client, workspace / "a.py", "import os\n\n")
+        assert await inline(client, uri, 1, 0) == ["value = 1"]
