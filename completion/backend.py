@@ -118,6 +118,9 @@ class GenerationSpec:
     seed: int = 0
     healed: bytes = b""  # generation must start by re-typing these bytes (token healing)
     time_limit_s: float | None = None  # what is left of the request's budget when the call is made
+    ranked: bool = (
+        True  # candidates will be ranked by their log-probabilities (a remote API then returns them)
+    )
 
 
 class ModelBackend(Protocol):

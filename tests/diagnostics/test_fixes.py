@@ -9,7 +9,7 @@ import time
 import pytest
 
 from syntax.diagnostics import DiagnosticsOptions, UnsupportedLanguageError, diagnose, parse_text
-from syntax.fixes import TextEdit, apply_edits, fix_region, propose_fixes, verify_edit
+from syntax.fixes import TextEdit, apply_edits, fix_region, propose_fixes, repaired_region, verify_edit
 
 
 def _setup(text: str, language: str = "python"):  # type: ignore[no-untyped-def]
@@ -181,3 +181,83 @@ def test_fix_must_also_hold_for_a_fresh_parse() -> None:
     results = [apply_edits(text, f.edits) for f in fixes]
     assert results[0] == text.replace("cse", "case")
     assert text.replace("cse", "cse;") not in results  # leaves an error a fresh parse reports
+
+
+def test_removing_the_target_is_not_enough_when_its_statement_stays_broken() -> None:
+    # the end of io.py with the ':' of the second header dropped: ',' silences "expected ':'" (the header
+    # becomes a tuple) and only leaves errors that were there before, yet the statement is still broken
+    text = (
+        "for klass in (StringIO, TextIOWrapper)\n    TextIOBase.register(klass)\ndel klass\n\n"
+        "try:\n    from _io import _WindowsConsoleIO\nexcept ImportError:\n    pass\n"
+    )
+    parsed, before, target, region = _setup(text)
+    assert target.message == "expected ':'" and len(before) > 1
+    comma = TextEdit(target.start, target.start, ",")
+    assert target not in diagnose(apply_edits(text, [comma]), "python")
+    assert not verify_edit(parsed, before, target, comma, region)
+    assert verify_edit(parsed, before, target, TextEdit(target.start, target.start, ":"), region)
+    assert [f.title for f in propose_fixes(parsed, target)] == ["Insert ':'"]
+
+
+def test_a_header_wants_its_colon_first() -> None:
+    text = (
+        "for klass in (BytesIO, BufferedReader,\n              BufferedRWPair)\n"
+        "    BufferedIOBase.register(klass)\n\nfor klass in (StringIO, TextIOWrapper):\n"
+        "    TextIOBase.register(klass)\n"
+    )
+    parsed, _, target, _ = _setup(text)
+    fixes = propose_fixes(parsed, target)
+    assert fixes[0].title == "Insert ':'" and fixes[0].preferred
+    assert apply_edits(text, fixes[0].edits) == text.replace("BufferedRWPair)", "BufferedRWPair):")
+
+
+def test_exactly_one_fix_per_diagnostic_is_preferred() -> None:
+    parsed, _, target, _ = _setup("x = compute(1))\n")
+    fixes = propose_fixes(parsed, target)
+    assert len(fixes) == 2 and [f.preferred for f in fixes] == [True, False]
+
+
+def test_blind_punctuation_is_not_offered_beside_the_keyword_fix() -> None:
+    for text, language in (
+        ("def f(x):\n    retrun x\n", "python"),
+        ("funtion f() { return 1; }\n", "javascript"),
+    ):
+        parsed, before, _, _ = _setup(text, language)
+        for target in before:
+            titles = [f.title for f in propose_fixes(parsed, target)]
+            assert titles and titles[0].startswith("Change"), titles
+            assert not [t for t in titles if t.startswith(("Insert", "Remove"))], titles
+
+
+def test_removing_the_closer_of_an_intact_pair_is_rejected() -> None:
+    # the doubled '(' is the error; the final '}' closes the body's '{' and removing it parses no worse
+    text = "function escape((token: string): string {\n\treturn token;\n}\n"
+    parsed, before, _, _ = _setup(text, "typescript")
+    stray = next(d for d in before if d.message == "unexpected '}'")
+    assert propose_fixes(parsed, stray) == []
+    assert [apply_edits(text, f.edits) for f in propose_fixes(parsed, before[0])] == [text.replace("((", "(")]
+
+
+def test_repaired_region_of_a_header_stops_after_the_first_body_line() -> None:
+    text = "def f(a):\n    x = 1\n    y = (\n    return a\n"
+    parsed = parse_text(text, "python")
+    zones = repaired_region(parsed, text.index(":"), text.index(":") + 1)
+    covered = {text.count("\n", 0, offset) for low, high in zones for offset in range(low, high + 1)}
+    assert covered == {0, 1}  # the header and the body's first line, not the error two lines below
+
+
+def test_repaired_region_takes_in_lines_that_continue_a_statement_by_layout() -> None:
+    text = "def f():\n    warnings.warn,'deprecated',\n                  DeprecationWarning)\n    return 1\n"
+    parsed = parse_text(text, "python")
+    comma = text.index(",")
+    zones = repaired_region(parsed, comma, comma + 1)
+    covered = {text.count("\n", 0, offset) for low, high in zones for offset in range(low, high + 1)}
+    assert covered == {1, 2}  # the deeper-indented line below continues the statement
+
+
+def test_fixing_a_whole_file_step_by_step_may_leave_the_errors_already_there() -> None:
+    parsed, before, target, _ = _setup("(((\n")
+    assert len(before) == 3
+    assert propose_fixes(parsed, target) == []  # no single edit repairs the statement
+    (step,) = propose_fixes(parsed, target, max_fixes=1, allow_revealing=True)
+    assert len(diagnose(apply_edits("(((\n", step.edits), "python")) == 2

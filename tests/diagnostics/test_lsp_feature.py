@@ -39,6 +39,10 @@ class FakeServer:
         text = self.document.text
         return types.Position(text.count("\n", 0, offset), offset - (text.rfind("\n", 0, offset) + 1))
 
+    def to_offset(self, uri: str, position: types.Position) -> int:
+        lines = self.document.text.split("\n")
+        return sum(len(line) + 1 for line in lines[: position.line]) + position.character
+
     async def run_blocking(self, fn: Any, *args: Any) -> Any:
         return fn(*args)
 
@@ -128,3 +132,21 @@ async def test_disabling_in_settings_clears_published_diagnostics(delays: list[f
     feature.on_settings()
     await feature.pending[URI]
     assert server.published[-1].diagnostics == []
+
+
+async def test_one_quick_fix_per_diagnostic_is_preferred() -> None:
+    server = FakeServer("def f():\n    return compute(1))\n\n\ndef g():\n    return [1, 2 3]\n")
+    feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
+    everything = types.Range(types.Position(0, 0), types.Position(6, 0))
+    params = types.CodeActionParams(
+        types.TextDocumentIdentifier(URI), everything, types.CodeActionContext(diagnostics=[])
+    )
+    actions = await feature.code_actions(params)
+    assert actions is not None
+    by_diagnostic: dict[str, list[bool]] = {}
+    for action in actions:
+        assert action.diagnostics is not None
+        by_diagnostic.setdefault(action.diagnostics[0].message, []).append(bool(action.is_preferred))
+    assert by_diagnostic == {"unexpected ')'": [True, False], "unexpected '3'": [True, False]}
+    preferred = [a.title for a in actions if a.is_preferred]
+    assert preferred == ["Remove ')'", "Insert ','"]
