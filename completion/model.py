@@ -51,7 +51,8 @@ class ModelOptions:
     path: str = field(
         default="",
         metadata={
-            "description": "Path to a GGUF model file. Empty: the embedded default model (Gemma 3 270M)."
+            "description": "Path to a GGUF model file. Empty: the embedded default model (Gemma 3 270M).",
+            "restricted": True,
         },
     )
     context_size: int = field(

@@ -41,6 +41,7 @@ class Settings:
             "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the remote server, "
             "and the local model while the remote one is unavailable).",
             "enum": list(BACKENDS),
+            "restricted": True,
         },
     )
     model: ModelOptions = field(default_factory=ModelOptions)
@@ -252,7 +253,30 @@ def _synced_package_json(text: str) -> str:
         del properties[key]
     properties.update(schema_properties())
     configuration["properties"] = dict(sorted(properties.items()))
+    trust = package.setdefault("capabilities", {}).setdefault("untrustedWorkspaces", {"supported": "limited"})
+    client_only = [key for key in trust.get("restrictedConfigurations", []) if key not in server_keys]
+    client_only = [key for key in client_only if key not in schema_properties()]
+    trust["restrictedConfigurations"] = sorted({*client_only, *restricted_settings()})
+    trust["description"] = (
+        "In untrusted workspaces the server command, the model file and where code is sent "
+        "(infill.backend, infill.remote.url) come only from user settings."
+    )
     return json.dumps(package, indent=2, ensure_ascii=False) + "\n"
+
+
+def restricted_settings() -> list[str]:
+    """Settings that choose what runs or where code goes (metadata ``restricted``): an untrusted workspace's
+    own settings must not set them (VS Code's restrictedConfigurations)."""
+    restricted = []
+    for group in dataclasses.fields(Settings):
+        if not _is_group(group):
+            if group.metadata.get("restricted"):
+                restricted.append(f"{SECTION}.{camel(group.name)}")
+            continue
+        for option in dataclasses.fields(_field_types(Settings)[group.name]):
+            if option.metadata.get("restricted"):
+                restricted.append(f"{SECTION}.{group.name}.{camel(option.name)}")
+    return restricted
 
 
 def synced_files() -> dict[Path, str]:

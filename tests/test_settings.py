@@ -114,3 +114,18 @@ def test_vscode_manifest_readme_and_nvim_doc_agree_with_the_schema() -> None:
     contributed = manifest["contributes"]["configuration"]["properties"]
     for key, entry in schema_properties().items():
         assert contributed[key]["default"] == entry["default"], key
+
+
+def test_settings_that_choose_where_code_goes_are_restricted_in_untrusted_workspaces() -> None:
+    from lsp_server.settings import restricted_settings
+
+    restricted = set(restricted_settings())
+    assert {
+        "infill.backend",
+        "infill.remote.url",
+        "infill.remote.apiKeyEnv",
+        "infill.model.path",
+    } <= restricted
+    package = json.loads(PACKAGE_JSON.read_text(encoding="utf-8"))
+    listed = set(package["capabilities"]["untrustedWorkspaces"]["restrictedConfigurations"])
+    assert restricted <= listed and {"infill.server.command", "infill.server.python"} <= listed

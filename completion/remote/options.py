@@ -14,7 +14,8 @@ class RemoteOptions:
         metadata={
             "description": "Inference server used when infill.backend is 'remote' or 'hybrid', e.g. "
             "http://127.0.0.1:8012 (llama-server), http://host:8000/v1 (OpenAI-compatible), "
-            "http://127.0.0.1:11434 (Ollama)."
+            "http://127.0.0.1:11434 (Ollama).",
+            "restricted": True,
         },
     )
     api: str = field(
@@ -36,7 +37,8 @@ class RemoteOptions:
         default="",
         metadata={
             "description": "Name of an environment variable holding a bearer token for the server (the token "
-            "itself is never put in settings, logs or messages)."
+            "itself is never put in settings, logs or messages).",
+            "restricted": True,
         },
     )
     fim_template: str = field(
