@@ -8,6 +8,7 @@ conditions with timeouts, never fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from lsprotocol import types
 
 from tests.e2e.test_worker_e2e import inline, inline_params, messages, server_process, stats
 from tests.llama_servers import LlamaServer
-from tests.remote.fakes import FakeServer
+from tests.remote.fakes import FAULTS, FakeServer
 from tests.worker.fakes import SESSION_ENV
 
 FAST = {"completion": {"debounceMs": 0, "candidates": 1}}
@@ -111,20 +112,22 @@ async def test_a_newer_request_closes_the_stream(workspace: Path, fake: Callable
         await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 30)
 
 
+@pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_a_failing_server_is_one_message_then_recovers(
-    workspace: Path, fake: Callable[..., FakeServer]
+    fault: str, workspace: Path, fake: Callable[..., FakeServer]
 ) -> None:
     server = fake("openai", model="starcoder2-7b")
-    async with lsp_session("vscode", remote(server.url), root=workspace) as client:
+    settings = remote(server.url, maxResponseKb=1, stallTimeoutMs=300)
+    async with lsp_session("vscode", settings, root=workspace) as client:
         await client.wait_for_status("ready", "error")
         uri = open_document(client, workspace / "calc.py", FUNCTION)
         mark = len(client.statuses)
-        server.fault = "refuse"
+        server.fault = fault
         for _ in range(5):  # keystrokes during the failure: each answered, with nothing
             assert await inline(client, uri, 1, 4) == []
         error = await client.wait_for_status("error", after=mark, timeout=10)
-        assert "answered 500" in error["message"], error
-        failures = [text for text in messages(client, types.MessageType.Error) if "answered 500" in text]
+        assert re.search(FAULTS[fault], error["message"]), error
+        failures = [text for text in messages(client, types.MessageType.Error) if "remote server" in text]
         assert len(failures) == 1, failures  # one message per episode, not per keystroke
         server.fault = None
         deadline = time.monotonic() + 10

@@ -26,6 +26,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Each fault, and what the backend's message says about it (a regular expression).
+FAULTS = {
+    "refuse": "answered 500",
+    "unauthorized": "401",
+    "malformed-json": "malformed JSON",
+    "malformed-sse": "malformed (server-sent event|JSON)",  # Ollama's NDJSON has no SSE framing
+    "die": "closed the connection|mid-answer",
+    "huge": "exceeded 1 KB",
+    "stall": "stopped sending mid-answer",
+}
+
 
 @dataclass
 class Recorded:

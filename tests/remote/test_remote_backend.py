@@ -21,7 +21,7 @@ from completion.remote.apis import wire_text
 from completion.remote.backend import RemoteBackend
 from completion.remote.options import RemoteOptions
 from tests.llama_servers import free_port
-from tests.remote.fakes import FakeServer
+from tests.remote.fakes import FAULTS, FakeServer
 
 FakeFactory = Callable[..., FakeServer]
 CODE = "import os\n\ndef add(a, b):\n    \n\nprint(add(1, 2))\n"
@@ -279,17 +279,6 @@ def test_remote_candidates_rank_by_their_own_logprobs(fake_server: FakeFactory) 
 
 
 # --- faults --------------------------------------------------------------------------------------------------
-
-
-FAULTS = {
-    "refuse": "answered 500",
-    "unauthorized": "401",
-    "malformed-json": "malformed JSON",
-    "malformed-sse": "malformed (server-sent event|JSON)",  # Ollama's NDJSON has no SSE framing
-    "die": "closed the connection|mid-answer",
-    "huge": "exceeded 1 KB",
-    "stall": "stopped sending mid-answer",
-}
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
