@@ -27,6 +27,7 @@ from completion.backend import (
 )
 from completion.local_backend import as_backend
 from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, postprocess
+from completion.privacy import PrivacyPolicy
 from completion.prompt import (
     ContextLike,
     Prompt,
@@ -178,6 +179,7 @@ class CompletionEngine:
         self.options = options or CompletionOptions()
         self._model: ModelBackend | None = None
         self._fallback: ModelBackend | None = None  # asked when the model cannot answer (hybrid: local)
+        self.privacy = PrivacyPolicy()  # what a remote model may be sent
         self.retriever: Retriever | None = None
         self._shown: dict[str, _Shown] = {}
         self._exact: OrderedDict[tuple[str, int, int], Completion] = OrderedDict()
@@ -248,6 +250,8 @@ class CompletionEngine:
         snippets: Sequence[SnippetLike] = ()
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
             snippets = self.retriever.retrieve(request.path, request.text, request.offset)
+            if _is_remote(model):
+                snippets = [item for item in snippets if self.privacy.allows_snippet(item.path, item.text)]
         healed = ""
         if (options.token_healing if heal is None else heal) and model is not None and model.info.heals:
             healed = heal_split(request.text[window_start : request.offset])[1]
@@ -315,6 +319,8 @@ class CompletionEngine:
         best = None
         for model in self._models():  # the fallback only when the model cannot answer at all
             prompt = self.build_prompt(request, model=model)
+            if not self._may_send(model, request.path, request.text, prompt):
+                continue
             if not _acquire(model.lock, cancel, deadline):
                 return None
             try:
@@ -377,6 +383,20 @@ class CompletionEngine:
                 if all(suggestion != known.suggestion for known in found):
                     found.append(_Candidate(suggestion, generation))
         return self._most_likely(model, prompt, request.text, found, deadline, cancel)
+
+    def _may_send(self, model: ModelBackend, path: str | None, text: str, prompt: Prompt) -> bool:
+        """A local model may see anything; a remote one only a document the privacy policy allows, and only
+        a prompt with no secret in it (the snippets were filtered when it was built)."""
+        if not _is_remote(model):
+            return True
+        route = self.privacy.route(path, text)
+        if not route.remote:
+            log.info("not sent to the remote model: %s is %s", path or "the document", route.describe())
+            return False
+        if not self.privacy.prompt_is_clean([piece.text for piece in prompt.pieces if not piece.special]):
+            log.info("not sent to the remote model: the prompt for %s holds a secret", path or "the document")
+            return False
+        return True
 
     def _candidate_count(self, request: CompletionRequest) -> int:
         """Several candidates where the next statement is open; the greedy one while typing a line."""
@@ -490,11 +510,13 @@ class CompletionEngine:
         max_tokens: int,
         time_budget_s: float,
         language: str | None = None,
+        path: str | None = None,
     ) -> list[str]:
-        """Up to n distinct model-written middles between prefix and suffix (greedy first, then sampled)."""
+        """Up to n distinct model-written middles between prefix and suffix (greedy first, then sampled).
+        ``path``: the document's, for the privacy policy of a remote model."""
         deadline = time.monotonic() + time_budget_s
         request = CompletionRequest(
-            prefix + suffix, len(prefix), uri="infill-candidates", language_id=language
+            prefix + suffix, len(prefix), uri="infill-candidates", language_id=language, path=path
         )
         for model in self._models() if n > 0 else []:
             found = self._infill_candidates(model, request, n, max_tokens, deadline)
@@ -507,6 +529,8 @@ class CompletionEngine:
     ) -> list[str]:
         prompt = self.build_prompt(request, heal=False, model=model)
         found: list[str] = []
+        if not self._may_send(model, request.path, request.text, prompt):
+            return []
         if not _acquire(model.lock, None, deadline):
             return []
         try:
@@ -539,6 +563,10 @@ class _Candidate:
 def _most_likely_generated(found: list[_Candidate]) -> _Candidate:
     """The candidate whose generation the model found most likely per token (ties: the earlier one)."""
     return max(found, key=lambda c: c.generation.logprob / max(1, c.generation.tokens_generated))
+
+
+def _is_remote(model: ModelBackend | None) -> bool:
+    return model is not None and model.info.api != "local"
 
 
 def _describe(model: ModelBackend) -> str:

@@ -15,6 +15,7 @@ from completion.backend import ModelLoadError, ModelUnavailable
 from completion.backends import BackendChoice, open_backends
 from completion.engine import CompletionEngine, CompletionRequest
 from completion.model import ModelOptions, llama_cpp_problem
+from completion.privacy import PrivacyPolicy
 from completion.remote.backend import RemoteBackend, describe_choices
 from completion.remote.options import APIS
 from completion.supervisor import ModelSupervisor
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             language=args.language,
             use_model=not args.no_model,
             choice=backend_choice(settings),
+            privacy=settings.privacy,
         )
     from lsp_server.server import create_server
 
@@ -154,6 +156,7 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         print(f"infill-ls: {error}", file=sys.stderr)
         return 2
     engine = CompletionEngine(settings.completion)
+    engine.privacy = PrivacyPolicy(settings.privacy)
     try:
         opened = open_backends(backend_choice(settings))
     except (ModelLoadError, ModelUnavailable) as error:

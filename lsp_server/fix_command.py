@@ -19,6 +19,7 @@ from syntax.languages import spec_for
 
 if TYPE_CHECKING:
     from completion.backends import BackendChoice
+    from completion.privacy import PrivacyOptions
 
 MAX_ROUNDS = 200
 TIME_BUDGET_S = 2.0  # per error
@@ -26,7 +27,12 @@ TOTAL_BUDGET_S = 120.0  # per file: a file of binary junk must not keep the comm
 
 
 def run_fix(
-    path: str, write: bool, language: str | None, use_model: bool, choice: BackendChoice | None = None
+    path: str,
+    write: bool,
+    language: str | None,
+    use_model: bool,
+    choice: BackendChoice | None = None,
+    privacy: PrivacyOptions | None = None,
 ) -> int:
     """Fix the syntax errors of ``path``; print the diff (stdout) and a summary (stderr). The model that
     writes fixes is the one ``choice`` names (local, remote or hybrid; default: the local default model)."""
@@ -40,7 +46,7 @@ def run_fix(
     except (OSError, UnicodeDecodeError) as error:
         print(f"infill-ls fix: cannot read {path}: {error}", file=sys.stderr)
         return 2
-    generator = _model_generator(spec.name, choice) if use_model else None
+    generator = _model_generator(spec.name, path, choice, privacy) if use_model else None
     fixed, applied, remaining = fix_text(original, spec.name, generator)
     diff = difflib.unified_diff(
         original.splitlines(keepends=True), fixed.splitlines(keepends=True), path, path
@@ -94,20 +100,26 @@ def _key(text: str, diagnostic: SyntaxDiagnostic) -> tuple[str, str, int]:
     )
 
 
-def _model_generator(language: str, choice: BackendChoice | None) -> CandidateGenerator | None:
+def _model_generator(
+    language: str, path: str, choice: BackendChoice | None, privacy: PrivacyOptions | None
+) -> CandidateGenerator | None:
     """The configured model as a candidate generator; None, with a note, when it cannot be used."""
     try:
         from completion.backends import BackendChoice, open_backends
         from completion.engine import CompletionEngine
+        from completion.privacy import PrivacyPolicy
 
         opened = open_backends(choice or BackendChoice())
         engine = CompletionEngine()
+        engine.privacy = PrivacyPolicy(privacy)
         engine.set_model(opened.primary, fallback=opened.fallback)
     except Exception as error:  # no model means rule-based fixes only, never a failed command
         print(f"infill-ls fix: model unavailable ({error}); rule-based fixes only", file=sys.stderr)
         return None
 
     def generate(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
-        return engine.infill_candidates(prefix, suffix, n, max_tokens, time_budget_s, language=language)
+        return engine.infill_candidates(
+            prefix, suffix, n, max_tokens, time_budget_s, language=language, path=path
+        )
 
     return generate

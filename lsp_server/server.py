@@ -23,6 +23,7 @@ from completion.backend import BackendState, ModelInfo, ModelLoadError, ModelUna
 from completion.backends import BackendChoice, OpenedBackends, open_backends
 from completion.engine import CompletionEngine, CompletionRequest
 from completion.model import ModelOptions
+from completion.privacy import PrivacyPolicy
 from lsp_server import __version__
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -237,6 +238,7 @@ class InfillServer(LanguageServer):
             )
         self.settings = self._merge_defaults(settings, data)
         self.engine.options = self.settings.completion
+        self.engine.privacy = PrivacyPolicy(self.settings.privacy, self.engine.privacy.scanner_if_made)
         self.engine.clear_cache()
         for listener in list(self.settings_listeners):
             try:

@@ -20,6 +20,7 @@ from typing import Any
 
 from completion.engine import CompletionOptions
 from completion.model import ModelOptions
+from completion.privacy import PrivacyOptions
 from completion.remote.options import RemoteOptions
 from completion.workspace_index import IndexOptions
 from syntax.diagnostics import DiagnosticsOptions
@@ -49,6 +50,7 @@ class Settings:
     diagnostics: DiagnosticsOptions = field(default_factory=DiagnosticsOptions)
     index: IndexOptions = field(default_factory=IndexOptions)
     remote: RemoteOptions = field(default_factory=RemoteOptions)
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
 
 
 def _is_group(option: dataclasses.Field[Any]) -> bool:
