@@ -251,7 +251,12 @@ class CompletionEngine:
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
             snippets = self.retriever.retrieve(request.path, request.text, request.offset)
             if _is_remote(model):
-                snippets = [item for item in snippets if self.privacy.allows_snippet(item.path, item.text)]
+                retriever = self.retriever
+                snippets = [
+                    item
+                    for item in snippets
+                    if self.privacy.allows_snippet(item.path, item.text, retriever.file_text(item.path))
+                ]
         healed = ""
         if (options.token_healing if heal is None else heal) and model is not None and model.info.heals:
             healed = heal_split(request.text[window_start : request.offset])[1]

@@ -140,8 +140,7 @@ class PrivacyPolicy:
     def __init__(self, options: PrivacyOptions | None = None, scanner: SecretScanner | None = None) -> None:
         self.options = options or PrivacyOptions()
         self._patterns = [
-            (pattern, pathspec.PathSpec.from_lines("gitwildmatch", [pattern]))
-            for pattern in self.options.local_only
+            (pattern, pathspec.GitIgnoreSpec.from_lines([pattern])) for pattern in self.options.local_only
         ]
         self._scanner = scanner
 
@@ -178,11 +177,9 @@ class PrivacyPolicy:
                 return Route(False, f"secret detected at line {found[0] + 1} ({found[1]})")
         return Route(True)
 
-    def allows_snippet(self, path: str, text: str) -> bool:
-        """A cross-file snippet may be sent: its file is not local-only and it holds no secret."""
-        if self.matching_pattern(path) is not None:
-            return False
-        return not (self.options.detect_secrets and self.scanner.first_secret(text.split("\n")))
+    def allows_snippet(self, path: str, text: str, file_text: str | None = None) -> bool:
+        """A cross-file snippet may be sent: neither it nor its whole file (where known) is local-only."""
+        return self.route(path, text).remote and (file_text is None or self.route(path, file_text).remote)
 
     def prompt_is_clean(self, texts: Sequence[str]) -> bool:
         """The last check before sending: no line of the finished prompt holds a secret."""

@@ -130,6 +130,10 @@ class Retriever(Protocol):
         self, path: str, text: str, offset: int, budget_chars: int | None = None
     ) -> list[Snippet]: ...
 
+    def file_text(self, path: str) -> str | None:
+        """The whole text of a snippet's file as retrieval sees it (for the privacy policy)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class IndexedDefinition:
@@ -740,6 +744,11 @@ class WorkspaceIndex:
             while len(self._retrieval_cache) > 64:
                 self._retrieval_cache.popitem(last=False)
         return list(snippets)
+
+    def file_text(self, path: str) -> str | None:
+        """The whole text of an indexed file (its open document's, else the disk's); None when unreadable."""
+        lines = self._source(self._absolute(path))
+        return "\n".join(lines) if lines != [""] else None
 
     def _absolute(self, path: str) -> str:
         """``path`` made absolute; a relative one is taken as relative to the root that holds it."""

@@ -8,6 +8,7 @@ conditions with timeouts, never fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -190,3 +191,56 @@ async def test_hybrid_serves_from_the_local_model_while_the_remote_is_down(works
         assert any("refused" in text and "local model" in text for text in warnings), warnings
         uri = open_document(client, workspace / "a.py", "import os\n\n")
         assert await inline(client, uri, 1, 0) == ["value = 1"]
+
+
+ENV_LINES = ["STRIPE_SECRET=sk_live_51H8mXqLkQ9aZ3bN4cD5eF6gH", "DATABASE_URL=postgres://app:pw@db/app"]
+PRIVATE_KEY_LINE = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB"
+TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+KEYS = (
+    f'PRIVATE_KEY = """-----BEGIN RSA PRIVATE KEY-----\n{PRIVATE_KEY_LINE}\n-----END RSA PRIVATE KEY-----"""\n'
+    f'GITHUB_TOKEN = "{TOKEN}"\n\n\ndef load_key(name):\n    return PRIVATE_KEY if name == "rsa" else GITHUB_TOKEN\n'
+)
+APP = "from keys import load_key\n\n\ndef main():\n    key = load_key(\n"
+
+
+async def test_secrets_and_local_only_files_never_reach_the_remote(
+    workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    (workspace / ".env").write_text("\n".join(ENV_LINES) + "\n")
+    (workspace / "keys.py").write_text(KEYS)
+    (workspace / "app.py").write_text(APP)
+    server = fake("openai", model="starcoder2-7b")
+    async with lsp_session("vscode", remote(server.url), root=workspace) as client:
+        await client.wait_for_status("ready", "error")
+        sent = len(server.posts("/v1/completions"))
+        env = open_document(client, workspace / ".env", "\n".join(ENV_LINES) + "\nDEBUG=", "dotenv")
+        assert await inline(client, env, 2, 6) == []
+        keys = open_document(client, workspace / "keys.py", KEYS + "\n\ndef other():\n    ")
+        assert await inline(client, keys, KEYS.count("\n") + 3, 4) == []
+        assert len(server.posts("/v1/completions")) == sent  # completing in either sent nothing
+        app = open_document(client, workspace / "app.py", APP)
+        await inline(client, app, 4, 20)
+        assert len(server.posts("/v1/completions")) > sent  # an ordinary file does go out
+        prompt: Any = await client.protocol.send_request_async(
+            "infill/prompt", {"textDocument": {"uri": app}, "position": {"line": 4, "character": 20}}
+        )
+        assert "load_key" in prompt.prompt and "keys.py" not in prompt.prompt  # keys.py holds secrets
+        # with detection off the same retrieval does bring keys.py in: the policy was what kept it out
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"infill": {**remote(server.url), "privacy": {"detectSecrets": False}}}
+            )
+        )
+        deadline = time.monotonic() + 30
+        while "keys.py" not in prompt.prompt:
+            assert time.monotonic() < deadline, prompt.prompt
+            await asyncio.sleep(0.05)  # poll interval, not a timing assumption
+            prompt = await client.protocol.send_request_async(
+                "infill/prompt", {"textDocument": {"uri": app}, "position": {"line": 4, "character": 20}}
+            )
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"infill": remote(server.url)})
+        )
+    bodies = json.dumps([request.body for request in server.requests])
+    for secret in [*ENV_LINES, PRIVATE_KEY_LINE, TOKEN, "BEGIN RSA PRIVATE KEY"]:
+        assert secret not in bodies, secret
