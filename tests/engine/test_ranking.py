@@ -39,7 +39,7 @@ class ScriptedModel:
     @property
     def info(self) -> SimpleNamespace:
         return SimpleNamespace(
-            fim=self.fim, end_of_middle=END_OF_MIDDLE, heals=True, scores=True, logprobs=True
+            fim=self.fim, end_of_middle=END_OF_MIDDLE, heals=True, scores=True, logprobs=True, api="local"
         )
 
     def tokenize(self, pieces: Sequence[PromptPiece], add_bos: bool) -> list[int]:

@@ -100,3 +100,21 @@ def test_the_engine_sends_nothing_of_a_local_only_document(fake_server: Callable
     code = "def add(a, b):\n    "
     engine.complete(CompletionRequest(code, len(code), language_id="python", path="calc.py"))
     assert len(server.posts("/v1/completions")) > sent  # an ordinary file still goes
+
+
+def test_hybrid_completes_a_local_only_document_with_the_local_model(
+    fake_server: Callable[..., FakeServer],
+) -> None:
+    from tests.engine.test_ranking import ScriptedModel
+
+    server = fake_server("openai", model="starcoder2-7b")
+    backend = RemoteBackend(RemoteOptions(url=server.url))
+    backend.connect()
+    local = ScriptedModel(["DEBUG=1\n"], likelihood=lambda text: 0.0)
+    engine = CompletionEngine(CompletionOptions(parse_context=False, time_budget_ms=10_000))
+    engine.set_model(backend, fallback=local)  # type: ignore[arg-type]
+    sent = len(server.posts("/v1/completions"))
+    env = "SECRET_KEY=abc\n"
+    completion = engine.complete(CompletionRequest(env, len(env), language_id="dotenv", path=".env"))
+    assert completion is not None and completion.text == "DEBUG=1"
+    assert len(server.posts("/v1/completions")) == sent and local.attempts >= 1
