@@ -385,9 +385,21 @@ class CompletionEngine:
             raw = _complete_part(raw, generation, shape)
             raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
             for suggestion in _shaped_candidates(raw, request, shape, language, document):
-                if all(suggestion != known.suggestion for known in found):
+                if all(suggestion != known.suggestion for known in found) and self._may_show(
+                    model, suggestion
+                ):
                     found.append(_Candidate(suggestion, generation))
         return self._most_likely(model, prompt, request.text, found, deadline, cancel)
+
+    def _may_show(self, model: ModelBackend, suggestion: Suggestion) -> bool:
+        """A remote model's suggestion that holds a secret-looking string is dropped (it came from
+        elsewhere: a key in someone's training data or another user's prompt)."""
+        if not _is_remote(model) or not self.privacy.options.detect_secrets:
+            return True
+        if self.privacy.scanner.first_secret(suggestion.text.split("\n")) is None:
+            return True
+        log.info("a remote suggestion holding a secret was dropped")
+        return False
 
     def _may_send(self, model: ModelBackend, path: str | None, text: str, prompt: Prompt) -> bool:
         """A local model may see anything; a remote one only a document the privacy policy allows, and only

@@ -118,3 +118,16 @@ def test_hybrid_completes_a_local_only_document_with_the_local_model(
     completion = engine.complete(CompletionRequest(env, len(env), language_id="dotenv", path=".env"))
     assert completion is not None and completion.text == "DEBUG=1"
     assert len(server.posts("/v1/completions")) == sent and local.attempts >= 1
+
+
+def test_a_remote_suggestion_holding_a_secret_is_never_shown(fake_server: Callable[..., FakeServer]) -> None:
+    server = fake_server("openai", model="starcoder2-7b", answer=[f'    token = "{GITHUB_TOKEN}"\n'])
+    backend = RemoteBackend(RemoteOptions(url=server.url))
+    backend.connect()
+    engine = CompletionEngine(CompletionOptions(parse_context=False, candidates=1, time_budget_ms=10_000))
+    engine.set_model(backend)
+    code = "def connect():\n    "
+    assert engine.complete(CompletionRequest(code, len(code), language_id="python", path="net.py")) is None
+    server.answer = ["    token = os.environ['TOKEN']\n"]
+    shown = engine.complete(CompletionRequest(code + " ", len(code) + 1, language_id="python", path="net.py"))
+    assert shown is not None and "environ" in shown.text
