@@ -220,10 +220,22 @@ class RemoteBackend:
         template = template_for_model_name(model)
         if template is not None:
             return template, f"the model name {model!r} is a {template.family} model"
+        served = self._served_file()  # an alias hides the model: llama-server's /props names its file
+        template = template_for_model_name(served) if served else None
+        if template is not None:
+            return template, f"/props serves {served!r}, a {template.family} model"
         return None, (
             f"no FIM template is known for the model name {model!r}: prefix-only "
             "(set infill.remote.fimTemplate if the model has FIM tokens)"
         )
+
+    def _served_file(self) -> str | None:
+        try:
+            props = get_json(self._client, "/props", _PROBE_TIMEOUT_S, None)
+        except RemoteError:
+            return None
+        path = props.get("model_path") if isinstance(props, dict) else None
+        return os.path.basename(path) if isinstance(path, str) and path else None
 
     def _make_info(self, model: str, fim: FimTemplate | None, context: int, api: str) -> ModelInfo:
         return ModelInfo(

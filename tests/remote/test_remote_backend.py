@@ -338,3 +338,12 @@ def test_the_api_key_is_sent_and_never_said(
     assert "API key" in str(failure.value)
     said = [str(failure.value), *(state.message for state in states), caplog.text, repr(backend.options)]
     assert all(SECRET not in text for text in said)
+
+
+def test_an_alias_is_resolved_through_props(fake_server: FakeFactory) -> None:
+    """llama-server's OpenAI API under an alias: the served file's name says the template."""
+    server = fake_server("llama-server", model="starcoder2-3b-q8_0.gguf")
+    backend = connected(server.url, api="openai", model="my-alias")
+    assert backend.info.fim == TEMPLATES["starcoder"]
+    template = next(choice for choice in backend.choices if choice.what == "template")
+    assert "starcoder2-3b-q8_0.gguf" in template.why
