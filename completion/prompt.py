@@ -106,6 +106,8 @@ def build_prompt(
     healed: str = "",
 ) -> Prompt:
     """Lay out the prompt pieces; `healed` characters before the cursor are left out (token healing)."""
+    text, path = encodable(text), encodable(path) if path is not None else None
+    snippets = [_Snippet(encodable(item.path), encodable(item.text)) for item in snippets]
     window = text[window_start : offset - len(healed)]
     sketch = _file_sketch(context, line_comment, elided=window_start > 0)
     files = _by_file(snippets)
@@ -134,6 +136,22 @@ def build_prompt(
         header=comments,
         path=path,
     )
+
+
+def encodable(text: str) -> str:
+    """``text`` with each code point UTF-8 cannot encode (a lone surrogate from a broken file or file name)
+    replaced by ``?``: same length, so offsets hold, and every tokenizer and JSON body can take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+@dataclass(frozen=True)
+class _Snippet:
+    path: str
+    text: str
 
 
 def _by_file(snippets: Sequence[SnippetLike]) -> list[tuple[str, str]]:

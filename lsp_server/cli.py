@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     from lsp_server.server import create_server
 
-    create_server(settings).start_io(sys.stdin.buffer, _private_stdout())
-    return 0
+    server = create_server(settings)
+    server.start_io(sys.stdin.buffer, _private_stdout())
+    return 0 if server.shutdown_requested else 1  # exit (or end of input) without shutdown: 1
 
 
 def _private_stdout() -> BinaryIO:

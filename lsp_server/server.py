@@ -6,12 +6,15 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -31,6 +34,7 @@ from syntax.document import SyntaxDocument
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STATUS_NOTIFICATION = "infill/status"
+CLIENT_POLL_S = 1.0  # how often the client's process is checked
 
 
 class InfillProtocol(LanguageServerProtocol):
@@ -50,6 +54,10 @@ class InfillProtocol(LanguageServerProtocol):
         self, params: types.DidChangeTextDocumentParams
     ) -> Generator[Any, Any, None]:
         uri = params.text_document.uri
+        if self._server.text_document(uri) is None:
+            # pygls would read the path from disk (a FIFO or /dev/stdin hangs it, /dev/zero fills memory)
+            log.warning("didChange for %s, which is not open: ignored", uri)
+            return
         for change in params.content_changes:
             self._server._apply_change(uri, change)
         self.workspace.get_text_document(uri).version = params.text_document.version
@@ -99,10 +107,13 @@ class InfillServer(LanguageServer):
     # --- documents ----------------------------------------------------------------------------------------------
 
     def text_document(self, uri: str) -> TextDocument | None:
+        """An open document; never one pygls would read from disk. pygls keys documents by the unquoted URI,
+        while clients send percent-encoded ones (``my%20project``)."""
         try:
-            return self.workspace.get_text_document(uri) if uri in self.workspace.text_documents else None
+            documents: dict[str, TextDocument] = self.workspace.text_documents
         except RuntimeError:  # not initialized
             return None
+        return documents.get(unquote(uri)) if isinstance(uri, str) else None
 
     def document_text(self, uri: str) -> str | None:
         document = self.text_document(uri)
@@ -462,6 +473,27 @@ class InfillServer(LanguageServer):
         self.show_message(types.MessageType.Error, message)  # first: a client acting on the status has it
         self.set_status("error", message)
 
+    @property
+    def shutdown_requested(self) -> bool:
+        """The client asked for ``shutdown`` (the exit status is 0 only then, as the spec says)."""
+        return bool(getattr(self.protocol, "_shutdown", False))
+
+    def watch_client(self, pid: object) -> None:
+        """Exit when the client process (``initialize``'s ``processId``) is gone, as the spec asks: its pipe
+        may stay open in another process, so end-of-input alone does not tell."""
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+            return
+
+        def watch() -> None:
+            while _process_alive(pid):
+                time.sleep(CLIENT_POLL_S)
+            log.warning("the client process %d is gone: exiting", pid)
+            self.close_model()  # the worker sees end-of-pipe and exits too
+            logging.shutdown()
+            os._exit(1)
+
+        threading.Thread(target=watch, name="infill-client-watch", daemon=True).start()
+
     def close_model(self) -> None:
         """Stop using the backends; a local worker drains and exits in the background (never blocks the loop)."""
         self._model_generation += 1
@@ -490,6 +522,16 @@ class InfillServer(LanguageServer):
             return None
         info = remote.info
         return {"url": remote.url, "api": info.api, "model": info.name, "failing": remote.failing}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def create_server(default_settings: Settings | None = None) -> InfillServer:

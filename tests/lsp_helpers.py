@@ -83,10 +83,12 @@ async def lsp_session(
     position_encodings: list[str] | None = None,
     env: dict[str, str] | None = None,
     shutdown: bool = True,
+    process_id: int | None = None,
 ) -> AsyncIterator[StatusClient]:
     """Start the real server over stdio, initialize it like `client_kind`, shut it down at the end.
 
-    `env` is merged over this process' environment for the server (and so its model worker). With
+    `env` is merged over this process' environment for the server (and so its model worker); `process_id` is
+    the client process the server watches (default: this one). With
     `shutdown=False` the test ends the server itself (kill, exit, closed stdin); whatever still runs is
     shut down or killed on the way out.
     """
@@ -109,6 +111,7 @@ async def lsp_session(
             options[group] = {**options.get(group, {}), **values} if isinstance(values, dict) else values
         client.initialize_result = await client.initialize_session(
             types.InitializeParams(
+                process_id=process_id if process_id is not None else os.getpid(),
                 capabilities=caps,
                 initialization_options=options,
                 root_uri=root.as_uri() if root else None,

@@ -14,6 +14,7 @@ def register(server: InfillServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: InfillServer, params: types.InitializeParams) -> None:
         ls.apply_settings(params.initialization_options, "initializationOptions")
+        ls.watch_client(params.process_id)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: InfillServer, params: types.InitializedParams) -> None:
