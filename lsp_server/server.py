@@ -28,6 +28,7 @@ from completion.engine import CompletionEngine, CompletionRequest
 from completion.model import ModelOptions
 from completion.privacy import PrivacyPolicy
 from lsp_server import __version__
+from lsp_server.documents import LspWorkspace, line_of_offset
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
 
@@ -38,9 +39,16 @@ CLIENT_POLL_S = 1.0  # how often the client's process is checked
 
 
 class InfillProtocol(LanguageServerProtocol):
-    """Keeps each open document's tree-sitter tree in step with pygls' text, edit by edit (incremental reparse)."""
+    """Keeps each open document's tree-sitter tree in step with pygls' text, edit by edit (incremental reparse),
+    in documents that break lines as LSP does (``lsp_server.documents``)."""
 
     _server: InfillServer
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        result = yield from super().lsp_initialize(params)
+        self._workspace.__class__ = LspWorkspace  # pygls builds its Workspace itself; documents come later
+        return result
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(
@@ -131,9 +139,9 @@ class InfillServer(LanguageServer):
         document = self.workspace.get_text_document(uri)
         text = document.source
         offset = max(0, min(offset, len(text)))
-        line_start = text.rfind("\n", 0, offset) + 1
+        line, line_start = line_of_offset(text, offset)
         units = document.position_codec.client_num_units(text[line_start:offset])
-        return types.Position(line=text.count("\n", 0, offset), character=units)
+        return types.Position(line=line, character=units)
 
     def document_path(self, uri: str) -> str | None:
         """A path for the model to see: relative to the workspace root where possible."""

@@ -91,3 +91,51 @@ async def test_the_server_exits_when_its_client_process_dies(workspace: Path) ->
             assert time.monotonic() < deadline, "the worker outlived the server"
             await asyncio.sleep(0.05)
     assert alive(os.getpid()) is not False
+
+
+SEPARATORS = ["\x0c", "\u2028", "\u2029", "\x85", "\x0b", "\x1c", "\r\n", "\n", "\r", "😀", "🇩🇪", "👍🏽"]
+
+
+def lsp_position(text: str, offset: int) -> types.Position:
+    """The client's view: lines end only at \\n, \\r\\n or \\r; characters are UTF-16 units."""
+    before = text[:offset]
+    line = before.count("\n") + before.count("\r") - before.count("\r\n")
+    start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return types.Position(line, len(before[start:].encode("utf-16-le")) // 2)
+
+
+async def test_random_edits_with_every_kind_of_line_break_stay_in_sync(workspace: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    settings = {
+        **FAST,
+        "completion": {**FAST["completion"], "parseContext": False},
+        "index": {"enabled": False},
+    }
+    session = lsp_session(
+        "vscode", settings, root=workspace, server_args=fake_model(workspace), env=SESSION_ENV
+    )
+    async with session as client:
+        text = "def f(x):\n    return x\n"
+        uri = open_document(client, workspace / "sync.py", text)
+        for version in range(2, 122):
+            start = rng.randrange(len(text) + 1)
+            end = min(len(text), start + rng.choice([0, 0, 1, 3]))
+            if text[start - 1 : start + 1] == "\r\n" or text[end - 1 : end + 1] == "\r\n":
+                continue  # a position inside a CRLF pair does not exist for the client either
+            inserted = "".join(rng.choice([*SEPARATORS, "a", "b", " "]) for _ in range(rng.randrange(4)))
+            edit = types.Range(lsp_position(text, start), lsp_position(text, end))
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    [types.TextDocumentContentChangePartial(range=edit, text=inserted)],
+                )
+            )
+            text = text[:start] + inserted + text[end:]
+            if version % 15 == 0:  # a checkpoint: the server's copy, as the prompt shows it, is the client's
+                end_position = lsp_position(text, len(text))
+                prompt: Any = await custom_request(
+                    client, "infill/prompt", {"textDocument": {"uri": uri}, "position": end_position}
+                )
+                assert prompt.prompt.endswith(text), (version, prompt.prompt[-200:], text[-200:])
