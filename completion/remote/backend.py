@@ -43,7 +43,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEFAULT_CALL_S = 30.0  # a call without a time limit (CLI fixes) still ends
-_PROBE_TIMEOUT_S = 5.0
+_PROBE_TIMEOUT_S = 5.0  # per probe when connecting; a reconnect on a request gets what is left of its budget
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,17 @@ class RemoteBackend:
         self._retry_at = 0.0
         self._failing: str | None = None  # the first failure of the current episode
         self._state_lock = threading.Lock()
+        self._probe_s = _PROBE_TIMEOUT_S
 
     # --- connecting -------------------------------------------------------------------------------------------
 
-    def connect(self) -> ModelInfo:
+    def connect(self, timeout_s: float = _PROBE_TIMEOUT_S) -> ModelInfo:
         """Probe the endpoint and choose API, model and template; raises ModelLoadError in words.
 
         A server that cannot be reached starts a failure episode: the backend stays usable and connects on a
         request after the backoff, reporting "ready" when it succeeds."""
         self.choices = []
+        self._probe_s = max(0.05, timeout_s)
         try:
             api_name = self.options.api if self.options.api != "auto" else self._detect_api()
             if api_name == "llama-server":
@@ -110,7 +112,7 @@ class RemoteBackend:
         failures = []
         for path, name in probes:
             try:
-                body = get_json(self._client, path, _PROBE_TIMEOUT_S, None)
+                body = get_json(self._client, path, self._probe_s, None)
             except RemoteError as error:
                 if error.status is None:  # not an answer at all: the server is not there
                     raise
@@ -123,7 +125,7 @@ class RemoteBackend:
         raise RemoteError("no known API answered (" + "; ".join(failures) + "); set infill.remote.api")
 
     def _connect_llama_server(self) -> tuple[Api, ModelInfo]:
-        props = get_json(self._client, "/props", _PROBE_TIMEOUT_S, None)
+        props = get_json(self._client, "/props", self._probe_s, None)
         props = props if isinstance(props, dict) else {}
         model = os.path.basename(str(props.get("model_path") or props.get("model_alias") or "unknown model"))
         slots = props.get("total_slots")
@@ -143,7 +145,7 @@ class RemoteBackend:
     def _llama_server_has_fim(self) -> bool:
         body = {"input_prefix": "", "input_suffix": "", "n_predict": 0, "cache_prompt": False}
         try:
-            response = self._client.post("/infill", json=body, timeout=_PROBE_TIMEOUT_S)
+            response = self._client.post("/infill", json=body, timeout=self._probe_s)
         except httpx.HTTPError as error:
             raise RemoteError(f"/infill probe failed: {error}") from None
         if response.status_code == 501:
@@ -193,7 +195,7 @@ class RemoteBackend:
         return True
 
     def _first_model(self, path: str, key: str, field: str) -> str:
-        body = get_json(self._client, path, _PROBE_TIMEOUT_S, None)
+        body = get_json(self._client, path, self._probe_s, None)
         listed = body.get(key) if isinstance(body, dict) else None
         names: list[str] = [
             item[field]
@@ -231,7 +233,7 @@ class RemoteBackend:
 
     def _served_file(self) -> str | None:
         try:
-            props = get_json(self._client, "/props", _PROBE_TIMEOUT_S, None)
+            props = get_json(self._client, "/props", self._probe_s, None)
         except RemoteError:
             return None
         path = props.get("model_path") if isinstance(props, dict) else None
@@ -267,11 +269,12 @@ class RemoteBackend:
     def generate(
         self, prompt: Prompt, spec: GenerationSpec, cancel: CancelFlag | None = None, start: str = ""
     ) -> Generation:
-        api = self._ready_api()
-        path, body = api.request(prompt, spec, start)
         limit = spec.time_limit_s if spec.time_limit_s is not None else _DEFAULT_CALL_S
+        deadline = time.monotonic() + limit
+        api = self._ready_api(limit)  # a reconnect spends from the same budget
+        path, body = api.request(prompt, spec, start)
         limits = StreamLimits(
-            deadline=time.monotonic() + limit,
+            deadline=deadline,
             connect_s=self.options.connect_timeout_ms / 1000,
             stall_s=self.options.stall_timeout_ms / 1000,
             max_bytes=self.options.max_response_kb * 1024,
@@ -332,7 +335,7 @@ class RemoteBackend:
         """The failure that started the current episode; None while the server answers."""
         return self._failing
 
-    def _ready_api(self) -> Api:
+    def _ready_api(self, limit_s: float) -> Api:
         if self._closed:
             raise ModelUnavailable("the remote backend is closed")
         wait = self._retry_at - time.monotonic()
@@ -340,7 +343,7 @@ class RemoteBackend:
             raise ModelUnavailable(f"remote server unavailable ({self._failing}); next try in {wait:.1f} s")
         if self._api is None:
             try:
-                self.connect()
+                self.connect(timeout_s=min(_PROBE_TIMEOUT_S, limit_s))
             except ModelLoadError as error:
                 raise ModelUnavailable(str(error)) from None
         assert self._api is not None

@@ -54,7 +54,7 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-async def eventually(condition: Callable[[], bool], seconds: float = 10) -> None:
+async def eventually(condition: Callable[[], bool], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
@@ -89,8 +89,8 @@ async def test_each_api_gives_a_checked_suggestion(
 
 
 async def test_a_newer_request_closes_the_stream(workspace: Path, fake: Callable[..., FakeServer]) -> None:
-    # 2000 tokens of 0.02 s and 1024 allowed: only a cancellation ends this stream within 10 s
-    server = fake("llama-server", answer=["    return"] + [" a"] * 2000, token_delay_s=0.02)
+    # 2000 tokens of 0.05 s and 1024 allowed: only a cancellation ends this stream within 30 s
+    server = fake("llama-server", answer=["    return"] + [" a"] * 2000, token_delay_s=0.05)
     settings = {**remote(server.url), "completion": {**FAST["completion"], "maxTokens": 1024}}
     async with lsp_session("neovim", settings, root=workspace) as client:
         await client.wait_for_status("ready", "error")
@@ -118,7 +118,7 @@ async def test_a_failing_server_is_one_message_then_recovers(
     fault: str, workspace: Path, fake: Callable[..., FakeServer]
 ) -> None:
     server = fake("openai", model="starcoder2-7b")
-    settings = remote(server.url, maxResponseKb=1, stallTimeoutMs=300)
+    settings = remote(server.url, maxResponseKb=1, stallTimeoutMs=1000)
     async with lsp_session("vscode", settings, root=workspace) as client:
         await client.wait_for_status("ready", "error")
         uri = open_document(client, workspace / "calc.py", FUNCTION)
@@ -126,15 +126,15 @@ async def test_a_failing_server_is_one_message_then_recovers(
         server.fault = fault
         for _ in range(5):  # keystrokes during the failure: each answered, with nothing
             assert await inline(client, uri, 1, 4) == []
-        error = await client.wait_for_status("error", after=mark, timeout=10)
+        error = await client.wait_for_status("error", after=mark, timeout=30)
         assert re.search(FAULTS[fault], error["message"]), error
         failures = [text for text in messages(client, types.MessageType.Error) if "remote server" in text]
         assert len(failures) == 1, failures  # one message per episode, not per keystroke
         server.fault = None
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while await inline(client, uri, 1, 4) != ["return a + b"]:
             assert time.monotonic() < deadline
-        ready = await client.wait_for_status("ready", after=mark, timeout=10)
+        ready = await client.wait_for_status("ready", after=mark, timeout=30)
         assert "via openai" in ready["message"], ready
 
 
@@ -168,7 +168,7 @@ async def test_the_api_key_never_reaches_the_log(workspace: Path, fake: Callable
         assert await inline(client, uri, 1, 4 + 0) in ([], ["return a + b"])  # cached or refused
         open_document(client, workspace / "b.py", FUNCTION.replace("add", "mul"))
         assert await inline(client, (workspace / "b.py").as_uri(), 1, 4) == []
-        await client.wait_for_status("error", timeout=10)
+        await client.wait_for_status("error", timeout=30)
         said = [status["message"] for status in client.statuses] + messages(client, types.MessageType.Error)
     assert all(request.headers.get("Authorization") == f"Bearer {SECRET}" for request in server.requests)
     assert SECRET not in log.read_text() and all(SECRET not in text for text in said)

@@ -259,11 +259,11 @@ def test_cancelling_closes_the_stream_at_once(fake_server: FakeFactory) -> None:
 
 
 def test_the_deadline_ends_a_slow_answer_with_what_came(fake_server: FakeFactory) -> None:
-    server = fake_server("ollama", fault="endless", token_delay_s=0.05, model="codegemma:2b")
+    server = fake_server("ollama", fault="stall", model="codegemma:2b")  # one piece, then silence
     backend = connected(server.url)
     with backend.lock:
-        generation = backend.generate(prompt_for(backend), GenerationSpec(10_000, time_limit_s=0.3))
-    assert generation.stop_reason == "deadline" and generation.text.startswith("value = 1\n")
+        generation = backend.generate(prompt_for(backend), GenerationSpec(10_000, time_limit_s=3.0))
+    assert generation.stop_reason == "deadline" and generation.text == "    return a"
 
 
 def test_remote_candidates_rank_by_their_own_logprobs(fake_server: FakeFactory) -> None:
@@ -288,7 +288,7 @@ def test_each_fault_is_one_failure_with_backoff_and_recovery(
 ) -> None:
     server = fake_server(api, model="qwen2.5-coder:7b")
     states: list[BackendState] = []
-    backend = connected(server.url, states, max_response_kb=1, stall_timeout_ms=300)
+    backend = connected(server.url, states, max_response_kb=1, stall_timeout_ms=1000)
     server.fault = fault
     with pytest.raises(ModelUnavailable, match=FAULTS[fault]):
         generate(backend)
@@ -300,7 +300,7 @@ def test_each_fault_is_one_failure_with_backoff_and_recovery(
     assert [state.state for state in states] == ["failed"]
     assert re.search(FAULTS[fault], states[0].message), states
     server.fault = None
-    assert wait_until(lambda: _answers(backend), seconds=3)
+    assert wait_until(lambda: _answers(backend), seconds=30)
     assert [state.state for state in states] == ["failed", "ready"]
 
 
@@ -320,7 +320,7 @@ def test_a_server_down_at_start_is_retried_and_recovers(fake_server: FakeFactory
     with pytest.raises(ModelUnavailable):
         generate(backend)
     fake_server("llama-server", port=port)  # the server comes up: the backend connects on a request
-    assert wait_until(lambda: _answers(backend), seconds=5)
+    assert wait_until(lambda: _answers(backend), seconds=30)
     assert backend.info.api == "llama-server" and [state.state for state in states] == ["ready"]
 
 
