@@ -146,10 +146,11 @@ class DiagnosticsFeature:
 
     # --- code actions ------
 
-    def generator(self, language: str, path: str | None) -> CandidateGenerator | None:
+    def generator(self, language: str, uri: str) -> CandidateGenerator | None:
         engine = self.server.engine
         if not (self.server.settings.diagnostics.model_fixes and engine.model_ready):
             return None
+        path = self.server.document_path(uri)  # for the privacy policy of a remote model
 
         def generate(prefix: str, suffix: str, n: int, max_tokens: int, time_budget_s: float) -> list[str]:
             return engine.infill_candidates(
@@ -180,7 +181,7 @@ class DiagnosticsFeature:
         wanted = [d for d in found if (d.start <= high and d.end >= low) or d.start in named]
         wanted = wanted[:_MAX_DIAGNOSTICS_FIXED_PER_REQUEST]
         options = self.server.settings.diagnostics
-        generator = self.generator(parsed.language, self.server.document_path(uri))
+        generator = self.generator(parsed.language, uri)
         # model fixes wait for the model like completions do: on the model pool, never blocking diagnosis
         run = self.server.run_blocking if generator is None else self.server.run_model
         actions: list[types.CodeAction] = []
