@@ -255,7 +255,7 @@ class InfillServer(LanguageServer):
                 types.MessageType.Warning,
                 f"infill-ls: invalid settings from {source}, defaults used for them: " + "; ".join(errors),
             )
-        self.settings = self._merge_defaults(settings, data)
+        self.settings = self._merge_defaults(settings)
         self.engine.options = self.settings.completion
         self.engine.privacy = PrivacyPolicy(self.settings.privacy, self.engine.privacy.scanner_if_made)
         self.engine.clear_cache()
@@ -269,12 +269,16 @@ class InfillServer(LanguageServer):
         ):
             self.start_model_load()  # a new model or server, or another try after a failure
 
-    def _merge_defaults(self, settings: Settings, data: Any) -> Settings:
-        """Command-line defaults (e.g. --model) hold unless the client sets the same value."""
-        section = data.get(SECTION, data) if isinstance(data, dict) else None
-        client_model = section.get("model") if isinstance(section, dict) else None
-        if not (isinstance(client_model, dict) and client_model.get("path")):
-            settings.model.path = settings.model.path or self.default_settings.model.path
+    def _merge_defaults(self, settings: Settings) -> Settings:
+        """Command-line values (--model, --remote, --remote-api, --remote-model) hold unless the client sets
+        another than the built-in default (editors send their schema's defaults for everything)."""
+        builtin = Settings()
+        for group, name in _COMMAND_LINE_SETTINGS:
+            holder = settings if group is None else getattr(settings, group)
+            given = _setting(self.default_settings, group, name)
+            default = _setting(builtin, group, name)
+            if given != default and getattr(holder, name) == default:
+                setattr(holder, name, given)
         return settings
 
     async def pull_configuration(self) -> None:
@@ -530,6 +534,20 @@ class InfillServer(LanguageServer):
             return None
         info = remote.info
         return {"url": remote.url, "api": info.api, "model": info.name, "failing": remote.failing}
+
+
+# what the command line can set: (group or None for a top-level setting, field)
+_COMMAND_LINE_SETTINGS = (
+    (None, "backend"),
+    ("model", "path"),
+    ("remote", "url"),
+    ("remote", "api"),
+    ("remote", "model"),
+)
+
+
+def _setting(settings: Settings, group: str | None, name: str) -> Any:
+    return getattr(settings if group is None else getattr(settings, group), name)
 
 
 def _process_alive(pid: int) -> bool:

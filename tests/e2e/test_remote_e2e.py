@@ -244,3 +244,14 @@ async def test_secrets_and_local_only_files_never_reach_the_remote(
     bodies = json.dumps([request.body for request in server.requests])
     for secret in [*ENV_LINES, PRIVATE_KEY_LINE, TOKEN, "BEGIN RSA PRIVATE KEY"]:
         assert secret not in bodies, secret
+
+
+async def test_the_command_line_remote_holds_against_the_editors_defaults(
+    workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    server = fake("openai", model="starcoder2-7b")
+    editor_defaults = {**FAST, "backend": "local", "remote": {"url": "", "api": "auto"}}
+    session = lsp_session("vscode", editor_defaults, root=workspace, server_args=["--remote", server.url])
+    async with session as client:
+        ready = await client.wait_for_status("ready", "error")
+        assert ready["state"] == "ready" and "via openai" in ready["message"], ready
