@@ -46,7 +46,8 @@ describe('package.json', () => {
         assert.deepEqual(properties['infill.server.command']?.default, []);
         assert.equal(properties['infill.trace.server']?.default, 'off');
         for (const key of Object.keys(properties)) {
-            assert.match(key, /^infill\.[A-Za-z]\w*\.[A-Za-z]\w*$/, `${key} is infill.<group>.<name>`);
+            // infill.<group>.<name>, or a top-level server setting such as infill.backend
+            assert.match(key, /^infill\.[A-Za-z]\w*(\.[A-Za-z]\w*)?$/, `${key} is infill.<group>.<name> or infill.<name>`);
         }
         assert.deepEqual([...CLIENT_ONLY_GROUPS].sort(), ['server', 'trace']);
     });
