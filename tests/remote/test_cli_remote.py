@@ -10,6 +10,14 @@ from tests.engine.test_cli import infill_ls
 from tests.llama_servers import LlamaServer
 from tests.remote.fakes import FakeServer
 
+
+def slow_machine_settings(folder: Path) -> list[str]:
+    """A budget no loaded machine runs out of: the tests assert behaviour, never speed."""
+    settings = folder / "settings.json"
+    settings.write_text('{"completion": {"timeBudgetMs": 120000}}')
+    return ["--settings", str(settings)]
+
+
 FUNCTION = 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n'
 
 
@@ -17,6 +25,7 @@ def test_complete_through_llama_server(tmp_path: Path, default_llama_server: Lla
     source = tmp_path / "calc.py"
     source.write_text(FUNCTION)
     result = infill_ls(
+        *slow_machine_settings(tmp_path),
         "--remote",
         default_llama_server.url,
         "complete",
@@ -55,7 +64,8 @@ def test_complete_and_fix_with_openai_api_and_model(
     server = fake_server("openai", model="other", answer=["    return a + b\n"])
     source = tmp_path / "calc.py"
     source.write_text("def add(a, b):\n    \n")
-    args = ["--remote", server.url, "--remote-api", "openai", "--remote-model", "starcoder2-15b"]
+    args = [*slow_machine_settings(tmp_path), "--remote", server.url, "--remote-api", "openai"]
+    args += ["--remote-model", "starcoder2-15b"]
     result = infill_ls(*args, "complete", str(source), "--line", "1", "--character", "4")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "return a + b"
