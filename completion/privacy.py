@@ -57,6 +57,7 @@ _FILTERS = [
     "detect_secrets.filters.heuristic.is_not_alphanumeric_string",
 ]
 _LINE_CACHE_SIZE = 200_000
+_ROUTES_KEPT = 64
 
 
 @dataclass
@@ -143,6 +144,8 @@ class PrivacyPolicy:
             (pattern, pathspec.GitIgnoreSpec.from_lines([pattern])) for pattern in self.options.local_only
         ]
         self._scanner = scanner
+        self._routes: dict[str | None, tuple[str, Route]] = {}
+        self._routes_lock = threading.Lock()
 
     @property
     def scanner_if_made(self) -> SecretScanner | None:
@@ -167,7 +170,20 @@ class PrivacyPolicy:
         return None
 
     def route(self, path: str | None, text: str) -> Route:
-        """May this document's content be sent to a remote server?"""
+        """May this document's content be sent to a remote server? (The last answer per path is kept: a
+        request asks for its document and each snippet's file, and the next keystroke asks again.)"""
+        with self._routes_lock:
+            known = self._routes.get(path)
+        if known is not None and known[0] == text:
+            return known[1]
+        route = self._route(path, text)
+        with self._routes_lock:
+            self._routes[path] = (text, route)
+            while len(self._routes) > _ROUTES_KEPT:
+                self._routes.pop(next(iter(self._routes)))
+        return route
+
+    def _route(self, path: str | None, text: str) -> Route:
         pattern = self.matching_pattern(path)
         if pattern is not None:
             return Route(False, f"matches {pattern}")

@@ -42,7 +42,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per reques
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-_DEFAULT_CALL_S = 30.0  # a call without a time limit (CLI fixes) still ends
+_DEFAULT_CALL_S = 30.0
+_MODEL_LOAD_S = 60.0  # a call without a time limit (CLI fixes) still ends
 _PROBE_TIMEOUT_S = 5.0  # per probe when connecting; a reconnect on a request gets what is left of its budget
 
 
@@ -185,7 +186,9 @@ class RemoteBackend:
     def _ollama_inserts(self, model: str) -> bool:
         body = {"model": model, "prompt": "", "suffix": "\n", "stream": False, "options": {"num_predict": 1}}
         try:
-            response = self._client.post("/api/generate", json=body, timeout=60.0)  # may load the model
+            # the first connection may wait for Ollama to load the model; a reconnect has a request's budget
+            wait = _MODEL_LOAD_S if self._probe_s >= _PROBE_TIMEOUT_S else self._probe_s
+            response = self._client.post("/api/generate", json=body, timeout=wait)
         except httpx.HTTPError as error:
             raise RemoteError(f"/api/generate probe failed: {error}") from None
         if response.status_code == 400 and "insert" in response.text.lower():
