@@ -201,10 +201,6 @@ class CompletionEngine:
     def model_ready(self) -> bool:
         return self._model is not None
 
-    @property
-    def fallback(self) -> ModelBackend | None:
-        return self._fallback
-
     def set_model(
         self, model: ModelBackend | TokenModel | None, fallback: ModelBackend | TokenModel | None = None
     ) -> None:
