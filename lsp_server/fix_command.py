@@ -8,6 +8,7 @@ error, 1 when some remain, 2 when the file cannot be read or its language is not
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,9 @@ def run_fix(
     spec = spec_for(language, path)
     if spec is None:
         print(f"infill-ls fix: no supported language for {path} (use --language)", file=sys.stderr)
+        return 2
+    if write and os.path.islink(path):  # writing would change the link's target, wherever it is
+        print(f"infill-ls fix: {path} is a symbolic link; run it on the file it points to", file=sys.stderr)
         return 2
     try:
         with open(path, encoding="utf-8", newline="") as handle:

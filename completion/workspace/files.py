@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from stat import S_ISREG
 
 import pathspec
 
@@ -59,12 +60,22 @@ def looks_generated(name: str, head: bytes) -> bool:
 
 
 def read_source(path: str, max_bytes: int) -> str | None:
-    """The text of an indexable source file, or None when it is missing, too big, binary or generated."""
+    """The text of an indexable source file, or None when it is missing, too big, binary or generated — or
+    not a regular file of its own: a symlink (it may point out of the workspace) or a FIFO or device (an open
+    of which blocks, or reads forever), checked on the opened file itself."""
     try:
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(max_bytes + 1)
     except OSError:
         return None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes or b"\x00" in data[:_SNIFF_BYTES]:
         return None
     if looks_generated(os.path.basename(path), data[:_SNIFF_BYTES]):

@@ -70,3 +70,14 @@ def test_bad_model_path_falls_back_to_rules(tmp_path: Path, capsys: pytest.Captu
 def test_fix_text_reports_what_is_left() -> None:
     text, applied, remaining = fix_text("x = (1\n", "python")
     assert (text, applied, remaining) == ("x = (1)\n", 1, [])
+
+
+def test_write_refuses_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "outside.py"
+    target.write_text(BROKEN)
+    link = tmp_path / "ws" / "link.py"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    assert run_fix(str(link), write=True, language=None, use_model=False) == 2
+    assert target.read_text() == BROKEN  # the file outside was not touched
+    assert run_fix(str(link), write=False, language=None, use_model=False) == 0  # printing the diff is fine

@@ -96,3 +96,31 @@ def test_nested_roots_yield_each_file_once(write_tree: WriteTree) -> None:
     root = write_tree({"a.py": "x = 1\n", "inner/b.py": "x = 1\n"})
     paths = [p for p, _, _ in walk_sources([str(root), str(root / "inner")], (), 1000)]
     assert len(paths) == len(set(paths)) == 2
+
+
+def test_only_regular_files_of_their_own_are_read(tmp_path: Path) -> None:
+    """A symlink may lead out of the workspace; a FIFO or a device would block or never end."""
+    import threading
+
+    from completion.workspace.files import read_source
+
+    outside = tmp_path / "outside" / "creds.py"
+    outside.parent.mkdir()
+    outside.write_text('TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"\n')
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "creds.py").symlink_to(outside)
+    os.mkfifo(workspace / "pipe.py")
+    (workspace / "real.py").write_text("x = 1\n")
+    results: dict[str, str | None] = {}
+
+    def read_all() -> None:
+        for name in ("creds.py", "pipe.py", "real.py"):
+            results[name] = read_source(str(workspace / name), 1_000_000)
+        results["/dev/zero"] = read_source("/dev/zero", 1_000_000)
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "reading a FIFO or a device blocked"
+    assert results == {"creds.py": None, "pipe.py": None, "real.py": "x = 1\n", "/dev/zero": None}
