@@ -201,6 +201,18 @@ def _misspell(word: str, rng: random.Random) -> str:
     return word[:i] + word[i] + word[i:]  # double a letter
 
 
+KINDS = (  # the errors inject() makes; break_indent only where indentation is syntax (Python)
+    "delete_bracket",
+    "duplicate_bracket",
+    "delete_colon",
+    "delete_comma",
+    "duplicate_comma",
+    "delete_quote",
+    "misspell_keyword",
+    "break_indent",
+)
+
+
 def inject(kind: str, sample: Sample, parsed: ParsedText, rng: random.Random) -> str | None:
     """The text with one error of ``kind``, or None when the file has no place for it."""
     text = sample.text
@@ -341,23 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     generators: dict[str, CandidateGenerator | None] = {}
     stats: dict[tuple[str, str], KindStats] = defaultdict(KindStats)
-    kinds = [
-        "delete_bracket",
-        "duplicate_bracket",
-        "delete_colon",
-        "delete_comma",
-        "duplicate_comma",
-        "delete_quote",
-        "misspell_keyword",
-        "break_indent",
-    ]
     languages = sorted(sources)
     attempts = 0
     done = 0
     while done < args.count and attempts < args.count * 20:
         attempts += 1
         language = languages[attempts % len(languages)]
-        kind = rng.choice([k for k in kinds if k != "break_indent" or language == "python"])
+        kind = rng.choice([k for k in KINDS if k != "break_indent" or language == "python"])
         path = rng.choice(sources[language])
         try:
             original = path.read_text(encoding="utf-8")

@@ -194,8 +194,11 @@ class PrivacyPolicy:
         return Route(True)
 
     def allows_snippet(self, path: str, text: str, file_text: str | None = None) -> bool:
-        """A cross-file snippet may be sent: neither it nor its whole file (where known) is local-only."""
-        return self.route(path, text).remote and (file_text is None or self.route(path, file_text).remote)
+        """A cross-file snippet may be sent: neither it nor its whole file (where known) is local-only. The
+        file's route is the one kept per path; the snippet itself is only scanned (its lines are cached)."""
+        if file_text is not None and not self.route(path, file_text).remote:
+            return False
+        return self._route(path, text).remote
 
     def prompt_is_clean(self, texts: Sequence[str]) -> bool:
         """The last check before sending: no line of the finished prompt holds a secret."""

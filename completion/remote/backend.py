@@ -32,7 +32,7 @@ from completion.backend import (
     ModelUnavailable,
 )
 from completion.fim import FimTemplate, template_for_model_name, template_from_override
-from completion.prompt import Prompt
+from completion.prompt import Prompt, build_prompt
 from completion.remote.apis import SERVER_TEMPLATE, Api, Delta, LlamaServerApi, OllamaApi, OpenAIApi
 from completion.remote.options import RemoteOptions
 from completion.remote.streams import Interrupted, RemoteError, StreamLimits, get_json, stream_events
@@ -83,6 +83,7 @@ class RemoteBackend:
         self._failing: str | None = None  # the first failure of the current episode
         self._state_lock = threading.Lock()
         self._probe_s = _PROBE_TIMEOUT_S
+        self._placeholder = self._make_info("not connected", None, 0, options.api)
 
     # --- connecting -------------------------------------------------------------------------------------------
 
@@ -265,9 +266,7 @@ class RemoteBackend:
     @property
     def info(self) -> ModelInfo:
         """The served model; before the first successful connection, a placeholder (prefix-only)."""
-        if self._info is None:
-            return self._make_info("not connected", None, 0, self.options.api)
-        return self._info
+        return self._info if self._info is not None else self._placeholder
 
     def generate(
         self, prompt: Prompt, spec: GenerationSpec, cancel: CancelFlag | None = None, start: str = ""
@@ -313,8 +312,6 @@ class RemoteBackend:
 
     def measure_latency(self) -> float:
         """Seconds for a one-token request (``doctor``)."""
-        from completion.prompt import build_prompt
-
         prompt = build_prompt(
             text="def add(a, b):\n    return ",
             offset=25,

@@ -12,7 +12,8 @@
 
 ``fault`` makes the next answers fail: "refuse" (500), "unauthorized" (401), "malformed-json",
 "malformed-sse", "stall" (stops mid-answer without closing), "die" (closes the socket mid-answer), "huge"
-(megabytes of one endless answer), "endless" (``value = 1`` lines until the client hangs up).
+(megabytes of one endless answer), "endless" (``value = 1`` lines until the client hangs up). ``whole_file_prompt`` builds the small prompts the
+tests send through them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from completion.fim import FimTemplate
+from completion.prompt import Prompt, build_prompt
+
+
+def whole_file_prompt(
+    text: str, offset: int, template: FimTemplate | None, path: str | None = "calc.py"
+) -> Prompt:
+    """The prompt for a small file with no context: all of it before the cursor, all of it after."""
+    return build_prompt(
+        text=text,
+        offset=offset,
+        path=path,
+        line_comment="#",
+        template=template,
+        context=None,
+        snippets=[],
+        window_start=0,
+        suffix_end=len(text),
+    )
+
 
 # Each fault, and what the backend's message says about it (a regular expression).
 FAULTS = {

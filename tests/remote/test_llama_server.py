@@ -16,13 +16,13 @@ import pytest
 from completion.backend import GenerationSpec
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import TEMPLATES
-from completion.prompt import build_prompt
 from completion.remote.apis import wire_text
 from completion.remote.backend import RemoteBackend
 from completion.remote.options import RemoteOptions
 from syntax.diagnostics import diagnose
 from tests.fim.gguf_factory import tiny_vocab
 from tests.llama_servers import LlamaServer
+from tests.remote.fakes import whole_file_prompt
 
 FUNCTION = 'def add(a, b):\n    """Return the sum of a and b."""\n    return '
 
@@ -50,17 +50,7 @@ def test_default_model_completes_prefix_only_through_completion(default_llama_se
 
 def test_a_cancelled_generation_frees_the_slot(default_llama_server: LlamaServer) -> None:
     backend = connect(default_llama_server.url)
-    prompt = build_prompt(
-        text="# A long story about the sea\n",
-        offset=29,
-        path="story.txt",
-        line_comment="#",
-        template=None,
-        context=None,
-        snippets=[],
-        window_start=0,
-        suffix_end=29,
-    )
+    prompt = whole_file_prompt("# A long story about the sea\n", 29, None, path="story.txt")
 
     class AfterAFewPolls:
         polls = 0
@@ -103,17 +93,7 @@ def test_client_built_fim_prompt_has_each_control_token_once(fim_llama_server: L
     backend = connect(fim_llama_server.url, api="openai")
     assert backend.info.fim == TEMPLATES["qwen2.5-coder"]  # from the served file name
     document = "marker = '<|fim_prefix|><|fim_middle|>'\n" + FUNCTION
-    prompt = build_prompt(
-        text=document,
-        offset=len(document),
-        path="m.py",
-        line_comment="#",
-        template=backend.info.fim,
-        context=None,
-        snippets=[],
-        window_start=0,
-        suffix_end=len(document),
-    )
+    prompt = whole_file_prompt(document, len(document), backend.info.fim, path="m.py")
     tokens = httpx.post(
         f"{fim_llama_server.url}/tokenize",
         json={"content": wire_text(prompt, backend.info.fim), "parse_special": True},
