@@ -8,9 +8,7 @@ ERROR and MISSING nodes (not through the query the verification uses).
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import sysconfig
 from pathlib import Path
 from types import ModuleType
@@ -20,20 +18,15 @@ from tree_sitter import Tree
 
 from syntax.diagnostics import ParsedText, diagnose, parse_text
 from syntax.fixes import apply_edits, propose_fixes, repaired_region
+from tests.benches import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench" / "fix_bench.py"
 INJECTIONS = {"python": 60, "javascript": 40, "typescript": 40}
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fix_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("fix_bench")
 
 
 def _sources(language: str) -> list[Path]:

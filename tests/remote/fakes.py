@@ -12,8 +12,8 @@
 
 ``fault`` makes the next answers fail: "refuse" (500), "unauthorized" (401), "malformed-json",
 "malformed-sse", "stall" (stops mid-answer without closing), "die" (closes the socket mid-answer), "huge"
-(megabytes of one endless answer), "endless" (``value = 1`` lines until the client hangs up). ``whole_file_prompt`` builds the small prompts the
-tests send through them.
+(megabytes of one endless answer), "endless" (``value = 1`` lines until the client hangs up).
+``whole_file_prompt`` builds the small prompts the tests send through them.
 """
 
 from __future__ import annotations
