@@ -68,10 +68,9 @@ class RemoteBackend:
         self.on_state = on_state
         self.choices: list[Choice] = []
         self.url = _base_url(options.url)
-        self._headers = _auth_headers(options, os.environ if environ is None else environ)
         self._client = httpx.Client(
             base_url=self.url,
-            headers=self._headers,
+            headers=_auth_headers(options, os.environ if environ is None else environ),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=1),
             follow_redirects=False,
         )
@@ -114,7 +113,7 @@ class RemoteBackend:
         failures = []
         for path, name in probes:
             try:
-                body = get_json(self._client, path, self._probe_s, None)
+                body = get_json(self._client, path, self._probe_s)
             except RemoteError as error:
                 if error.status is None:  # not an answer at all: the server is not there
                     raise
@@ -127,7 +126,7 @@ class RemoteBackend:
         raise RemoteError("no known API answered (" + "; ".join(failures) + "); set infill.remote.api")
 
     def _connect_llama_server(self) -> tuple[Api, ModelInfo]:
-        props = get_json(self._client, "/props", self._probe_s, None)
+        props = get_json(self._client, "/props", self._probe_s)
         props = props if isinstance(props, dict) else {}
         model = os.path.basename(str(props.get("model_path") or props.get("model_alias") or "unknown model"))
         slots = props.get("total_slots")
@@ -199,7 +198,7 @@ class RemoteBackend:
         return True
 
     def _first_model(self, path: str, key: str, field: str) -> str:
-        body = get_json(self._client, path, self._probe_s, None)
+        body = get_json(self._client, path, self._probe_s)
         listed = body.get(key) if isinstance(body, dict) else None
         names: list[str] = [
             item[field]
@@ -237,7 +236,7 @@ class RemoteBackend:
 
     def _served_file(self) -> str | None:
         try:
-            props = get_json(self._client, "/props", self._probe_s, None)
+            props = get_json(self._client, "/props", self._probe_s)
         except RemoteError:
             return None
         path = props.get("model_path") if isinstance(props, dict) else None

@@ -79,14 +79,13 @@ def stream_events(
     ndjson: bool,
     limits: StreamLimits,
     cancel: CancelFlag | None,
-    headers: Mapping[str, str] | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """POST ``body`` and yield the answer's JSON events; raises RemoteError or Interrupted.
 
     Closing the iterator early (the caller's stop rule was met) abandons the request the same way."""
     pump = _Pump()
     thread = threading.Thread(
-        target=_read, args=(client, path, body, headers, limits, pump), name="infill-remote", daemon=True
+        target=_read, args=(client, path, body, limits, pump), name="infill-remote", daemon=True
     )
     thread.start()
     last_data: float | None = None
@@ -152,7 +151,6 @@ def _read(
     client: httpx.Client,
     path: str,
     body: Mapping[str, Any],
-    headers: Mapping[str, str] | None,
     limits: StreamLimits,
     pump: _Pump,
 ) -> None:
@@ -160,7 +158,7 @@ def _read(
     budget = max(0.05, limits.deadline - time.monotonic())
     timeout = httpx.Timeout(budget + 1.0, connect=min(limits.connect_s, budget + 0.05))
     try:
-        with client.stream("POST", path, json=dict(body), headers=headers, timeout=timeout) as response:
+        with client.stream("POST", path, json=dict(body), timeout=timeout) as response:
             pump.response = response
             if pump.abandoned.is_set():
                 return
@@ -239,10 +237,10 @@ def _excerpt(data: bytes, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def get_json(client: httpx.Client, path: str, timeout_s: float, headers: Mapping[str, str] | None) -> Any:
+def get_json(client: httpx.Client, path: str, timeout_s: float) -> Any:
     """A small GET for probing (``/props``, ``/v1/models``, ``/api/version``); raises RemoteError."""
     try:
-        response = client.get(path, timeout=timeout_s, headers=headers)
+        response = client.get(path, timeout=timeout_s)
     except httpx.HTTPError as error:
         raise RemoteError(describe_transport_error(error)) from None
     if response.status_code >= 400:
