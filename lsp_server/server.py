@@ -7,16 +7,19 @@ import dataclasses
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import FeatureRequestError
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
@@ -27,7 +30,7 @@ from completion.backends import BackendChoice, OpenedBackends, open_backends
 from completion.engine import CompletionEngine, CompletionRequest
 from completion.model import ModelOptions
 from completion.privacy import PrivacyPolicy
-from lsp_server import __version__
+from lsp_server import __version__, transport
 from lsp_server.documents import LspWorkspace, line_of_offset
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STATUS_NOTIFICATION = "infill/status"
 CLIENT_POLL_S = 1.0  # how often the client's process is checked
+ERROR_MESSAGE_QUIET_S = 300.0  # an internal error of one kind is shown once in this long
 
 
 class InfillProtocol(LanguageServerProtocol):
@@ -111,6 +115,35 @@ class InfillServer(LanguageServer):
         self._loaded_choice: BackendChoice | None = None
         self._backends: OpenedBackends | None = None  # what the engine uses now
         self._announced: OpenedBackends | None = None  # ... once its first readiness was reported
+        self._error_shown: dict[tuple[str, str], float] = {}  # when each kind of internal error was shown
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls' stdio server with our reader (``lsp_server.transport``): malformed frames are skipped, and
+        every request is answered once."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(
+                transport.serve(self._stop_event, stdin or sys.stdin.buffer, self.protocol, self.thread_pool)
+            )
+        except BrokenPipeError:
+            log.error("the connection to the client is lost: shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls shows every failed notification handler in a pop-up; one per kind of failure per
+        :data:`ERROR_MESSAGE_QUIET_S` is enough (the log has each one)."""
+        if source is FeatureRequestError:
+            return  # answered in the response
+        kind = (type(error).__name__, getattr(source, "__name__", str(source)))
+        now = time.monotonic()
+        if now - self._error_shown.get(kind, -ERROR_MESSAGE_QUIET_S) < ERROR_MESSAGE_QUIET_S:
+            return
+        self._error_shown[kind] = now
+        self.show_message(types.MessageType.Error, f"infill-ls: internal error: {error} (details in the log)")
 
     # --- documents ----------------------------------------------------------------------------------------------
 
