@@ -165,6 +165,15 @@ class Completion:
     stop_reason: str = ""
 
 
+@dataclass(frozen=True)
+class DocumentRoute:
+    """Where a document's content goes with the models installed now (what the editors' status shows)."""
+
+    target: str  # "local": only the local model sees it; "remote": the remote one may; "none": no model does
+    reason: str  # why it stays local ("matches .env*", "secret detected at line 3 (Private Key)"), else ""
+    text: str  # one line for a status bar
+
+
 @dataclass
 class _Shown:
     """The last suggestion shown for a document, for serving it while the user types into it."""
@@ -216,6 +225,26 @@ class CompletionEngine:
 
     def _models(self) -> list[ModelBackend]:
         return [model for model in (self._model, self._fallback) if model is not None]
+
+    def route(self, path: str | None, text: str) -> DocumentRoute:
+        """Where the document at ``path`` goes: the privacy policy applied to the installed models (scans the
+        text for secrets the first time: call it off the event loop)."""
+        models = self._models()
+        remote = next((model for model in models if _is_remote(model)), None)
+        local = next((model for model in models if not _is_remote(model)), None)
+        if remote is None:
+            return (
+                DocumentRoute("local", "", "local model") if local else DocumentRoute("none", "", "no model")
+            )
+        allowed = self.privacy.route(path, text)
+        if allowed.remote:
+            fallback = ", local fallback" if local is not None else ""
+            return DocumentRoute("remote", "", f"remote: {_describe(remote)}{fallback}")
+        if local is not None:
+            return DocumentRoute("local", allowed.reason, f"local only: {allowed.reason}")
+        return DocumentRoute(
+            "none", allowed.reason, f"local only: {allowed.reason}; no local model, no suggestions"
+        )
 
     def clear_cache(self) -> None:
         with self._cache_lock:

@@ -27,19 +27,20 @@ from pygls.workspace import TextDocument
 
 from completion.backend import BackendState, ModelInfo, ModelLoadError, ModelUnavailable
 from completion.backends import BackendChoice, OpenedBackends, open_backends
-from completion.engine import CompletionEngine, CompletionRequest
+from completion.engine import CompletionEngine, CompletionRequest, DocumentRoute
 from completion.model import ModelOptions
 from completion.privacy import PrivacyPolicy
 from lsp_server import __version__, transport
 from lsp_server.documents import LspWorkspace, line_of_offset
+from lsp_server.methods import MESSAGE_TYPES, STATUS_NOTIFICATION
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-STATUS_NOTIFICATION = "infill/status"
 CLIENT_POLL_S = 1.0  # how often the client's process is checked
 ERROR_MESSAGE_QUIET_S = 300.0  # an internal error of one kind is shown once in this long
+ROUTE_SETTLE_S = 0.5  # the active document's route is looked at again once edits pause this long
 
 
 class InfillProtocol(LanguageServerProtocol):
@@ -47,6 +48,9 @@ class InfillProtocol(LanguageServerProtocol):
     in documents that break lines as LSP does (``lsp_server.documents``)."""
 
     _server: InfillServer
+
+    def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]  # pygls: lru_cache
+        return MESSAGE_TYPES.get(method) or super().get_message_type(method)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
@@ -58,6 +62,8 @@ class InfillProtocol(LanguageServerProtocol):
     def lsp_text_document__did_open(
         self, params: types.DidOpenTextDocumentParams
     ) -> Generator[Any, Any, None]:
+        if not isinstance(params.text_document.language_id, str):  # lsprotocol lets a number through
+            params.text_document.language_id = ""
         yield from super().lsp_text_document__did_open(params)
         self._server._document_opened(params.text_document.uri)
 
@@ -74,6 +80,7 @@ class InfillProtocol(LanguageServerProtocol):
             self._server._apply_change(uri, change)
         self.workspace.get_text_document(uri).version = params.text_document.version
         self._server._notify_listeners("change", uri)
+        self._server.document_edited(uri)
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
@@ -104,6 +111,7 @@ class InfillServer(LanguageServer):
             "message": "starting",
             "model": None,
             "warnings": [],
+            "route": None,
         }
         # Engine requests wait on the model worker and parsing/diagnosis is CPU work: each has its own bounded
         # pool, so neither can starve pygls' pool, which reads stdin (and so $/cancelRequest).
@@ -116,6 +124,9 @@ class InfillServer(LanguageServer):
         self._backends: OpenedBackends | None = None  # what the engine uses now
         self._announced: OpenedBackends | None = None  # ... once its first readiness was reported
         self._error_shown: dict[tuple[str, str], float] = {}  # when each kind of internal error was shown
+        self._active_uri: str | None = None  # the document whose route the status shows
+        self._client_focuses = False  # the client sends textDocument/didFocus (else: the last one touched)
+        self._route_timer: asyncio.TimerHandle | None = None
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio server with our reader (``lsp_server.transport``): malformed frames are skipped, and
@@ -199,6 +210,7 @@ class InfillServer(LanguageServer):
         if syntax is not None:
             self._syntax[uri] = syntax
         self._notify_listeners("open", uri)
+        self.focus(uri, focused=False)
 
     def _apply_change(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
         document = self.workspace.get_text_document(uri)
@@ -221,6 +233,9 @@ class InfillServer(LanguageServer):
         self._syntax.pop(uri, None)
         self.engine.forget(uri)
         self._notify_listeners("close", uri)
+        if uri == self._active_uri:
+            self._active_uri = None
+            self.refresh_route()
 
     def _notify_listeners(self, event: str, uri: str) -> None:
         for listener in list(self.document_listeners):
@@ -341,7 +356,65 @@ class InfillServer(LanguageServer):
     def set_status(
         self, state: str, message: str, model: str | None = None, warnings: tuple[str, ...] = ()
     ) -> None:
+        route = self.status.get("route")
         self.status = {"state": state, "message": message, "model": model, "warnings": list(warnings)}
+        self.status["route"] = route
+        self.protocol.notify(STATUS_NOTIFICATION, self.status)
+        if state in ("ready", "error", "disabled"):
+            self.refresh_route()  # the models changed: so may the route
+
+    # --- the active document's route ------------------------------------------------------------------------
+
+    def focus(self, uri: str, focused: bool = True) -> None:
+        """``uri`` is the document the user is in (didFocus; else the last one opened, edited or completed in,
+        for clients that never send didFocus): the status shows its route."""
+        self._client_focuses = self._client_focuses or focused
+        if focused or not self._client_focuses:
+            changed = uri != self._active_uri
+            self._active_uri = uri
+            if changed:
+                self.refresh_route()
+
+    def document_edited(self, uri: str) -> None:
+        self.focus(uri, focused=False)
+        if uri == self._active_uri:
+            self.refresh_route(ROUTE_SETTLE_S)  # a secret typed or deleted changes it
+
+    def refresh_route(self, delay: float = 0.0) -> None:
+        """Work out the active document's route off the event loop (a first secret scan costs), and send the
+        status again when it changed. ``delay``: after edits, once they pause."""
+        if self._route_timer is not None:
+            self._route_timer.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving (tests of pieces)
+        self._route_timer = loop.call_later(delay, self._start_route, loop)
+
+    def _start_route(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._route_timer = None
+        uri = self._active_uri
+        document = self.text_document(uri) if uri is not None else None
+        if uri is None or document is None:
+            self._route_known(uri, None)
+            return
+        future = self.syntax_pool.submit(self.engine.route, self.document_path(uri), document.source)
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._route_done, uri, done))
+
+    def _route_done(self, uri: str, done: Any) -> None:
+        try:
+            route: DocumentRoute = done.result()
+        except Exception:
+            log.exception("could not work out the route of %s", uri)
+            return
+        self._route_known(
+            uri, {"uri": uri, "target": route.target, "reason": route.reason, "text": route.text}
+        )
+
+    def _route_known(self, uri: str | None, route: dict[str, str] | None) -> None:
+        if uri != self._active_uri or route == self.status.get("route"):
+            return
+        self.status["route"] = route
         self.protocol.notify(STATUS_NOTIFICATION, self.status)
 
     def backend_choice(self) -> BackendChoice:

@@ -53,6 +53,7 @@ class StatusClient(LanguageClient):  # type: ignore[misc]
                     "message": params.message,
                     "model": params.model,
                     "warnings": list(getattr(params, "warnings", None) or []),
+                    "route": route._asdict() if (route := getattr(params, "route", None)) else None,
                 }
             )
             ls.status_changed.set()

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from completion.engine import Completion
+from lsp_server.methods import DID_FOCUS, PROMPT_REQUEST, STATS_REQUEST, DidFocusParams
 
 if TYPE_CHECKING:
     from lsp_server.server import InfillServer
 
-PROMPT_REQUEST = "infill/prompt"
-STATS_REQUEST = "infill/stats"
 _WORD_BEFORE = re.compile(r"[\w$]*\Z")
 
 
@@ -53,14 +52,19 @@ def register(server: InfillServer) -> None:
         )
 
     @server.feature(PROMPT_REQUEST)
-    async def prompt(ls: InfillServer, params: Any) -> dict[str, Any] | None:
+    async def prompt(ls: InfillServer, params: types.TextDocumentPositionParams) -> dict[str, Any] | None:
         """The prompt the engine would send for a position: for debugging and for tests of context building."""
-        uri = params.textDocument.uri
-        request = ls.completion_request(uri, types.Position(params.position.line, params.position.character))
+        request = ls.completion_request(params.text_document.uri, params.position)
         if request is None:
             return None
         built = await ls.run_blocking(ls.engine.build_prompt, request)  # never waits for the model
         return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
+
+    @server.feature(DID_FOCUS)
+    def did_focus(ls: InfillServer, params: DidFocusParams) -> None:
+        """The editor the user is in changed (VS Code: active editor; Neovim: BufEnter)."""
+        if ls.text_document(params.text_document.uri) is not None:
+            ls.focus(params.text_document.uri)
 
     _register_stats(server)
 

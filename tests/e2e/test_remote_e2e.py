@@ -255,3 +255,63 @@ async def test_the_command_line_remote_holds_against_the_editors_defaults(
     async with session as client:
         ready = await client.wait_for_status("ready", "error")
         assert ready["state"] == "ready" and "via openai" in ready["message"], ready
+
+
+async def route_of(client: Any, uri: str, after: int) -> dict[str, Any]:
+    """The route the status shows for ``uri``, from a status sent after index ``after``."""
+
+    def shown() -> dict[str, Any] | None:
+        for status in reversed(client.statuses[after:]):
+            if status.get("route") and status["route"]["uri"] == uri:
+                route: dict[str, Any] = status["route"]
+                return route
+        return None
+
+    await eventually(lambda: shown() is not None)
+    route = shown()
+    assert route is not None
+    return route
+
+
+async def test_the_status_tells_the_active_files_route(
+    workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    (workspace / ".env").write_text("\n".join(ENV_LINES) + "\n")
+    server = fake("openai", model="starcoder2-7b")
+    settings = {**FAST, "backend": "hybrid", "remote": {"url": server.url}}
+    session = lsp_session(
+        "vscode",
+        settings,
+        root=workspace,
+        server_args=["--model", str(workspace / "fake.gguf")],
+        env=SESSION_ENV,
+    )
+    async with session as client:
+        await client.wait_for_status("ready", "error")
+        app = open_document(client, workspace / "app.py", "import os\n")
+        env = open_document(client, workspace / ".env", "\n".join(ENV_LINES) + "\n", "dotenv")
+        keys = open_document(client, workspace / "keys.py", "x = 1\n")
+        mark = len(client.statuses)
+        client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": env}})
+        route = await route_of(client, env, mark)
+        assert route["target"] == "local" and route["text"] == "local only: matches .env", route
+        mark = len(client.statuses)
+        client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": app}})
+        route = await route_of(client, app, mark)
+        assert route["target"] == "remote" and "starcoder2-7b" in route["text"], route
+        # a secret typed into the focused file makes it local-only, and the status says where
+        mark = len(client.statuses)
+        client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": keys}})
+        assert (await route_of(client, keys, mark))["target"] == "remote"
+        mark = len(client.statuses)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=keys, version=2),
+                [types.TextDocumentContentChangeWholeDocument(text=f'x = 1\nGITHUB_TOKEN = "{TOKEN}"\n')],
+            )
+        )
+        await eventually(
+            lambda: any((s.get("route") or {}).get("target") == "local" for s in client.statuses[mark:])
+        )
+        route = await route_of(client, keys, mark)
+        assert route["target"] == "local" and "secret detected at line 2" in route["reason"], route

@@ -13,6 +13,21 @@ export type DisplayState = ServerState | ClientState;
 
 const SERVER_STATES: readonly string[] = ['loading', 'ready', 'error', 'disabled'];
 
+/** Where the active document's content goes: only the local model, the remote one, or no model at all. */
+export type RouteTarget = 'local' | 'remote' | 'none';
+
+const ROUTE_TARGETS: readonly string[] = ['local', 'remote', 'none'];
+
+/** The `route` field of `infill/status`: the document the server takes as active (the last didFocus). */
+export interface Route {
+    readonly uri: string;
+    readonly target: RouteTarget;
+    /** Why it stays local ("matches .env*"); empty when nothing keeps it local. */
+    readonly reason: string;
+    /** One line for people, e.g. "local only: matches .env*" or "remote: qwen2.5-coder via openai". */
+    readonly text: string;
+}
+
 export interface Status {
     readonly state: DisplayState;
     readonly message: string;
@@ -22,6 +37,77 @@ export interface Status {
      * the model works, but worse than it should. Reported while the state stays "ready".
      */
     readonly warnings: readonly string[];
+    /** The active document's route; null when the server sent none (or an older server). */
+    readonly route?: Route | null;
+}
+
+/** The `route` field: null unless it is an object with a URI, a known target and string texts. */
+export function parseRoute(value: unknown): Route | null {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return null;
+    }
+    const record = value as Record<string, unknown>;
+    const { uri, target } = record;
+    if (typeof uri !== 'string' || uri.length === 0 || typeof target !== 'string' || !ROUTE_TARGETS.includes(target)) {
+        return null;
+    }
+    const reason = typeof record.reason === 'string' ? record.reason.trim() : '';
+    const text = typeof record.text === 'string' ? record.text.trim() : '';
+    return { uri, target: target as RouteTarget, reason, text };
+}
+
+function decodedUri(uri: string): string {
+    try {
+        return decodeURIComponent(uri);
+    } catch {
+        return uri;
+    }
+}
+
+/**
+ * Whether two document URIs name the same document. The server may echo a URI unquoted (as pygls stores
+ * it) where VS Code percent-encodes (`%20`, `%3A` in a drive letter), so both are compared decoded.
+ */
+export function sameDocument(a: string, b: string): boolean {
+    return a === b || decodedUri(a) === decodedUri(b);
+}
+
+/** The route when it is the active document's; a route for another document is stale (focus moved on). */
+export function activeRoute(status: Status, activeUri: string | undefined): Route | null {
+    const route = status.route ?? null;
+    if (route === null || activeUri === undefined || !sameDocument(route.uri, activeUri)) {
+        return null;
+    }
+    return route;
+}
+
+/** A short name of the route: "local", "local only" (kept local by the privacy settings), "remote", "none". */
+export function routeLabel(route: Route): string {
+    if (route.target === 'local') {
+        return route.reason.length > 0 ? 'local only' : 'local';
+    }
+    return route.target;
+}
+
+/** The tooltip line about the active file, e.g. "This file: local only: matches .env*". */
+export function routeLine(route: Route): string {
+    const text = route.text.length > 0 ? route.text : routeLabel(route);
+    const reason = route.reason.length > 0 && !text.includes(route.reason) ? ` (${route.reason})` : '';
+    return `This file: ${text}${reason}`;
+}
+
+/** The codicon after "infill" in the status bar: remote, kept local, or no model for this file. */
+export function routeIcon(route: Route | null): string {
+    if (route === null) {
+        return '';
+    }
+    if (route.target === 'remote') {
+        return ' $(cloud)';
+    }
+    if (route.target === 'none') {
+        return ' $(circle-slash)';
+    }
+    return route.reason.length > 0 ? ' $(lock)' : '';
 }
 
 /** The `warnings` field: a list of non-empty strings; a missing or malformed field is no warnings. */
@@ -50,7 +136,13 @@ export function parseStatus(params: unknown): Status | undefined {
     }
     const message = typeof record.message === 'string' ? record.message : '';
     const model = typeof record.model === 'string' ? record.model : null;
-    return { state: state as ServerState, message, model, warnings: parseWarnings(record.warnings) };
+    return {
+        state: state as ServerState,
+        message,
+        model,
+        warnings: parseWarnings(record.warnings),
+        route: parseRoute(record.route),
+    };
 }
 
 export interface ProgressSnapshot {
@@ -173,37 +265,55 @@ export function modelName(model: string): string {
     return name.length > 0 ? name : model;
 }
 
+/** What the status bar knows besides the server's status. */
+export interface StatusContext {
+    /** The URI of the active editor's document (as VS Code writes it), if there is one. */
+    readonly activeUri?: string | undefined;
+    /** VS Code's Restricted Mode: the workspace is not trusted. */
+    readonly restricted?: boolean | undefined;
+}
+
+export const RESTRICTED_LINE =
+    "Restricted Mode: this workspace's own settings for the server command, the model file and where code is " +
+    'sent are ignored; user settings apply.';
+
 /**
  * The status bar's presentation. `completionEnabled` is the client setting, so "disabled" shows at once
- * after the user disables completions even before the server confirms it.
+ * after the user disables completions even before the server confirms it. The active file's route shows
+ * as an icon after the label (a cloud: the remote model may see it; a lock: kept local, with the reason in
+ * the tooltip; a crossed circle: no model completes it) and as a tooltip line.
  */
 export function presentStatus(
     status: Status,
     progress: ProgressSnapshot | undefined,
     completionEnabled: boolean,
+    context: StatusContext = {},
 ): StatusView {
     const model = status.model !== null && status.model.length > 0 ? ` (${modelName(status.model)})` : '';
     const message = statusMessage(status);
     const detail = message.length > 0 ? `: ${message}` : '';
-    const warnings = warningLines(status.warnings);
+    const route = activeRoute(status, context.activeUri);
+    const restricted = context.restricted === true ? `\n${RESTRICTED_LINE}` : '';
+    // Tooltip lines after the summary: the active file's route, Restricted Mode, then the warnings.
+    const extra = `${route !== null ? `\n${routeLine(route)}` : ''}${restricted}${warningLines(status.warnings)}`;
     if (status.state === 'error') {
         return {
             text: `$(error) ${LABEL}`,
-            tooltip: clickLine(`infill-ls error${detail}${model}.`, warnings, 'Click for details.'),
+            tooltip: clickLine(`infill-ls error${detail}${model}.`, extra, 'Click for details.'),
             severity: 'error',
         };
     }
     if (status.state === 'stopped') {
         return {
             text: `$(debug-disconnect) ${LABEL}`,
-            tooltip: `infill-ls is not running${detail}. Click for details.`,
+            tooltip: clickLine(`infill-ls is not running${detail}.`, restricted, 'Click for details.'),
             severity: 'warning',
         };
     }
     if (!completionEnabled || status.state === 'disabled') {
         return {
             text: `$(circle-slash) ${LABEL}`,
-            tooltip: clickLine(`infill completions are disabled${detail}${model}.`, warnings, 'Click to enable or restart.'),
+            tooltip: clickLine(`infill completions are disabled${detail}${model}.`, extra, 'Click to enable or restart.'),
             severity: 'normal',
         };
     }
@@ -216,27 +326,27 @@ export function presentStatus(
         const reason = loadingReason(message, verb, progress);
         return {
             text: `$(loading~spin) ${LABEL}${percentage}`,
-            tooltip: `${verb}${percentage}${progressDetail}${model}${reason}${warnings}`,
+            tooltip: `${verb}${percentage}${progressDetail}${model}${reason}${extra}`,
             severity: 'normal',
         };
     }
     if (status.warnings.length > 0) {
         return {
-            text: `$(warning) ${LABEL}`,
-            tooltip: clickLine(`infill-ls ready with warnings${model}${detail}.`, warnings, 'Click for actions.'),
+            text: `$(warning) ${LABEL}${routeIcon(route)}`,
+            tooltip: clickLine(`infill-ls ready with warnings${model}${detail}.`, extra, 'Click for actions.'),
             severity: 'warning',
         };
     }
     return {
-        text: `$(check) ${LABEL}`,
-        tooltip: `infill-ls ready${model}${detail}. Click for actions.`,
+        text: `$(check) ${LABEL}${routeIcon(route)}`,
+        tooltip: clickLine(`infill-ls ready${model}${detail}.`, extra, 'Click for actions.'),
         severity: 'normal',
     };
 }
 
-/** The summary, the warnings (if any) and the click hint: on one line without warnings. */
-function clickLine(summary: string, warnings: string, hint: string): string {
-    return warnings.length > 0 ? `${summary}${warnings}\n\n${hint}` : `${summary} ${hint}`;
+/** The summary, the extra lines (if any: route, Restricted Mode, warnings) and the click hint. */
+function clickLine(summary: string, extra: string, hint: string): string {
+    return extra.length > 0 ? `${summary}${extra}\n\n${hint}` : `${summary} ${hint}`;
 }
 
 /** Generic load messages ("loading model", "starting") repeat what the tooltip already says. */

@@ -1,0 +1,105 @@
+; Every plain name with its role, and the structure around names: what `syntax.unknown_names` reads to find
+; the names a suggestion uses that nothing defines, and the names a module binds at its top level.
+; (names.scm is the smaller set `syntax.names` reads around the cursor.)
+;
+; Name patterns (matched around single occurrences, so they stay small): @binding (bound in its scope),
+; @binding.global (declared global), @reference and @reference.call (a plain name used, called) and @ignore
+; (an identifier that is not a plain name: a member, a keyword, a module path).
+; Structure patterns: @binding.member in a @scope.class (bound in a class body: seen there, not in the
+; functions it holds); @import with @import.module, @import.name (the imported name), @import.alias and
+; @import.star; @attribute with @attribute.object and @attribute.name; @scope.function / @scope.class with
+; @scope.name and @scope.body; @dynamic (code that makes a module's names at run time).
+
+; --- bindings -----------------------------------------------------------------------------------------------
+
+(assignment left: (identifier) @binding)
+(pattern_list (identifier) @binding)
+(tuple_pattern (identifier) @binding)
+(list_pattern (identifier) @binding)
+(list_splat_pattern (identifier) @binding)
+(dictionary_splat_pattern (identifier) @binding)
+(for_statement left: (identifier) @binding)
+(for_in_clause left: (identifier) @binding)
+(named_expression name: (identifier) @binding)
+(as_pattern_target (identifier) @binding)
+(as_pattern_target (tuple (identifier) @binding))
+(as_pattern_target (list (identifier) @binding))
+(function_definition name: (identifier) @binding)
+(class_definition name: (identifier) @binding)
+(parameters (identifier) @binding)
+(lambda_parameters (identifier) @binding)
+(default_parameter name: (identifier) @binding)
+(typed_parameter (identifier) @binding)
+(typed_default_parameter name: (identifier) @binding)
+(global_statement (identifier) @binding.global)
+(nonlocal_statement (identifier) @binding)
+(type_parameter (type (identifier) @binding))
+(type_parameter (type (constrained_type . (type (identifier) @binding))))
+(type_parameter (type (splat_type (identifier) @binding)))
+(type_alias_statement left: (type (identifier) @binding))
+(type_alias_statement left: (type (generic_type (identifier) @binding)))
+; match/case: a lone name captures, so do `*rest` and `**rest`; `case x as y` binds y.
+(case_pattern (dotted_name . (identifier) @binding .))
+(splat_pattern (identifier) @binding)
+(as_pattern (case_pattern) (identifier) @binding)
+; imports bind their first name (`import a.b`), the alias, or the imported name
+(import_statement name: (dotted_name . (identifier) @binding))
+(aliased_import alias: (identifier) @binding)
+(import_from_statement name: (dotted_name (identifier) @binding))
+
+; --- not plain names ----------------------------------------------------------------------------------------
+
+(attribute attribute: (identifier) @ignore)
+(keyword_argument name: (identifier) @ignore)
+(keyword_pattern . (identifier) @ignore)
+(dotted_name (identifier) . (identifier) @ignore)
+(import_from_statement module_name: (dotted_name (identifier) @ignore))
+(relative_import (dotted_name (identifier) @ignore))
+(aliased_import name: (dotted_name (identifier) @ignore))
+(future_import_statement (dotted_name (identifier) @ignore))
+(ERROR (identifier) @ignore)
+
+; --- uses ---------------------------------------------------------------------------------------------------
+
+(call function: (identifier) @reference.call)
+(identifier) @reference
+
+; --- class bodies -------------------------------------------------------------------------------------------
+
+(class_definition
+  body: (block [
+    (function_definition name: (identifier) @binding.member)
+    (decorated_definition definition: (function_definition name: (identifier) @binding.member))
+    (class_definition name: (identifier) @binding.member)
+    (decorated_definition definition: (class_definition name: (identifier) @binding.member))
+    (expression_statement (assignment left: (identifier) @binding.member))
+  ])) @scope.class
+
+; --- imports ------------------------------------------------------------------------------------------------
+
+(import_statement name: (dotted_name) @import.module) @import
+(import_statement
+  name: (aliased_import name: (dotted_name) @import.module alias: (identifier) @import.alias)) @import
+(import_from_statement
+  module_name: (_) @import.module
+  name: (dotted_name (identifier) @import.name)) @import
+(import_from_statement
+  module_name: (_) @import.module
+  name: (aliased_import name: (dotted_name (identifier) @import.name) alias: (identifier) @import.alias)) @import
+(import_from_statement module_name: (_) @import.module (wildcard_import) @import.star) @import
+
+; --- attribute chains (`os.path.join`: an object and its member) -------------------------------------------
+
+(attribute object: (_) @attribute.object attribute: (identifier) @attribute.name) @attribute
+
+; --- scopes -------------------------------------------------------------------------------------------------
+
+(function_definition name: (identifier) @scope.name body: (_) @scope.body) @scope.function
+(lambda body: (_) @scope.body) @scope.function
+(class_definition name: (identifier) @scope.name body: (_) @scope.body) @scope.class
+
+; --- names made at run time ---------------------------------------------------------------------------------
+
+(function_definition name: (identifier) @dynamic (#eq? @dynamic "__getattr__"))
+(call function: (identifier) @dynamic (#any-of? @dynamic "globals" "vars" "exec"))
+(call function: (attribute attribute: (identifier) @dynamic) (#any-of? @dynamic "_convert_" "_convert"))
