@@ -174,6 +174,25 @@ class DocumentRoute:
     text: str  # one line for a status bar
 
 
+def document_route(
+    privacy: PrivacyPolicy, path: str | None, text: str, remote: str | None, has_local: bool
+) -> DocumentRoute:
+    """The privacy policy applied to a document, given the remote model (described) and whether a local one
+    runs: the one wording of a route, for the status and for ``doctor FILE``."""
+    if remote is None:
+        return (
+            DocumentRoute("local", "", "local model") if has_local else DocumentRoute("none", "", "no model")
+        )
+    allowed = privacy.route(path, text)
+    if allowed.remote:
+        return DocumentRoute("remote", "", f"remote: {remote}" + (", local fallback" if has_local else ""))
+    if has_local:
+        return DocumentRoute("local", allowed.reason, f"local only: {allowed.reason}")
+    return DocumentRoute(
+        "none", allowed.reason, f"local only: {allowed.reason}; no local model, no suggestions"
+    )
+
+
 @dataclass
 class _Shown:
     """The last suggestion shown for a document, for serving it while the user types into it."""
@@ -227,24 +246,12 @@ class CompletionEngine:
         return [model for model in (self._model, self._fallback) if model is not None]
 
     def route(self, path: str | None, text: str) -> DocumentRoute:
-        """Where the document at ``path`` goes: the privacy policy applied to the installed models (scans the
-        text for secrets the first time: call it off the event loop)."""
+        """Where the document at ``path`` goes with the models installed now (scans the text for secrets the
+        first time: call it off the event loop)."""
         models = self._models()
         remote = next((model for model in models if _is_remote(model)), None)
-        local = next((model for model in models if not _is_remote(model)), None)
-        if remote is None:
-            return (
-                DocumentRoute("local", "", "local model") if local else DocumentRoute("none", "", "no model")
-            )
-        allowed = self.privacy.route(path, text)
-        if allowed.remote:
-            fallback = ", local fallback" if local is not None else ""
-            return DocumentRoute("remote", "", f"remote: {_describe(remote)}{fallback}")
-        if local is not None:
-            return DocumentRoute("local", allowed.reason, f"local only: {allowed.reason}")
-        return DocumentRoute(
-            "none", allowed.reason, f"local only: {allowed.reason}; no local model, no suggestions"
-        )
+        has_local = any(not _is_remote(model) for model in models)
+        return document_route(self.privacy, path, text, _describe(remote) if remote else None, has_local)
 
     def clear_cache(self) -> None:
         with self._cache_lock:

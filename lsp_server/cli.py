@@ -8,12 +8,13 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from completion.backend import ModelLoadError, ModelUnavailable
 from completion.backends import BackendChoice, open_backends
-from completion.engine import CompletionEngine, CompletionRequest
+from completion.engine import CompletionEngine, CompletionRequest, document_route
 from completion.model import ModelOptions, llama_cpp_problem
 from completion.privacy import PrivacyPolicy
 from completion.remote.backend import RemoteBackend, describe_choices
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--language", help="language id (default: from the file extension)")
     complete.add_argument("--json", action="store_true", help="print the result with timing and token counts")
     complete.add_argument("--show-prompt", action="store_true", help="print the prompt too (to stderr)")
-    commands.add_parser("doctor", help="report the model, grammars and problems")
+    doctor = commands.add_parser("doctor", help="report the model, grammars and problems")
+    doctor.add_argument("files", nargs="*", help="also say where each file's content may go, and why")
     fix = commands.add_parser("fix", help="print verified syntax fixes as a unified diff")
     fix.add_argument("file")
     fix.add_argument("--write", action="store_true", help="apply the fixes to the file")
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "complete":
         return run_complete(args, settings)
     if args.command == "doctor":
-        return run_doctor(settings)
+        return run_doctor(settings, args.files)
     if args.command == "fix":
         from lsp_server.fix_command import run_fix
 
@@ -192,7 +194,7 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result is not None else 3
 
 
-def run_doctor(settings: Settings) -> int:
+def run_doctor(settings: Settings, files: Sequence[str] = ()) -> int:
     from completion.llama_build import llama_cpp_version
 
     problems: list[str] = []
@@ -219,6 +221,7 @@ def run_doctor(settings: Settings) -> int:
         if grammar_error is not None:
             problems.append(f"grammar {name}: {grammar_error}")
     print(f"languages: {len(LANGUAGES)} supported; others complete without syntax checks")
+    problems += _doctor_routes(settings, files)
     if problems:
         print("problems:")
         for problem in problems:
@@ -252,6 +255,25 @@ def _doctor_remote(settings: Settings) -> list[str]:
             problems.append(f"remote: a 1-token request failed: {error}")
     finally:
         opened.close()
+    return problems
+
+
+def _doctor_routes(settings: Settings, files: Sequence[str]) -> list[str]:
+    """Each file's route under these settings: which model may see it, and why it stays local."""
+    if not files:
+        return []
+    print(f"routes (infill.backend = {settings.backend}):")
+    remote = settings.remote.url or "(infill.remote.url not set)" if settings.backend != "local" else None
+    policy = PrivacyPolicy(settings.privacy)
+    problems = []
+    for name in files:
+        try:
+            text = read_source(name)
+        except (OSError, ValueError) as error:
+            problems.append(f"{name}: {error}")
+            continue
+        route = document_route(policy, name, text, remote, has_local=settings.backend != "remote")
+        print(f"  {name}: {route.target} - {route.text}")
     return problems
 
 

@@ -78,3 +78,18 @@ def test_complete_and_fix_with_openai_api_and_model(
     assert fixed.returncode == 0, fixed.stderr
     assert "+def f(a, b):" in fixed.stdout
     assert len(server.posts("/v1/completions")) > asked  # model-written fix candidates came from the remote
+
+
+def test_doctor_explains_where_each_file_goes(tmp_path: Path, fake_server: Callable[..., FakeServer]) -> None:
+    server = fake_server("openai", model="starcoder2-7b")
+    env, keys, app = tmp_path / ".env", tmp_path / "keys.py", tmp_path / "app.py"
+    env.write_text("DEBUG=1\n")
+    keys.write_text('x = 1\nGITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"\n')
+    app.write_text("import os\n")
+    result = infill_ls(
+        "--remote", server.url, "--remote-api", "openai", "doctor", str(env), str(keys), str(app)
+    )
+    out = result.stdout
+    assert f"  {env}: none - local only: matches .env; no local model, no suggestions" in out, out
+    assert f"  {keys}: none - local only: secret detected at line 2 (GitHub Token)" in out, out
+    assert f"  {app}: remote - remote: {server.url}" in out, out

@@ -5,6 +5,7 @@ export const Commands = {
     restart: 'infill.restart',
     showLog: 'infill.showLog',
     showStatus: 'infill.showStatus',
+    doctor: 'infill.doctor',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -4,6 +4,9 @@
  * 2. `infill.server.python`, then the Python extension's interpreter, each running `-m lsp_server`
  *    (the glue checks the module is importable before using one);
  * 3. `infill-ls` found on PATH.
+ * In an untrusted workspace (Restricted Mode) the Python extension's interpreter is skipped: it may be the
+ * workspace's own `.venv`, that is, code the workspace brings. (`infill.server.*` are restricted settings:
+ * VS Code then reads them from the user's settings only.)
  * Pure logic: filesystem checks are passed in, so the order is testable without VS Code.
  */
 import * as path from 'node:path';
@@ -30,6 +33,8 @@ export interface CommandInputs {
     readonly pythonExtensionInterpreter?: readonly string[] | undefined;
     /** Absolute path of `infill-ls` on PATH, if any. */
     readonly executableOnPath?: string | undefined;
+    /** False in Restricted Mode: no interpreter chosen by (or inside) the workspace. Default true. */
+    readonly workspaceTrusted?: boolean | undefined;
 }
 
 export interface ExpansionContext {
@@ -82,7 +87,7 @@ export function commandCandidates(inputs: CommandInputs, context: ExpansionConte
             candidates.push(fromSetting);
         }
     }
-    if (inputs.pythonExtensionInterpreter !== undefined) {
+    if (inputs.pythonExtensionInterpreter !== undefined && inputs.workspaceTrusted !== false) {
         const fromExtension = moduleCommand(inputs.pythonExtensionInterpreter, 'python-extension');
         if (fromExtension !== undefined && !candidates.some((c) => c.command === fromExtension.command)) {
             candidates.push(fromExtension);
@@ -140,6 +145,11 @@ export interface ExecutableData {
  * How the extension launches the server. Deliberately no `transport`: with `TransportKind.stdio`
  * vscode-languageclient appends `--stdio` to the arguments, which infill-ls does not take; without one it
  * speaks LSP over plain stdin/stdout all the same.
+ *
+ * The working directory is the workspace folder, and `python -m` would put it first on `sys.path`: a
+ * workspace with a `syntax/`, `completion/` or `lsp_server/` of its own would have its code run in place of
+ * the server's (and a malicious one, in any workspace). `PYTHONSAFEPATH=1` (Python 3.11+, which the server
+ * needs) keeps it off.
  */
 export function serverExecutable(
     candidate: { command: string; args: readonly string[] },
@@ -149,8 +159,20 @@ export function serverExecutable(
     return {
         command: candidate.command,
         args: [...candidate.args],
-        options: { cwd, env: { ...env, PYTHONUNBUFFERED: '1' } },
+        options: { cwd, env: { ...env, PYTHONUNBUFFERED: '1', PYTHONSAFEPATH: '1' } },
     };
+}
+
+/**
+ * `infill-ls doctor` with the editor's settings (written to `settingsFile`), started the way the server
+ * is: the server's argv, then `--settings FILE doctor` (global options come before the subcommand, so
+ * this holds for `infill-ls`, `python -m lsp_server` and a custom `infill.server.command` alike).
+ */
+export function doctorCommand(
+    candidate: { command: string; args: readonly string[] },
+    settingsFile: string,
+): { command: string; args: string[] } {
+    return { command: candidate.command, args: [...candidate.args, '--settings', settingsFile, 'doctor'] };
 }
 
 /** The argv of a Python check that exits 0 only if `lsp_server` is importable by that interpreter. */
@@ -171,9 +193,15 @@ export function describeCommand(candidate: { command: string; args: readonly str
 }
 
 /** What to tell the user when no candidate can start. */
-export function noServerMessage(): string {
-    return (
+export function noServerMessage(workspaceTrusted = true): string {
+    const base =
         'infill-ls: no server found. Install infill-ls into a Python environment (`pip install <infill-ls checkout>`) ' +
-        'and select that interpreter, or set `infill.server.python` or `infill.server.command`.'
+        'and select that interpreter, or set `infill.server.python` or `infill.server.command`.';
+    if (workspaceTrusted) {
+        return base;
+    }
+    return (
+        `${base} This workspace is not trusted (Restricted Mode): the Python extension's interpreter is not used ` +
+        'and `infill.server.*` are read from your user settings only; set them there, or trust the workspace.'
     );
 }
