@@ -407,14 +407,17 @@ class WorkspaceIndex:
                 self._crawl_roots.append(path)
                 self._queue.notify_all()
 
-    def set_open_document(self, path: str, text: str) -> None:
-        """The editor's text of ``path``: it replaces the disk version until closed."""
+    def set_open_document(self, path: str, text: str, edited_lines: tuple[int, int] | None = None) -> None:
+        """The editor's text of ``path``: it replaces the disk version until closed. ``edited_lines``: the
+        lines the change touched, when the editor said (else they are found by comparing the texts)."""
         path = os.path.abspath(path)
         with self._lock:
             previous = self._open.get(path)
             self._open[path] = text
             self._source_cache.pop(path, None)
-            if previous is not None and previous != text:
+            if edited_lines is not None:
+                self._note_edited_lines(path, *edited_lines)
+            elif previous is not None and previous != text:
                 self._note_edit(path, previous, text)
         if previous != text and spec_for(path=path) is not None:
             self._schedule(path, "change", _OPEN_DOCUMENT_DEBOUNCE_S, _OPEN_DOCUMENT_MAX_DELAY_S)
@@ -626,6 +629,9 @@ class WorkspaceIndex:
             if text is None:
                 self._remove(path)
                 return
+        if len(text) > self.options.max_file_bytes:  # an open document as large as that is not indexed either
+            self._remove(path)
+            return
         definitions, imports = _outline(text, spec.name)
         with self._lock:
             if path not in self._files and len(self._files) >= self.options.max_files:
@@ -674,8 +680,9 @@ class WorkspaceIndex:
         """Remember which lines of ``path`` were just edited (common prefix/suffix of the two texts)."""
         start = _common_prefix(before, after)
         end = _common_prefix(before[start:][::-1], after[start:][::-1])
-        first = after.count("\n", 0, start)
-        last = after.count("\n", 0, len(after) - end)
+        self._note_edited_lines(path, after.count("\n", 0, start), after.count("\n", 0, len(after) - end))
+
+    def _note_edited_lines(self, path: str, first: int, last: int) -> None:
         self._recent[path] = (first, last, time.monotonic())
         self._recent.move_to_end(path)
         while len(self._recent) > _RECENT_FILES:

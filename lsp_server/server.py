@@ -31,7 +31,7 @@ from completion.engine import CompletionEngine, CompletionRequest, DocumentRoute
 from completion.model import ModelOptions
 from completion.privacy import PrivacyPolicy
 from lsp_server import __version__, transport
-from lsp_server.documents import LspWorkspace, line_of_offset
+from lsp_server.documents import DocumentEvent, LspWorkspace, line_of_offset
 from lsp_server.methods import MESSAGE_TYPES, STATUS_NOTIFICATION
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -55,7 +55,11 @@ class InfillProtocol(LanguageServerProtocol):
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
         result = yield from super().lsp_initialize(params)
-        self._workspace.__class__ = LspWorkspace  # pygls builds its Workspace itself; documents come later
+        workspace = self._workspace
+        assert workspace is not None  # made by pygls' initialize
+        workspace.__class__ = LspWorkspace  # pygls builds its Workspace itself; documents come later
+        assert isinstance(workspace, LspWorkspace)
+        workspace.use_lsp_positions()
         return result
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
@@ -76,10 +80,12 @@ class InfillProtocol(LanguageServerProtocol):
             # pygls would read the path from disk (a FIFO or /dev/stdin hangs it, /dev/zero fills memory)
             log.warning("didChange for %s, which is not open: ignored", uri)
             return
-        for change in params.content_changes:
-            self._server._apply_change(uri, change)
+        lines: tuple[int, int] | None = None
+        for number, change in enumerate(params.content_changes):
+            edited = self._server._apply_change(uri, change)
+            lines = _union(lines, edited) if number else edited
         self.workspace.get_text_document(uri).version = params.text_document.version
-        self._server._notify_listeners("change", uri)
+        self._server._notify_listeners(DocumentEvent("change", uri, lines))
         self._server.document_edited(uri)
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
@@ -104,7 +110,7 @@ class InfillServer(LanguageServer):
         self.default_settings = default_settings or Settings()
         self.settings = self.default_settings
         self.engine = CompletionEngine(self.settings.completion)
-        self.document_listeners: list[Callable[[str, str], None]] = []
+        self.document_listeners: list[Callable[[DocumentEvent], None]] = []
         self.settings_listeners: list[Callable[[], None]] = []
         self.status: dict[str, Any] = {
             "state": "loading",
@@ -209,40 +215,48 @@ class InfillServer(LanguageServer):
             syntax = None
         if syntax is not None:
             self._syntax[uri] = syntax
-        self._notify_listeners("open", uri)
+        self._notify_listeners(DocumentEvent("open", uri))
         self.focus(uri, focused=False)
 
-    def _apply_change(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
+    def _apply_change(self, uri: str, change: types.TextDocumentContentChangeEvent) -> tuple[int, int] | None:
+        """Apply one change to pygls' text and the tree; the lines it touched in the new text (None: all)."""
         document = self.workspace.get_text_document(uri)
         syntax = self._syntax.get(uri)
-        if syntax is None or not isinstance(change, types.TextDocumentContentChangePartial):
+        if not isinstance(change, types.TextDocumentContentChangePartial):
             document.apply_change(change)
             if syntax is not None:
                 syntax.replace_all(document.source)
-            return
+            return None
         start = document.offset_at_position(change.range.start)
         end = document.offset_at_position(change.range.end)
         document.apply_change(change)
+        text = document.source
+        first = change.range.start.line  # LSP's line numbers are the server's (lsp_server.documents)
+        breaks = change.text.count("\n") + change.text.count("\r") - change.text.count("\r\n")
+        edited = (first, first + breaks)
+        if syntax is None:
+            return edited
         try:
             syntax.edit(start, end, change.text)
         except Exception:  # keep going on a bad range: reparse from the text pygls holds
             log.exception("incremental edit failed for %s; reparsing", uri)
-            syntax.replace_all(document.source)
+            syntax.replace_all(text)
+        return edited
 
     def _document_closed(self, uri: str) -> None:
         self._syntax.pop(uri, None)
         self.engine.forget(uri)
-        self._notify_listeners("close", uri)
+        self._notify_listeners(DocumentEvent("close", uri))
         if uri == self._active_uri:
             self._active_uri = None
             self.refresh_route()
 
-    def _notify_listeners(self, event: str, uri: str) -> None:
+    def _notify_listeners(self, event: DocumentEvent) -> None:
         for listener in list(self.document_listeners):
             try:
-                listener(event, uri)
+                listener(event)
             except Exception:
-                log.exception("document listener failed on %s %s", event, uri)
+                log.exception("document listener failed on %s", event)
 
     # --- work off the event loop --------------------------------------------------------------------------------
 
@@ -650,6 +664,12 @@ _COMMAND_LINE_SETTINGS = (
     ("remote", "api"),
     ("remote", "model"),
 )
+
+
+def _union(first: tuple[int, int] | None, second: tuple[int, int] | None) -> tuple[int, int] | None:
+    if first is None or second is None:
+        return None
+    return min(first[0], second[0]), max(first[1], second[1])
 
 
 def _setting(settings: Settings, group: str | None, name: str) -> Any:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol, overload, runtime_checkable
 
-from tree_sitter import Node, Parser, Query, QueryCursor, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
+from syntax.document import encode, parse
 from syntax.languages import grammar, query, spec_by_name
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "keywords",
     "one_edit_away",
     "parse_text",
-    "thread_parser",
 ]
 
 MAX_DIAGNOSTICS = 100
@@ -172,25 +171,6 @@ class ParsedText:
         return byte if starts is None else bisect_right(starts, byte) - 1
 
 
-def encode(text: str) -> bytes:
-    """UTF-8 bytes as tree-sitter sees them (lone surrogates kept, never an error)."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-_thread_state = threading.local()
-
-
-def thread_parser(language: str) -> Parser:
-    """This thread's parser for a language (a tree-sitter Parser must not be shared between threads)."""
-    parsers: dict[str, Parser] | None = getattr(_thread_state, "parsers", None)
-    if parsers is None:
-        parsers = _thread_state.parsers = {}
-    parser = parsers.get(language)
-    if parser is None:
-        parser = parsers[language] = Parser(grammar(language))
-    return parser
-
-
 def parse_text(text: str, language: str) -> ParsedText:
     """Parse ``text`` as ``language`` (a canonical name such as "python"); raises UnsupportedLanguageError."""
     try:
@@ -198,7 +178,7 @@ def parse_text(text: str, language: str) -> ParsedText:
     except KeyError:
         raise UnsupportedLanguageError(f"unsupported language {language!r}") from None
     data = encode(text)
-    tree = thread_parser(language).parse(data)
+    tree = parse(language, data)
     return ParsedText(text, language, tree, data)
 
 

@@ -18,9 +18,11 @@ from tree_sitter import Node, Parser, Point, Tree
 
 from syntax.languages import grammar, spec_by_name, spec_for
 
-__all__ = ["SyntaxDocument", "encode"]
+__all__ = ["SyntaxDocument", "encode", "parse", "thread_parser"]
 
 _CHUNK = 2048
+_YIELDING_PARSE_BYTES = 256 * 1024  # above this a parse lets other threads run while it works
+_READ_CHUNK = 64 * 1024
 _ENCODING = "utf-8"
 _ERRORS = "surrogatepass"
 
@@ -123,7 +125,7 @@ class _TextSnapshot:
 _thread_state = threading.local()
 
 
-def _thread_parser(language: str) -> Parser:
+def thread_parser(language: str) -> Parser:
     """A parser for the calling thread: tree-sitter parsers must not be shared between threads."""
     parsers: dict[str, Parser] | None = getattr(_thread_state, "parsers", None)
     if parsers is None:
@@ -134,6 +136,34 @@ def _thread_parser(language: str) -> Parser:
         parser = Parser(grammar(language))
         parsers[language] = parser
     return parser
+
+
+def parse(language: str, data: bytes, old_tree: Tree | None = None) -> Tree:
+    """``data`` parsed with this thread's parser (incrementally from ``old_tree``, edited to match).
+
+    tree-sitter holds the GIL while it parses bytes: a 1 MB line took the event loop away for 0.6 s. Large
+    inputs are read through a callback with a progress callback, which hands the GIL over every few
+    milliseconds, at about 1.5 times the cost of the parse."""
+    parser = thread_parser(language)
+    if len(data) < _YIELDING_PARSE_BYTES:
+        tree = parser.parse(data, old_tree) if old_tree is not None else parser.parse(data)
+    else:
+        view = memoryview(data)
+
+        def read(offset: int, _point: Point) -> bytes:
+            return bytes(view[offset : offset + _READ_CHUNK])
+
+        if old_tree is not None:
+            tree = parser.parse(read, old_tree, progress_callback=_keep_going)
+        else:
+            tree = parser.parse(read, progress_callback=_keep_going)
+    if tree is None:  # only on a cancellation, which we never ask for
+        raise RuntimeError(f"tree-sitter failed to parse a {language} document")
+    return tree
+
+
+def _keep_going(*_state: object) -> bool:
+    return False  # "do not cancel"; being called at all is what lets other threads run
 
 
 class SyntaxDocument:
@@ -147,10 +177,12 @@ class SyntaxDocument:
         spec_by_name(language)  # KeyError for a name that is not canonical
         self.language = language
         self._edit_lock = threading.Lock()
-        self._parser = Parser(grammar(language))
-        snapshot = _TextSnapshot.of(text)
-        # (text snapshot, tree, stale): a stale tree is a private copy carrying edits not yet reparsed.
-        self._state: tuple[_TextSnapshot, Tree, bool] = (snapshot, self._parse(snapshot.data, None), False)
+        # (text snapshot, tree, stale): a stale tree is a private copy carrying edits not yet reparsed; None
+        # until a large text is first parsed (by whoever needs its tree first: never the event loop).
+        self._state: tuple[_TextSnapshot, Tree | None, bool] = _fresh(text, language)
+        self._parsing: Tree | None = None  # a stale tree being reparsed: edits meanwhile copy it
+        self._edits_while_parsing: list[tuple[int, int, str]] | None = None  # ... and are recorded here
+        self._parse_lock = threading.Lock()  # one reparse at a time; whoever else needs the tree waits for it
         self.version = 0
 
     @classmethod
@@ -181,21 +213,36 @@ class SyntaxDocument:
     def tree(self) -> Tree:
         """The tree of the current text. Edits are reparsed here, lazily, so a burst of keystrokes costs one
         incremental parse (on multi-megabyte files a parse costs far more than recording an edit)."""
-        snapshot, tree, stale = self._state
-        if not stale:
-            return tree
-        with self._edit_lock:
-            snapshot, tree, stale = self._state
-            if stale:
-                tree = self._parse(snapshot.data, tree)
-                self._state = (snapshot, tree, False)
-            return tree
+        return self._reparsed()[1]
 
-    def _parse(self, data: bytes, old_tree: Tree | None) -> Tree:
-        tree = self._parser.parse(data, old_tree) if old_tree is not None else self._parser.parse(data)
-        if tree is None:  # only happens on timeout/cancellation, which we never set
-            raise RuntimeError(f"tree-sitter failed to parse a {self.language} document")
-        return tree
+    def _reparsed(self) -> tuple[_TextSnapshot, Tree, int]:
+        """The text and its tree, reparsing pending edits outside the edit lock: a 1 MB reparse takes half a
+        second, and the edits arriving meanwhile (on the event loop) must not wait for it. They are carried
+        over onto the new tree, so the next reparse starts from it."""
+        with self._parse_lock:
+            with self._edit_lock:
+                snapshot, tree, stale = self._state
+                version = self.version
+                if not stale and tree is not None:
+                    return snapshot, tree, version
+                self._parsing, self._edits_while_parsing = tree, []
+            try:
+                parsed = parse(self.language, snapshot.data, tree)
+            except BaseException:
+                with self._edit_lock:
+                    self._parsing = self._edits_while_parsing = None
+                raise
+            with self._edit_lock:
+                edits, self._parsing, self._edits_while_parsing = self._edits_while_parsing or [], None, None
+                if not edits:
+                    self._state = (snapshot, parsed, False)
+                else:  # replay them on the new tree, so the next reparse starts from it
+                    replayed: tuple[_TextSnapshot, Tree | None] = (snapshot, parsed.copy())
+                    for start, end, new_text in edits:
+                        replayed = _edited(replayed[0], replayed[1], start, end, new_text, in_place=True)
+                    if replayed[0].text == self._state[0].text:
+                        self._state = (self._state[0], replayed[1], True)
+            return snapshot, parsed, version
 
     # --- edits -------------------------------------------------------------------------------------------
 
@@ -204,26 +251,28 @@ class SyntaxDocument:
         on the next ``tree`` access."""
         with self._edit_lock:
             snapshot, tree, stale = self._state
-            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=stale)
+            in_place = stale and tree is not self._parsing
+            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=in_place)
+            if self._edits_while_parsing is not None:
+                self._edits_while_parsing.append((start, end, new_text))
             self._state = (new_snapshot, edited, True)
             self.version += 1
 
     def replace_all(self, text: str) -> None:
         """Replace the whole text (a full-sync change): a fresh parse, no incremental reuse."""
+        state = _fresh(text, self.language)
         with self._edit_lock:
-            snapshot = _TextSnapshot.of(text)
-            self._state = (snapshot, self._parse(snapshot.data, None), False)
+            self._state = state
             self.version += 1
 
     def with_insertion(self, start: int, end: int, new_text: str) -> Tree:
         """The tree of the text with ``[start, end)`` replaced, parsed incrementally; self is unchanged."""
+        if self._state[1] is None:
+            self._reparsed()
         with self._edit_lock:  # a stale tree may be edited in place by edit(); copy it under the lock
             snapshot, tree, _ = self._state
             new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=False)
-        result = _thread_parser(self.language).parse(new_snapshot.data, edited)
-        if result is None:
-            raise RuntimeError(f"tree-sitter failed to parse a {self.language} document")
-        return result
+        return parse(self.language, new_snapshot.data, edited)
 
     def snapshot(self, parse: bool = True) -> SyntaxDocument:
         """An independent document with the current text and tree, sharing both: cheap.
@@ -232,21 +281,24 @@ class SyntaxDocument:
         arriving meanwhile cannot mix two versions. It keeps this document's ``version``. With
         ``parse=False`` pending edits are not reparsed here (the snapshot reparses a copy if it needs to),
         for callers that may not need a tree at all."""
+        if parse:
+            snapshot, tree, version = self._reparsed()
+            return self._derived(snapshot, tree, False, version)
         with self._edit_lock:
-            snapshot, tree, stale = self._state
-            if stale and parse:
-                tree = self._parse(snapshot.data, tree)
-                self._state = (snapshot, tree, False)
-                stale = False
-            elif stale:
-                tree = tree.copy()  # the stale tree is edited in place by later edits: never share it
-            return self._derived(snapshot, tree, stale, self.version)
+            snapshot, current, stale = self._state
+            if stale and current is not None:
+                current = current.copy()  # the stale tree is edited in place by later edits: never share it
+            return self._derived(snapshot, current, stale, self.version)
 
-    def _derived(self, snapshot: _TextSnapshot, tree: Tree, stale: bool, version: int) -> SyntaxDocument:
+    def _derived(
+        self, snapshot: _TextSnapshot, tree: Tree | None, stale: bool, version: int
+    ) -> SyntaxDocument:
         derived = SyntaxDocument.__new__(SyntaxDocument)
         derived.language = self.language
         derived._edit_lock = threading.Lock()
-        derived._parser = Parser(grammar(self.language))
+        derived._parsing = None
+        derived._edits_while_parsing = None
+        derived._parse_lock = threading.Lock()
         derived._state = (snapshot, tree, stale)
         derived.version = version
         return derived
@@ -296,9 +348,17 @@ def _decode_lenient(data: bytes) -> str:
         return data.decode(_ENCODING, "replace")
 
 
+def _fresh(text: str, language: str) -> tuple[_TextSnapshot, Tree | None, bool]:
+    """The state of a new text: parsed now when small, at first use when large."""
+    snapshot = _TextSnapshot.of(text)
+    if len(snapshot.data) >= _YIELDING_PARSE_BYTES:
+        return snapshot, None, True
+    return snapshot, parse(language, snapshot.data), False
+
+
 def _edited(
-    snapshot: _TextSnapshot, tree: Tree, start: int, end: int, new_text: str, *, in_place: bool
-) -> tuple[_TextSnapshot, Tree]:
+    snapshot: _TextSnapshot, tree: Tree | None, start: int, end: int, new_text: str, *, in_place: bool
+) -> tuple[_TextSnapshot, Tree | None]:
     """The new text snapshot and ``tree`` (or a copy of it) with the edit applied, ready for a reparse.
 
     A tree that was handed out is never edited in place: another thread may be reading it."""
@@ -322,13 +382,10 @@ def _edited(
         snapshot.data[:start_byte] + inserted + snapshot.data[old_end_byte:],
         start,
     )
+    if tree is None:
+        return new_snapshot, None
     edited = tree if in_place else tree.copy()
     edited.edit(
-        start_byte=start_byte,
-        old_end_byte=old_end_byte,
-        new_end_byte=start_byte + len(inserted),
-        start_point=start_point,
-        old_end_point=old_end_point,
-        new_end_point=new_end_point,
+        start_byte, old_end_byte, start_byte + len(inserted), start_point, old_end_point, new_end_point
     )
     return new_snapshot, edited

@@ -31,13 +31,12 @@ from syntax.diagnostics import (
     as_parsed,
     diagnose,
     diagnose_ranges,
-    encode,
     error_spans,
     keywords,
     one_edit_away,
     parse_text,
-    thread_parser,
 )
+from syntax.document import encode, parse
 from syntax.languages import query
 
 __all__ = [
@@ -190,7 +189,7 @@ def _reparse(parsed: ParsedText, edit: TextEdit) -> tuple[ParsedText, Tree]:
         old_end_point=_point(parsed.data, old_end_byte),
         new_end_point=_point(new_data, new_end_byte),
     )
-    new_tree = thread_parser(parsed.language).parse(new_data, old_tree)
+    new_tree = parse(parsed.language, new_data, old_tree)
     return ParsedText(new_text, parsed.language, new_tree, new_data), old_tree
 
 

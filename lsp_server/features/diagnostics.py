@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from lsp_server.documents import DocumentEvent
 from syntax.diagnostics import ParsedText, SyntaxDiagnostic, diagnose
 from syntax.fixes import CandidateGenerator, Fix, propose_fixes
 
@@ -39,21 +40,25 @@ class DiagnosticsFeature:
         self.server = server
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.latest: dict[str, _Published] = {}
-        self.previous_text: dict[str, str] = {}
+        self.open: set[str] = set()
         self.edited_line: dict[str, int] = {}
 
     # --- state shared by push, pull and code actions ------
 
-    def snapshot(self, uri: str) -> ParsedText | None:
-        """Text and tree read together on the event loop (edits happen there), safe to use in a worker."""
+    async def snapshot(self, uri: str) -> ParsedText | None:
+        """Text and tree read together, safe to use in a worker; pending edits are reparsed there, never on
+        the event loop (a 1 MB line takes half a second)."""
         document = self.server.syntax_document(uri)
         if document is None:
             return None
-        return ParsedText(document.text, document.language, document.tree, document.source)
+        parsed = await self.server.run_blocking(document.snapshot)
+        return ParsedText(parsed.text, parsed.language, parsed.tree, parsed.source)
 
     async def diagnostics(self, uri: str) -> tuple[ParsedText, list[SyntaxDiagnostic]] | None:
-        parsed = self.snapshot(uri)
-        if parsed is None or not self.server.settings.diagnostics.enabled:
+        if not self.server.settings.diagnostics.enabled:
+            return None
+        parsed = await self.snapshot(uri)
+        if parsed is None:
             return None
         cached = self.latest.get(uri)
         if cached is not None and cached.text == parsed.text:
@@ -79,20 +84,22 @@ class DiagnosticsFeature:
 
     # --- push ------
 
-    def on_document(self, event: str, uri: str) -> None:
-        if event == "close":
+    def on_document(self, event: DocumentEvent) -> None:
+        uri = event.uri
+        if event.kind == "close":
             self._cancel(uri)
-            for table in (self.latest, self.previous_text, self.edited_line):
-                table.pop(uri, None)
+            self.open.discard(uri)
+            self.latest.pop(uri, None)
+            self.edited_line.pop(uri, None)
             if not self.pulls():
                 self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
             return
-        text = self.server.document_text(uri)
-        if text is not None:
-            if event == "change" and uri in self.previous_text:
-                self.edited_line[uri] = _edited_line(self.previous_text[uri], text)
-            self.previous_text[uri] = text
-        self.schedule(uri, immediate=event in ("open", "save"))
+        self.open.add(uri)
+        if event.lines is not None:
+            self.edited_line[uri] = event.lines[0]
+        else:
+            self.edited_line.pop(uri, None)
+        self.schedule(uri, immediate=event.kind == "open")
 
     def on_settings(self) -> None:
         """Diagnostics may have been turned on or off: recompute (push) or ask the client to pull again."""
@@ -106,7 +113,7 @@ class DiagnosticsFeature:
             ):
                 self.server.workspace_diagnostic_refresh(None)
             return
-        for uri in list(self.previous_text):
+        for uri in list(self.open):
             self.schedule(uri, immediate=True)
 
     def schedule(self, uri: str, immediate: bool = False) -> None:
@@ -250,15 +257,3 @@ def _on_line(
         return False
     text = result[0].text
     return text.count("\n", 0, diagnostic.start) == line == text.count("\n", 0, diagnostic.end)
-
-
-def _edited_line(old: str, new: str) -> int:
-    """The line of the first character where ``new`` differs from ``old`` (binary search)."""
-    low, high = 0, min(len(old), len(new))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if old[:middle] == new[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return new.count("\n", 0, low)

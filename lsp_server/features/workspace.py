@@ -20,6 +20,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from completion.workspace_index import WorkspaceIndex
+from lsp_server.documents import DocumentEvent
 from syntax.languages import LANGUAGES
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def register(server: InfillServer) -> None:
             return {"running": False, "roots": [], "files": 0, "chunks": 0, "definitions": 0, "idle": True}
         return {"running": True, "roots": index.roots, **index.stats(), "idle": index.idle}
 
-    server.document_listeners.append(lambda event, uri: _document_event(server, event, uri))
+    server.document_listeners.append(lambda event: _document_event(server, event))
     server.settings_listeners.append(lambda: _settings_changed(server))
 
 
@@ -114,17 +115,17 @@ async def _restart(ls: InfillServer) -> None:
         await start_index(ls)
 
 
-def _document_event(server: InfillServer, event: str, uri: str) -> None:
+def _document_event(server: InfillServer, event: DocumentEvent) -> None:
     """Open documents win over the disk: mirror the editor's text into the index."""
     index = index_of(server)
-    path = to_fs_path(uri) if uri.startswith("file:") else None
+    path = to_fs_path(event.uri) if event.uri.startswith("file:") else None
     if index is None or path is None:
         return
-    if event in ("open", "change"):
-        text = server.document_text(uri)
+    if event.kind in ("open", "change"):
+        text = server.document_text(event.uri)
         if text is not None:
-            index.set_open_document(path, text)
-    elif event == "close":
+            index.set_open_document(path, text, event.lines)
+    elif event.kind == "close":
         index.close_open_document(path)
 
 
@@ -142,7 +143,7 @@ async def start_index(ls: InfillServer, params: Any = None) -> None:
     _INDEXES[ls] = index
     ls.engine.retriever = index
     for uri in list(ls.workspace.text_documents):  # documents opened before `initialized` was handled
-        _document_event(ls, "open", uri)
+        _document_event(ls, DocumentEvent("open", uri))
     index.start(await _progress(ls))
     await _watch_files_through_client(ls)
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from lsp_server.features.diagnostics import DiagnosticsFeature, _edited_line
+from lsp_server.documents import DocumentEvent
+from lsp_server.features.diagnostics import DiagnosticsFeature
 from syntax.diagnostics import DiagnosticsOptions
 from syntax.document import SyntaxDocument
 
@@ -63,17 +64,16 @@ def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-async def run_change(server: FakeServer, old_text: str) -> DiagnosticsFeature:
+async def run_change(server: FakeServer, edited_line: int) -> DiagnosticsFeature:
     feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
-    feature.previous_text[URI] = old_text
-    feature.on_document("change", URI)
+    feature.on_document(DocumentEvent("change", URI, (edited_line, edited_line)))
     await feature.pending[URI]
     return feature
 
 
 async def test_error_only_on_the_line_being_typed_waits_three_times_as_long(delays: list[float]) -> None:
     server = FakeServer("x = 1\ny = foo(\n")
-    await run_change(server, "x = 1\ny = foo\n")
+    await run_change(server, 1)  # from "y = foo"
     assert delays == [0.4, 0.8]
     (published,) = server.published
     assert [d.message for d in published.diagnostics] == ["unclosed '('"]
@@ -82,50 +82,44 @@ async def test_error_only_on_the_line_being_typed_waits_three_times_as_long(dela
 
 async def test_error_elsewhere_is_published_after_the_plain_debounce(delays: list[float]) -> None:
     server = FakeServer("x = foo(\ny = 2\n")
-    await run_change(server, "x = foo(\ny = 1\n")
+    await run_change(server, 1)  # from "y = 1"
     assert delays == [0.4]
     assert [d.message for d in server.published[0].diagnostics] == ["unclosed '('"]
 
 
 async def test_cleared_errors_are_published_without_the_typing_delay(delays: list[float]) -> None:
     server = FakeServer("x = foo()\n")
-    await run_change(server, "x = foo(\n")
+    await run_change(server, 0)  # from "x = foo("
     assert delays == [0.4] and server.published[0].diagnostics == []
 
 
 async def test_open_publishes_at_once_and_a_pulling_client_gets_no_push(delays: list[float]) -> None:
     server = FakeServer("x = (\n")
     feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
-    feature.on_document("open", URI)
+    feature.on_document(DocumentEvent("open", URI))
     await feature.pending[URI]
     assert delays == [0.0] and len(server.published) == 1
     pulling = FakeServer("x = (\n", pull=True)
     feature = DiagnosticsFeature(pulling)  # type: ignore[arg-type]
-    feature.on_document("open", URI)
+    feature.on_document(DocumentEvent("open", URI))
     assert feature.pending == {} and pulling.published == []
 
 
 async def test_a_newer_change_cancels_the_pending_push(delays: list[float]) -> None:
     server = FakeServer("x = (\n")
     feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
-    feature.on_document("open", URI)
+    feature.on_document(DocumentEvent("open", URI))
     first = feature.pending[URI]
-    feature.on_document("change", URI)
+    feature.on_document(DocumentEvent("change", URI, (0, 0)))
     second = feature.pending[URI]
     await asyncio.gather(first, second, return_exceptions=True)
     assert first.cancelled() and len(server.published) == 1
 
 
-def test_edited_line() -> None:
-    assert _edited_line("a\nbc\nd\n", "a\nbXc\nd\n") == 1
-    assert _edited_line("a\n", "a\nb") == 1
-    assert _edited_line("same", "same") == 0
-
-
 async def test_disabling_in_settings_clears_published_diagnostics(delays: list[float]) -> None:
     server = FakeServer("x = (\n")
     feature = DiagnosticsFeature(server)  # type: ignore[arg-type]
-    feature.on_document("open", URI)
+    feature.on_document(DocumentEvent("open", URI))
     await feature.pending[URI]
     assert len(server.published[-1].diagnostics) == 1
     server.settings.diagnostics.enabled = False

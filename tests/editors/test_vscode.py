@@ -9,57 +9,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lsp_server.settings import restricted_settings, schema_properties
 from syntax.languages import LANGUAGES
-
-ROOT = Path(__file__).resolve().parents[2]
-EXTENSION = ROOT / "editors" / "vscode"
-NPM = shutil.which("npm")
+from tests.editors.vscode_build import EXTENSION, NPM, Vsix, output_of, run_in_extension
 
 needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not on PATH")
-
-
-def _run(
-    args: list[str], timeout: float, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=EXTENSION,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _output(result: subprocess.CompletedProcess[str]) -> str:
-    return (result.stdout + result.stderr)[-6000:]
-
-
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    """Installs the locked dependencies unless node_modules already matches package-lock.json."""
-    assert NPM is not None
-    installed = EXTENSION / "node_modules" / ".package-lock.json"
-    lock = EXTENSION / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        result = _run([NPM, "ci", "--no-audit", "--no-fund"], timeout=300)
-        assert result.returncode == 0, _output(result)
-    return EXTENSION / "node_modules"
 
 
 @needs_npm
 def test_npm_test_passes_including_the_real_server(node_modules: Path) -> None:
     env = {**os.environ, "INFILL_LS_COMMAND": json.dumps([sys.executable, "-m", "lsp_server"])}
-    result = _run([str(NPM), "test"], timeout=300, env=env)
-    output = _output(result)
+    result = run_in_extension([str(NPM), "test"], timeout=300, env=env)
+    output = output_of(result)
     assert result.returncode == 0, output
     counts = {
         name: int(value)
@@ -67,19 +33,19 @@ def test_npm_test_passes_including_the_real_server(node_modules: Path) -> None:
     }
     assert counts.get("fail") == 0, output
     assert counts.get("skipped") == 0, f"the integration test must run, not skip:\n{output}"
-    assert counts.get("pass", 0) >= 40, output
+    assert counts.get("pass", 0) >= 60, output
 
 
 @needs_npm
 def test_eslint_is_clean(node_modules: Path) -> None:
-    result = _run([str(NPM), "run", "--silent", "lint"], timeout=180)
-    assert result.returncode == 0, _output(result)
+    result = run_in_extension([str(NPM), "run", "--silent", "lint"], timeout=180)
+    assert result.returncode == 0, output_of(result)
 
 
 @needs_npm
 def test_typescript_type_checks(node_modules: Path) -> None:
-    result = _run([str(node_modules / ".bin" / "tsc"), "-p", ".", "--noEmit"], timeout=180)
-    assert result.returncode == 0, _output(result)
+    result = run_in_extension([str(node_modules / ".bin" / "tsc"), "-p", ".", "--noEmit"], timeout=180)
+    assert result.returncode == 0, output_of(result)
 
 
 def test_extension_activates_for_every_language_the_server_knows() -> None:
@@ -98,3 +64,54 @@ def test_client_only_settings_are_declared_next_to_the_generated_ones() -> None:
     assert properties["infill.server.command"]["type"] == "array"
     assert properties["infill.server.python"]["type"] == "string"
     assert properties["infill.trace.server"]["enum"] == ["off", "messages", "verbose"]
+
+
+# The extension ships as one esbuild bundle: the manifest, readme, licence and dist/extension.js, nothing else.
+VSIX_FILES = {
+    "extension.vsixmanifest",
+    "[Content_Types].xml",
+    "extension/package.json",
+    "extension/readme.md",
+    "extension/LICENSE.txt",
+    "extension/dist/extension.js",
+}
+
+
+@needs_npm
+def test_package_is_one_small_bundle(packaged_vsix: Vsix) -> None:
+    assert set(packaged_vsix.files) == VSIX_FILES, sorted(packaged_vsix.files)
+    # Unbundled it was 238 files and 413 KB (node_modules and out/ included); bundled about 115 KB.
+    assert packaged_vsix.path.stat().st_size < 200_000
+    bundle = packaged_vsix.files["extension/dist/extension.js"]
+    assert 100_000 < bundle < 1_000_000, bundle  # vscode-languageclient is inside, minified
+
+
+@needs_npm
+def test_package_builds_offline_from_the_lockfile(packaged_vsix: Vsix) -> None:
+    if not packaged_vsix.offline:
+        pytest.skip("`unshare -n` cannot make a network namespace here, so the build could not be cut off")
+    assert packaged_vsix.path.is_file()
+
+
+CLIENT_RESTRICTED = {"infill.server.command", "infill.server.python"}
+
+
+def test_settings_that_choose_what_runs_or_where_code_goes_are_restricted() -> None:
+    """Workspace trust: VS Code ignores an untrusted workspace's own values of these settings. The list is
+    the schema's `restricted` settings plus the client's own launch settings, and every key is contributed."""
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    trust = manifest["capabilities"]["untrustedWorkspaces"]
+    assert trust["supported"] == "limited"
+    listed = trust["restrictedConfigurations"]
+    assert listed == sorted(listed)
+    assert set(listed) == set(restricted_settings()) | CLIENT_RESTRICTED
+    assert {"infill.model.path", "infill.backend", "infill.remote.url", "infill.remote.apiKeyEnv"} <= set(
+        listed
+    )
+    properties = manifest["contributes"]["configuration"]["properties"]
+    for key in listed:
+        assert key in properties, key
+    schema = schema_properties()
+    assert all(key in schema for key in set(listed) - CLIENT_RESTRICTED)
+    # Tuning knobs stay settable per workspace.
+    assert "infill.completion.maxTokens" not in listed and "infill.trace.server" not in listed

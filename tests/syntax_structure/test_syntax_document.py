@@ -207,3 +207,49 @@ def test_every_language_has_compiling_tags_and_errors_queries() -> None:
     for spec in LANGUAGES:
         for kind in ("tags", "errors"):
             assert query(spec.name, kind) is not None, (spec.name, kind)
+
+
+def _fresh_tree(text: str) -> str:
+    parser = Parser(grammar("python"))
+    return str(parser.parse(encode(text)).root_node)
+
+
+def test_a_large_text_is_parsed_at_first_use_not_when_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    import syntax.document as module
+
+    parses: list[int] = []
+    real_parse = module.parse
+    monkeypatch.setattr(
+        module,
+        "parse",
+        lambda language, data, old=None: parses.append(len(data)) or real_parse(language, data, old),
+    )
+    text = "x = [" + ", ".join(["1"] * 120_000) + "]\n"  # about 360 KB: above the threshold
+    document = SyntaxDocument(text, "python")
+    document.edit(5, 6, "2")
+    assert parses == []  # opening and typing did not parse (the event loop does both)
+    assert str(document.tree.root_node) == _fresh_tree(document.text)
+    assert len(parses) == 1
+
+
+def test_edits_made_while_a_reparse_runs_are_kept_and_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edit lock is not held while parsing: an edit arriving meanwhile lands, and the next tree is that
+    of the text with every edit."""
+    import syntax.document as module
+
+    document = SyntaxDocument("def f():\n    return 1\n", "python")
+    document.edit(20, 21, "2")  # pending: the next tree access reparses
+    real_parse = module.parse
+    edited_meanwhile: list[bool] = []
+
+    def parse_with_an_edit_arriving(language: str, data: bytes, old: Tree | None = None) -> Tree:
+        if not edited_meanwhile:
+            edited_meanwhile.append(True)
+            document.edit(0, 0, "import os\n")  # as the event loop would, during the parse
+        return real_parse(language, data, old)
+
+    monkeypatch.setattr(module, "parse", parse_with_an_edit_arriving)
+    first = document.tree  # of the text before the edit; the edit is replayed onto a copy of it
+    assert "import" not in str(first.root_node)
+    assert document.text == "import os\ndef f():\n    return 2\n"
+    assert str(document.tree.root_node) == _fresh_tree(document.text)

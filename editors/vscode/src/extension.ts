@@ -1,10 +1,11 @@
 /**
- * Entry point: wires the output channel, status bar, commands and settings watcher to the server manager.
+ * Entry point: wires the output channels, status bar, commands, settings watcher, active-editor tracking
+ * (textDocument/didFocus) and workspace trust to the server manager.
  * Activation returns at once; the server (and its model) start in the background.
  */
 import * as vscode from 'vscode';
 import { Commands } from './common/commands';
-import { statusMessage } from './common/status';
+import { routeLabel, routeLine, RESTRICTED_LINE, statusMessage } from './common/status';
 import { ServerManager } from './server';
 import { classifyChange, setCompletionEnabled } from './settings';
 import { StatusBar } from './statusBar';
@@ -21,9 +22,16 @@ async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): P
     if (status.state === 'error' || status.state === 'stopped') {
         const detail = statusMessage(status);
         const message = detail.length > 0 ? `${detail}.` : 'the server is not running.';
-        const choice = await vscode.window.showErrorMessage(`infill-ls: ${message}`, 'Show Log', 'Restart');
+        const choice = await vscode.window.showErrorMessage(
+            `infill-ls: ${message}`,
+            'Show Log',
+            'Run Doctor',
+            'Restart',
+        );
         if (choice === 'Show Log') {
             log.show();
+        } else if (choice === 'Run Doctor') {
+            await vscode.commands.executeCommand(Commands.doctor);
         } else if (choice === 'Restart') {
             await vscode.commands.executeCommand(Commands.restart);
         }
@@ -36,13 +44,25 @@ async function showStatus(statusBar: StatusBar, log: vscode.LogOutputChannel): P
         detail: warning,
         command: Commands.showLog,
     }));
+    // What the status bar's icon says about the active file, and Restricted Mode, in words.
+    const route = statusBar.route;
+    const about: StatusAction[] = [];
+    if (route !== null) {
+        const icon = route.target === 'remote' ? '$(cloud)' : route.target === 'none' ? '$(circle-slash)' : '$(lock)';
+        about.push({ label: `${icon} This file: ${routeLabel(route)}`, detail: routeLine(route), command: Commands.showLog });
+    }
+    if (statusBar.isRestricted) {
+        about.push({ label: '$(shield) Restricted Mode', detail: RESTRICTED_LINE, command: 'workbench.trust.manage' });
+    }
     const actions: StatusAction[] = [
+        ...about,
         ...warnings,
         enabled
             ? { label: '$(circle-slash) Disable completions', command: Commands.disable }
             : { label: '$(check) Enable completions', command: Commands.enable },
         { label: '$(debug-restart) Restart server', command: Commands.restart },
         { label: '$(output) Show log', command: Commands.showLog },
+        { label: '$(pulse) Run doctor', detail: 'infill-ls doctor: build, model, speed, grammars, problems', command: Commands.doctor },
     ];
     const model = status.model !== null ? ` — ${status.model}` : '';
     const picked = await vscode.window.showQuickPick(actions, { placeHolder: `infill-ls: ${status.state}${model}` });
@@ -64,12 +84,17 @@ async function toggleCompletions(enabled: boolean, log: vscode.LogOutputChannel)
 
 export function activate(context: vscode.ExtensionContext): void {
     const log = vscode.window.createOutputChannel('infill-ls', { log: true });
+    const doctorOutput = vscode.window.createOutputChannel('infill-ls doctor');
     const statusBar = new StatusBar();
+    statusBar.setRestricted(!vscode.workspace.isTrusted);
+    statusBar.setActiveDocument(vscode.window.activeTextEditor?.document.uri.toString());
     const serverManager = new ServerManager(log, statusBar);
     manager = serverManager;
+    let doctorRunning = false;
 
     context.subscriptions.push(
         log,
+        doctorOutput,
         statusBar,
         vscode.commands.registerCommand(Commands.enable, () => toggleCompletions(true, log)),
         vscode.commands.registerCommand(Commands.disable, () => toggleCompletions(false, log)),
@@ -78,6 +103,31 @@ export function activate(context: vscode.ExtensionContext): void {
             log.show();
         }),
         vscode.commands.registerCommand(Commands.showStatus, () => showStatus(statusBar, log)),
+        vscode.commands.registerCommand(Commands.doctor, async () => {
+            if (doctorRunning) {
+                doctorOutput.show(true);
+                return;
+            }
+            doctorRunning = true;
+            try {
+                await serverManager.doctor(doctorOutput);
+            } catch (error) {
+                log.error(`infill-ls doctor: ${String(error)}`);
+                void vscode.window.showErrorMessage(`infill-ls doctor: ${String(error)}`);
+            } finally {
+                doctorRunning = false;
+            }
+        }),
+        vscode.window.onDidChangeActiveTextEditor((editor) => {
+            statusBar.setActiveDocument(editor?.document.uri.toString());
+            serverManager.focus(editor);
+        }),
+        // Trust changes what may run (the Python extension's interpreter) and the settings in effect.
+        vscode.workspace.onDidGrantWorkspaceTrust(() => {
+            log.info('The workspace is trusted now: restarting the server with its settings.');
+            statusBar.setRestricted(false);
+            void serverManager.restart();
+        }),
         vscode.workspace.onDidChangeConfiguration((event) => {
             const change = classifyChange(event);
             if (change === 'restart') {

@@ -28,6 +28,7 @@ import {
 } from './common/serverCommand';
 import { completionEnabled, configurationAnswers, SECTION } from './common/settings';
 import { parseStatus, STATUS_NOTIFICATION } from './common/status';
+import { runDoctor } from './doctor';
 import { pythonExtensionInterpreter } from './python';
 import { clientSettings, serverSettings } from './settings';
 import { StatusBar } from './statusBar';
@@ -46,9 +47,11 @@ function isExecutableFile(file: string): boolean {
     }
 }
 
-function canImportServer(candidate: ServerCommand): Promise<boolean> {
+/** Whether the interpreter imports lsp_server where and how the server would run (cwd, environment). */
+function canImportServer(candidate: ServerCommand, cwd: string): Promise<boolean> {
+    const { options } = serverExecutable(candidate, cwd, process.env);
     return new Promise((resolve) => {
-        execFile(candidate.command, moduleCheckArgs(candidate), { timeout: MODULE_CHECK_TIMEOUT_MS }, (error) => {
+        execFile(candidate.command, moduleCheckArgs(candidate), { ...options, timeout: MODULE_CHECK_TIMEOUT_MS }, (error) => {
             resolve(error === null);
         });
     });
@@ -57,6 +60,14 @@ function canImportServer(candidate: ServerCommand): Promise<boolean> {
 function workspaceRoot(): vscode.Uri | undefined {
     return vscode.workspace.workspaceFolders?.[0]?.uri;
 }
+
+/** The server's working directory: the first workspace folder, else the home directory. */
+function serverCwd(): string {
+    return workspaceRoot()?.fsPath ?? os.homedir();
+}
+
+/** The custom notification the Copilot language server takes too: the document the user is in now. */
+export const DID_FOCUS_NOTIFICATION = 'textDocument/didFocus';
 
 export class ServerManager implements vscode.Disposable {
     private client: LanguageClient | undefined;
@@ -121,15 +132,50 @@ export class ServerManager implements vscode.Disposable {
         return next;
     }
 
+    /**
+     * Tells the server which document the user is in (`textDocument/didFocus`), so its `infill/status`
+     * route is about that one; editors the server does not serve are not announced.
+     */
+    focus(editor: vscode.TextEditor | undefined): void {
+        const client = this.client;
+        if (editor === undefined || client?.isRunning() !== true) {
+            return;
+        }
+        const document = editor.document;
+        if (vscode.languages.match(documentSelector(), document) === 0) {
+            return;
+        }
+        const uri = client.code2ProtocolConverter.asUri(document.uri);
+        client.sendNotification(DID_FOCUS_NOTIFICATION, { textDocument: { uri } }).catch((error: unknown) => {
+            this.log.warn(`Could not send ${DID_FOCUS_NOTIFICATION}: ${String(error)}`);
+        });
+    }
+
+    /** **infill: Run Doctor**: doctor with the command the server is started with, and the same settings. */
+    async doctor(output: vscode.OutputChannel): Promise<void> {
+        const command = await this.resolveCommand();
+        if (command === undefined) {
+            const message = noServerMessage(vscode.workspace.isTrusted);
+            this.log.error(message);
+            void vscode.window.showErrorMessage(message);
+            return;
+        }
+        await runDoctor(command, serverSettings(workspaceRoot()), serverCwd(), output, this.log);
+    }
+
     private async resolveCommand(): Promise<ServerCommand | undefined> {
         const root = workspaceRoot();
         const settings = clientSettings(root);
         const explicit = settings.command !== undefined;
+        const trusted = vscode.workspace.isTrusted;
+        // Untrusted: the Python extension is not even asked (its choice may be the workspace's own .venv).
+        const askPython = !explicit && trusted;
         const candidates = commandCandidates(
             {
                 configuredCommand: settings.command,
                 pythonSetting: settings.python,
-                pythonExtensionInterpreter: explicit ? undefined : await pythonExtensionInterpreter(root, this.log),
+                pythonExtensionInterpreter: askPython ? await pythonExtensionInterpreter(root, this.log) : undefined,
+                workspaceTrusted: trusted,
                 executableOnPath: findExecutable(SERVER_EXECUTABLE, {
                     pathVariable: process.env.PATH,
                     platform: process.platform,
@@ -140,7 +186,7 @@ export class ServerManager implements vscode.Disposable {
             { workspaceFolder: root?.fsPath, home: os.homedir() },
         );
         for (const candidate of candidates) {
-            if (!candidate.needsModuleCheck || (await canImportServer(candidate))) {
+            if (!candidate.needsModuleCheck || (await canImportServer(candidate, serverCwd()))) {
                 return candidate;
             }
             this.log.warn(
@@ -158,12 +204,12 @@ export class ServerManager implements vscode.Disposable {
         }
         if (command === undefined) {
             this.log.info(`Client settings in effect: ${JSON.stringify(clientSettings(workspaceRoot()))}`);
-            this.fail(noServerMessage());
+            this.fail(noServerMessage(vscode.workspace.isTrusted));
             return;
         }
         this.log.info(`Starting ${describeCommand(command)} (from ${command.source})`);
         const root = workspaceRoot();
-        const serverOptions: ServerOptions = serverExecutable(command, root?.fsPath ?? os.homedir(), process.env);
+        const serverOptions: ServerOptions = serverExecutable(command, serverCwd(), process.env);
         const client = new LanguageClient('infill', 'infill-ls', serverOptions, this.clientOptions(root));
         client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
             const status = parseStatus(params);
@@ -177,6 +223,11 @@ export class ServerManager implements vscode.Disposable {
             const known = this.statusBar.current.warnings;
             for (const warning of status.warnings.filter((w) => !known.includes(w))) {
                 this.log.warn(`Server warning: ${warning}`);
+            }
+            const route = status.route ?? null;
+            const before = this.statusBar.current.route ?? null;
+            if (route !== null && (route.uri !== before?.uri || route.text !== before.text || route.target !== before.target)) {
+                this.log.info(`Route of ${route.uri}: ${route.target}${route.text.length > 0 ? ` (${route.text})` : ''}`);
             }
             this.statusBar.setStatus(status);
         });
@@ -193,6 +244,10 @@ export class ServerManager implements vscode.Disposable {
         this.client = client;
         try {
             await client.start();
+            if (this.client === client) {
+                // The documents open at start were announced during start(): now say which one is active.
+                this.focus(vscode.window.activeTextEditor);
+            }
         } catch (error) {
             if (this.client === client) {
                 this.fail(`Could not start ${describeCommand(command)}: ${String(error)}`);

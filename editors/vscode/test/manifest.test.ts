@@ -9,6 +9,9 @@ import { CLIENT_ONLY_GROUPS } from '../src/common/settings';
 
 interface Manifest {
     main: string;
+    capabilities: {
+        untrustedWorkspaces: { supported: boolean | 'limited'; description?: string; restrictedConfigurations?: string[] };
+    };
     activationEvents: string[];
     scripts: Record<string, string>;
     contributes: {
@@ -61,8 +64,30 @@ describe('package.json', () => {
         }
     });
 
-    it('points main at the compiled entry point', () => {
-        assert.equal(manifest.main, './out/src/extension.js');
+    it('points main at the bundle, and ships nothing else but the manifest, readme and licence', () => {
+        assert.equal(manifest.main, './dist/extension.js');
         assert.ok(readFileSync(path.join(packageRoot, 'src', 'extension.ts'), 'utf8').includes('export async function deactivate'));
+        assert.match(manifest.scripts['vscode:prepublish'] ?? '', /esbuild\.mjs --production/);
+        assert.match(manifest.scripts.package ?? '', /--no-dependencies/);
+        const ignore = readFileSync(path.join(packageRoot, '.vscodeignore'), 'utf8')
+            .split('\n')
+            .map((line) => line.trim())
+            .filter((line) => line.length > 0 && !line.startsWith('#'));
+        assert.deepEqual(ignore, ['**', '!dist/extension.js', '!package.json', '!README.md', '!LICENSE']);
+    });
+
+    it('supports untrusted workspaces in a limited way, with the settings that choose what runs restricted', () => {
+        const trust = manifest.capabilities.untrustedWorkspaces;
+        assert.equal(trust.supported, 'limited');
+        assert.ok((trust.description ?? '').length > 0);
+        const restricted = trust.restrictedConfigurations ?? [];
+        const properties = manifest.contributes.configuration.properties;
+        for (const key of ['infill.server.command', 'infill.server.python', 'infill.model.path', 'infill.backend', 'infill.remote.url']) {
+            assert.ok(restricted.includes(key), `${key} is restricted`);
+        }
+        for (const key of restricted) {
+            assert.ok(key in properties, `${key} is a contributed setting`);
+        }
+        assert.ok(!restricted.includes('infill.trace.server'), 'tracing is harmless');
     });
 });

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
     commandCandidates,
     describeCommand,
+    doctorCommand,
+    noServerMessage,
     expandVariables,
     findExecutable,
     moduleCheckArgs,
@@ -129,8 +131,45 @@ describe('serverExecutable', () => {
         assert.deepEqual(executable, {
             command: '/venv/bin/python',
             args: ['-m', 'lsp_server'],
-            options: { cwd: '/ws', env: { PATH: '/bin', PYTHONUNBUFFERED: '1' } },
+            options: { cwd: '/ws', env: { PATH: '/bin', PYTHONUNBUFFERED: '1', PYTHONSAFEPATH: '1' } },
         });
         assert.equal('transport' in executable, false);
+    });
+});
+
+describe('workspace trust', () => {
+    it("skips the Python extension's interpreter in an untrusted workspace (it may be the workspace's .venv)", () => {
+        const inputs = {
+            pythonSetting: '/usr/bin/python3',
+            pythonExtensionInterpreter: ['/ws/.venv/bin/python'],
+            executableOnPath: '/usr/local/bin/infill-ls',
+        };
+        assert.deepEqual(
+            commandCandidates({ ...inputs, workspaceTrusted: false }).map((c) => c.source),
+            ['infill.server.python', 'PATH'],
+        );
+        assert.deepEqual(
+            commandCandidates({ ...inputs, workspaceTrusted: true }).map((c) => c.source),
+            ['infill.server.python', 'python-extension', 'PATH'],
+        );
+        assert.deepEqual(commandCandidates(inputs).map((c) => c.source), ['infill.server.python', 'python-extension', 'PATH']);
+    });
+
+    it('tells an untrusted workspace where the server settings must go', () => {
+        assert.doesNotMatch(noServerMessage(), /Restricted Mode/);
+        assert.match(noServerMessage(false), /Restricted Mode.*user settings/);
+    });
+});
+
+describe('doctorCommand', () => {
+    it('runs doctor with the settings file after the server argv', () => {
+        assert.deepEqual(doctorCommand({ command: '/venv/bin/python', args: ['-m', 'lsp_server'] }, '/tmp/s.json'), {
+            command: '/venv/bin/python',
+            args: ['-m', 'lsp_server', '--settings', '/tmp/s.json', 'doctor'],
+        });
+        assert.deepEqual(doctorCommand({ command: 'infill-ls', args: ['--log-file', 'x'] }, 's'), {
+            command: 'infill-ls',
+            args: ['--log-file', 'x', '--settings', 's', 'doctor'],
+        });
     });
 });

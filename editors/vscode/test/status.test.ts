@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+    activeRoute,
     modelName,
+    parseRoute,
     parseStatus,
+    RESTRICTED_LINE,
+    Route,
+    routeLabel,
+    routeLine,
+    sameDocument,
     parseWarnings,
     presentStatus,
     ProgressTracker,
@@ -19,6 +26,7 @@ describe('parseStatus', () => {
                 message: 'm',
                 model: 'gemma',
                 warnings: [],
+                route: null,
             });
         }
     });
@@ -33,6 +41,7 @@ describe('parseStatus', () => {
             message: '',
             model: null,
             warnings: [],
+            route: null,
         });
     });
 
@@ -52,6 +61,60 @@ describe('parseStatus', () => {
             ['a', 'd'],
         );
         assert.deepEqual(parseWarnings(undefined), []);
+    });
+});
+
+describe('parseRoute', () => {
+    const local: Route = { uri: 'file:///w/.env', target: 'local', reason: 'matches .env*', text: 'local only: matches .env*' };
+
+    it("keeps the active document's route from infill/status", () => {
+        const status = parseStatus({ state: 'ready', message: '', model: null, warnings: [], route: local });
+        assert.deepEqual(status?.route, local);
+        for (const target of ['local', 'remote', 'none'] as const) {
+            assert.equal(parseRoute({ ...local, target })?.target, target);
+        }
+    });
+
+    it('is null when absent, null or malformed, and defaults the texts', () => {
+        assert.equal(parseStatus({ state: 'ready', message: '', model: null, warnings: [] })?.route, null);
+        assert.equal(parseStatus({ state: 'ready', message: '', model: null, warnings: [], route: null })?.route, null);
+        for (const junk of ['local', 3, [], { target: 'local' }, { uri: '', target: 'local' }, { uri: 'file:///a', target: 'cloud' }, { uri: 7, target: 'remote' }]) {
+            assert.equal(parseRoute(junk), null, JSON.stringify(junk));
+        }
+        assert.deepEqual(parseRoute({ uri: 'file:///a', target: 'remote', reason: 3, text: ' remote: qwen via openai ' }), {
+            uri: 'file:///a',
+            target: 'remote',
+            reason: '',
+            text: 'remote: qwen via openai',
+        });
+    });
+});
+
+describe('activeRoute and sameDocument', () => {
+    const route: Route = { uri: 'file:///w/my file.py', target: 'remote', reason: '', text: 'remote: qwen via openai' };
+    const status: Status = { state: 'ready', message: '', model: null, warnings: [], route };
+
+    it("shows a route only while it is the active editor's document", () => {
+        assert.deepEqual(activeRoute(status, 'file:///w/my%20file.py'), route, 'VS Code percent-encodes, the server may not');
+        assert.equal(activeRoute(status, 'file:///w/other.py'), null);
+        assert.equal(activeRoute(status, undefined), null);
+        assert.equal(activeRoute({ ...status, route: null }, 'file:///w/my%20file.py'), null);
+    });
+
+    it('compares URIs decoded, and tolerates malformed escapes', () => {
+        assert.ok(sameDocument('file:///c%3A/x.py', 'file:///c:/x.py'));
+        assert.ok(!sameDocument('file:///a%ZZ.py', 'file:///b.py'));
+        assert.ok(sameDocument('file:///a%ZZ.py', 'file:///a%ZZ.py'));
+    });
+
+    it('names local, local only, remote and none', () => {
+        assert.equal(routeLabel({ ...route, target: 'local' }), 'local');
+        assert.equal(routeLabel({ ...route, target: 'local', reason: 'matches .env*' }), 'local only');
+        assert.equal(routeLabel(route), 'remote');
+        assert.equal(routeLabel({ ...route, target: 'none' }), 'none');
+        assert.equal(routeLine({ ...route, target: 'local', reason: 'matches .env*', text: 'local only: matches .env*' }), 'This file: local only: matches .env*');
+        assert.equal(routeLine({ ...route, target: 'local', reason: 'secret detected at line 3', text: 'kept here' }), 'This file: kept here (secret detected at line 3)');
+        assert.equal(routeLine({ ...route, target: 'none', text: '' }), 'This file: none');
     });
 });
 
@@ -217,6 +280,46 @@ describe('presentStatus', () => {
         const sentence = presentStatus({ state: 'error', message: 'Model missing. ', model: null, warnings: [] }, undefined, true);
         assert.equal(sentence.tooltip, 'infill-ls error: Model missing. Click for details.');
         assert.equal(presentStatus({ state: 'stopped', message: '', model: null, warnings: [] }, undefined, true).severity, 'warning');
+    });
+
+    it("marks the active file's route after the label and explains it in the tooltip", () => {
+        const uri = 'file:///w/app.py';
+        const remote: Route = { uri, target: 'remote', reason: '', text: 'remote: qwen2.5-coder via openai, local fallback' };
+        const view = presentStatus({ ...ready, route: remote }, undefined, true, { activeUri: uri });
+        assert.equal(view.text, '$(check) infill $(cloud)');
+        assert.equal(view.tooltip, 'infill-ls ready (gemma3-270m).\nThis file: remote: qwen2.5-coder via openai, local fallback\n\nClick for actions.');
+        const kept: Route = { uri, target: 'local', reason: 'matches .env*', text: 'local only: matches .env*' };
+        assert.equal(presentStatus({ ...ready, route: kept }, undefined, true, { activeUri: uri }).text, '$(check) infill $(lock)');
+        const none: Route = { uri, target: 'none', reason: 'matches .env*', text: 'local only: matches .env*; no local model, no suggestions' };
+        const noModel = presentStatus({ ...ready, route: none }, undefined, true, { activeUri: uri });
+        assert.equal(noModel.text, '$(check) infill $(circle-slash)');
+        assert.match(noModel.tooltip, /This file: local only: matches \.env\*; no local model, no suggestions/);
+        const plain: Route = { uri, target: 'local', reason: '', text: 'local model' };
+        const local = presentStatus({ ...ready, route: plain }, undefined, true, { activeUri: uri });
+        assert.equal(local.text, '$(check) infill', 'everything is local: no icon');
+        assert.match(local.tooltip, /\nThis file: local model\n/);
+        const withWarnings = presentStatus({ ...warned, route: remote }, undefined, true, { activeUri: uri });
+        assert.equal(withWarnings.text, '$(warning) infill $(cloud)');
+        assert.match(withWarnings.tooltip, /\.\nThis file: remote: [^\n]+\n\nWarning:\n\u2022 prefix reuse/);
+    });
+
+    it('hides a route that is about another document, and shows none while loading or disabled', () => {
+        const route: Route = { uri: 'file:///w/a.py', target: 'remote', reason: '', text: 'remote: x' };
+        const other = presentStatus({ ...ready, route }, undefined, true, { activeUri: 'file:///w/b.py' });
+        assert.equal(other.text, '$(check) infill');
+        assert.doesNotMatch(other.tooltip, /This file/);
+        const loading = presentStatus({ ...ready, state: 'loading', route }, undefined, true, { activeUri: 'file:///w/a.py' });
+        assert.equal(loading.text, '$(loading~spin) infill');
+        assert.match(loading.tooltip, /\nThis file: remote: x/);
+        assert.equal(presentStatus({ ...ready, route }, undefined, false, { activeUri: 'file:///w/a.py' }).text, '$(circle-slash) infill');
+    });
+
+    it('says when the workspace is in Restricted Mode', () => {
+        const view = presentStatus(ready, undefined, true, { restricted: true });
+        assert.equal(view.tooltip, `infill-ls ready (gemma3-270m).\n${RESTRICTED_LINE}\n\nClick for actions.`);
+        const stopped = presentStatus({ state: 'stopped', message: '', model: null, warnings: [] }, undefined, true, { restricted: true });
+        assert.match(stopped.tooltip, /Restricted Mode/);
+        assert.doesNotMatch(presentStatus(ready, undefined, true, { restricted: false }).tooltip, /Restricted/);
     });
 
     it('shows disabled from the server or from the client setting', () => {

@@ -14,7 +14,6 @@
 (array_pattern (identifier) @binding)
 (assignment_pattern left: (identifier) @binding)
 (rest_pattern (identifier) @binding)
-(formal_parameters (identifier) @binding)
 (arrow_function parameter: (identifier) @binding)
 (function_declaration name: (identifier) @binding)
 (generator_function_declaration name: (identifier) @binding)

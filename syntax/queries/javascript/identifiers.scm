@@ -1,5 +1,7 @@
 ; inherits: ecma
-; JavaScript's own patterns on top of ecma/identifiers.scm: JSX tag names are not plain names.
+; JavaScript's own patterns on top of ecma/identifiers.scm: plain parameters; JSX tag names are not names.
+
+(formal_parameters (identifier) @binding)
 
 (jsx_opening_element name: (identifier) @ignore)
 (jsx_closing_element name: (identifier) @ignore)

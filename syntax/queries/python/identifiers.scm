@@ -59,7 +59,8 @@
 (keyword_pattern . (identifier) @ignore)
 (dotted_name (identifier) . (identifier) @ignore)
 (import_from_statement module_name: (dotted_name (identifier) @ignore))
-(relative_import (dotted_name (identifier) @ignore))
+; `from .sub import x` in a package's __init__ binds `sub` there too
+(relative_import (dotted_name . (identifier) @binding))
 (aliased_import name: (dotted_name (identifier) @ignore))
 (future_import_statement (dotted_name (identifier) @ignore))
 (ERROR (identifier) @ignore)
@@ -105,6 +106,30 @@
 
 ; --- names made at run time ---------------------------------------------------------------------------------
 
+; a module `__getattr__`, writes to `globals()` (or to a name bound to it: @dynamic.alias, @dynamic.write),
+; `exec`, `sys.modules[__name__] = ...`, members an enum converts into module names
 (function_definition name: (identifier) @dynamic (#eq? @dynamic "__getattr__"))
-(call function: (identifier) @dynamic (#any-of? @dynamic "globals" "vars" "exec"))
+(call
+  function: (attribute object: (call function: (identifier) @dynamic) attribute: (identifier) @_method)
+  (#eq? @dynamic "globals")
+  (#any-of? @_method "update" "setdefault" "__setitem__"))
+(assignment left: (subscript value: (call function: (identifier) @dynamic)) (#eq? @dynamic "globals"))
+(assignment left: (identifier) @dynamic.alias right: (call function: (identifier) @_globals) (#eq? @_globals "globals"))
+(assignment left: (subscript value: (identifier) @dynamic.write))
+(call function: (identifier) @dynamic (#eq? @dynamic "exec"))
 (call function: (attribute attribute: (identifier) @dynamic) (#any-of? @dynamic "_convert_" "_convert"))
+(assignment
+  left: (subscript value: (attribute attribute: (identifier) @dynamic) subscript: (identifier) @_name)
+  (#eq? @dynamic "modules")
+  (#eq? @_name "__name__"))
+; `@enum.global_enum class Flag: A = 1` makes `A` a name of the module
+(decorated_definition
+  (decorator [(identifier) (attribute attribute: (identifier))] @_decorator)
+  definition: (class_definition
+    body: (block (expression_statement (assignment left: (identifier) @binding.exported))))
+  (#match? @_decorator "global_enum$"))
+(decorated_definition
+  (decorator [(identifier) (attribute attribute: (identifier))] @_decorator)
+  definition: (class_definition
+    body: (block (expression_statement (assignment right: (assignment left: (identifier) @binding.exported)))))
+  (#match? @_decorator "global_enum$"))
