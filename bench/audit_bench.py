@@ -509,7 +509,12 @@ DEFINITION = re.compile(
 )
 
 
-def mutations(files: list[tuple[str, Path]], limit: int, seed: int = 7) -> None:
+def mutations(
+    files: list[tuple[str, Path]],
+    limit: int,
+    seed: int = 7,
+    known_for: Callable[[Path], Callable[[str], bool] | None] | None = None,
+) -> None:
     """Recall at scale: real code with one name renamed to a name nobody wrote (a plain call ``f(`` to
     ``f_zq(``; in Python also a member of an imported standard module ``m.attr`` to ``m.attr_zq``), each
     line judged in its real file. Calls count where the language judges them (JS/TS: camelCase names)."""
@@ -531,7 +536,8 @@ def mutations(files: list[tuple[str, Path]], limit: int, seed: int = 7) -> None:
             kind, at, suffix, expect = mutation
             mutated = body[:at] + suffix + body[at:]
             document = text[:start] + mutated + text[line.end(1) :]
-            found = unknown_names(document, language, start, start + len(mutated))
+            known = known_for(path) if known_for is not None else None
+            found = unknown_names(document, language, start, start + len(mutated), known)
             tally = tallies.setdefault(f"{language} {kind}", [0, 0])
             tally[1] += 1
             if any(item.name == expect for item in found):
@@ -684,8 +690,8 @@ def go(show: int, go_dir: str | None) -> None:
     for path in sorted(Path(root).rglob("*.go")):
         if not path.name.endswith("_test.go") and "testdata" not in path.parts:
             packages.setdefault(str(path.parent), []).append(path)
-    chosen = [files for _, files in sorted(packages.items()) if len(files) >= 3][:12]
-    files = [("go", path) for group in chosen for path in group[:3]]
+    chosen = [files for _, files in sorted(packages.items())]
+    files = [("go", path) for group in chosen for path in group]
 
     def known_for(path: Path) -> Callable[[str], bool]:
         names: set[str] = set()  # the package's names, as the workspace index's lookup would give them
@@ -697,6 +703,7 @@ def go(show: int, go_dir: str | None) -> None:
     report_precision(
         f"(c) Go precision over {len(files)} files of {len(chosen)} packages under {root}", result, show
     )
+    mutations(files, 60, known_for=known_for)
 
 
 # --- (d) cost ---------------------------------------------------------------------------------------------

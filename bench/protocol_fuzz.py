@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzzing import (  # noqa: E402 - after the path
+from tests.fuzzing import (
     FRAME_CASES,
     FUZZ_OPTIONS,
     INVALID_REQUEST,
@@ -147,6 +147,7 @@ class Session:
             case = FRAME_CASES[(index - index // 3) % len(FRAME_CASES)]
             problems = run_frame_case(self.server, case, self.mint)
             self.tally.by_kind[f"framing: {case.name}"] += 1
+        self.exchange.accounted()  # its errors with id null are the frame's
         self.tally.add([Problem(f"framing: {p.kind}", p.category, p.detail) for p in problems])
         if any(problem.category == "desync" for problem in problems):
             self.replace()

@@ -33,7 +33,7 @@ import sys
 import sysconfig
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.machinery import ModuleSpec, PathFinder
@@ -45,7 +45,7 @@ from syntax.checks import canonical_language
 from syntax.document import SyntaxDocument
 from syntax.languages import grammar, query_source
 
-__all__ = ["Known", "Members", "UnknownName", "module_names", "unknown_names"]
+__all__ = ["Known", "Members", "UnknownName", "module_names", "preload", "unknown_names"]
 
 log = logging.getLogger(__name__)
 
@@ -423,6 +423,23 @@ def _stdlib_module(path: str) -> _Module | None:
     return module
 
 
+# Modules most code reaches: `preload` reads them ahead.
+_COMMON_MODULES = (
+    "os", "posixpath", "ntpath", "json", "re", "typing", "collections", "pathlib", "logging", "subprocess",
+    "shutil", "asyncio", "functools", "dataclasses", "argparse", "tempfile", "threading", "enum",
+)  # fmt: skip
+
+
+def preload(modules: Iterable[str] = _COMMON_MODULES) -> None:
+    """Read standard modules (and the packages above them) ahead: a module's first check otherwise reads and
+    parses its source (10 ms; 100 ms for `os` or `asyncio` with what they import). Modules that are not
+    there are skipped."""
+    for path in modules:
+        parts = path.split(".")
+        for index in range(len(parts)):
+            _stdlib_module(".".join(parts[: index + 1]))
+
+
 def _star_names_stdlib(path: str) -> frozenset[str] | None:
     """The names ``from path import *`` brings in, when a standard library module says (all its names, a
     superset of its public ones); None when it cannot be told."""
@@ -473,6 +490,8 @@ def _inside(spans: list[tuple[int, int]], byte: int) -> bool:
     return low < len(spans) and spans[low][0] <= byte
 
 
+# Occurrences of one name read at most (each costs a small query): past them, what cannot be told is allowed.
+_MAX_HITS = 400
 # Identifiers that the @dynamic patterns capture, searched for in a document before its query runs there.
 _DYNAMIC_NAMES = ("globals", "exec", "global_enum", "_convert_", "_convert", "modules")
 
@@ -665,6 +684,24 @@ class _Resolver:
                 return None
         return None
 
+    def names_of(self, root: str, attributes: Sequence[str]) -> frozenset[str] | None:
+        """What ``from root.attributes import *`` brings in; None when it cannot be told."""
+        current = [root]
+        for attribute in attributes:
+            found, current = self._step(current, attribute)
+            if not found or not current:
+                return None
+        names: set[str] = set()
+        for path in current:
+            module = self.module(path)
+            star = module.names if module is not None else None
+            if star is None and self._stdlib and not path.startswith("."):
+                star = _star_names_stdlib(path)  # a module compiled into the interpreter
+            if star is None:
+                return None
+            names |= star
+        return frozenset(names)
+
     def _step(self, paths: list[str], attribute: str) -> tuple[bool | None, list[str]]:
         """Whether any of ``paths`` (modules) has ``attribute`` (None: cannot tell), and the modules it names."""
         targets: list[str] = []
@@ -828,7 +865,10 @@ class _Check:
         found: list[_Import] = []
         for captures in _matches(self.queries.imports, self.root, self.start_byte, self.end_byte):
             item = self._import(captures)
-            if item is not None and self.start_byte <= (item.name_byte or item.module_byte) < self.end_byte:
+            if item is None:
+                continue
+            written = item.name_byte if item.name_byte is not None else item.module_byte
+            if self.start_byte <= written < self.end_byte:
                 found.append(item)
         return found
 
@@ -912,10 +952,11 @@ class _Check:
         imports: list[_Import],
     ) -> None:
         rules = self.rules
-        star: frozenset[str] | None = frozenset()
+        star: frozenset[str] | None = frozenset()  # what `*` imports in the suggestion bring in
         for item in imports:
             if item.star:
-                star = self._star_names(item)
+                names = self._star_names(item)
+                star = None if names is None or star is None else star | names
         candidates: list[_Use] = []
         for use in uses:
             if not rules.references and not use.called:
@@ -952,7 +993,7 @@ class _Check:
 
     def _after_dot(self, node: Node) -> bool:
         """A name right after a ``.`` is a member even where the parse lost the structure."""
-        before = self.view.source[max(0, node.start_byte - 64) : node.start_byte].rstrip()
+        before = self.view.source[max(0, node.start_byte - 64) : node.start_byte].rstrip(b" \t")
         return before.endswith(b".")
 
     def _known_in_workspace(self, name: str) -> bool:
@@ -997,7 +1038,10 @@ class _Check:
             return cached
         classes: list[Node] = []
         result: tuple[bool, list[Node]] | None = None
-        for start_byte, end_byte in self._hits(name):
+        for count, (start_byte, end_byte) in enumerate(self._hits(name)):
+            if count >= _MAX_HITS:  # a name written this often (in strings, as a member ...): taken as known
+                result = (True, [])
+                break
             roles = self._roles_at(start_byte, end_byte)
             if not roles or "ignore" in roles:
                 continue
@@ -1041,14 +1085,7 @@ class _Check:
         return False
 
     def _star_names(self, item: _Import) -> frozenset[str] | None:
-        module = self.resolver.module(
-            ".".join([item.root, *item.attributes]) if item.attributes else item.root
-        )
-        if module is not None and module.names is not None:
-            return module.names
-        if self.language == "python" and not item.root.startswith("."):
-            return _star_names_stdlib(".".join([item.root, *item.attributes]))
-        return None
+        return self.resolver.names_of(item.root, item.attributes)
 
     def _document_star_names(self) -> frozenset[str] | None:
         """The names ``*`` imports outside the suggestion bring in; None when one of them cannot be told."""
@@ -1073,12 +1110,22 @@ class _Check:
         suggestion."""
         if self.queries.module is None:
             return False
+        aliases: set[str] = set()  # names bound to globals(): writes through them make names too
         for name in _DYNAMIC_NAMES:
-            for start_byte, end_byte in self._hits(name):
-                for captures in _matches(self.queries.module, self.root, start_byte, end_byte):
-                    if captures.keys() & {"dynamic", "dynamic.alias", "binding.exported"}:
-                        return True
+            for captures in self._module_matches_at(name):
+                if captures.keys() & {"dynamic", "binding.exported"}:
+                    return True
+                aliases.update(self.view.node_text(node) for node in captures.get("dynamic.alias", ()))
+        for alias in aliases:
+            for captures in self._module_matches_at(alias):
+                if any(self.view.node_text(node) == alias for node in captures.get("dynamic.write", ())):
+                    return True
         return False
+
+    def _module_matches_at(self, name: str) -> Iterator[dict[str, list[Node]]]:
+        assert self.queries.module is not None
+        for start_byte, end_byte in self._hits(name):
+            yield from _matches(self.queries.module, self.root, start_byte, end_byte)
 
     # --- imports and members -----------------------------------------------------------------------------
 
@@ -1144,7 +1191,10 @@ class _Check:
         elif self.language in ("javascript", "typescript", "tsx"):
             found += [item for item in self._top_level_imports() if item.bound == name]
         source = self.view.source
-        for start_byte, end_byte in self._hits(name):
+        for count, (start_byte, end_byte) in enumerate(self._hits(name)):
+            if count >= _MAX_HITS:  # too many to read: whether something else binds it is not told
+                shadowed = True
+                break
             if source[end_byte : end_byte + 1] == b".":  # `name.member`: a use, never a binding
                 continue
             roles = self._roles_at(start_byte, end_byte)

@@ -91,8 +91,9 @@ class Traceback:
             module = _our_module(file)
             if module is not None:
                 return f"{name} at {module}:{line} in {function}"
-        if self.frames:
-            file, line, function = self.frames[-1]
+        real = [frame for frame in self.frames if not frame[0].startswith("<")]  # not cattrs' generated code
+        if real:
+            file, line, function = real[-1]
             return f"{name} at {_short(file)}:{line} in {function}"
         return name
 
@@ -123,13 +124,24 @@ def _short(file: str) -> str:
     return "/".join(parts[-2:])
 
 
+_GUTTER = re.compile(r"^(?:\s*[|+](?=[ \-]|$))+ ?")  # an exception group's "  | " margins
+_START = re.compile(r"^(?:Exception Group )?Traceback \(most recent call last\):$")
+
+
+def _ungutter(line: str) -> str:
+    """A line of a traceback without the margins an exception group's members are printed with."""
+    match = _GUTTER.match(line)
+    return line[match.end() :] if match else line
+
+
 def tracebacks(log: str) -> list[Traceback]:
-    """Every complete Python traceback in a log (each link of a chained exception is one)."""
+    """Every complete Python traceback in a log: each link of a chained exception and each member of an
+    exception group is one."""
     found: list[Traceback] = []
-    lines = log.splitlines()
+    lines = [_ungutter(line) for line in log.splitlines()]
     index = 0
     while index < len(lines):
-        if lines[index].strip() != "Traceback (most recent call last):":
+        if not _START.match(lines[index].strip()):
             index += 1
             continue
         frames: list[tuple[str, int, str]] = []
@@ -588,8 +600,8 @@ def realize(shape: Shape, mint: Mint, shut_down: bool = False) -> Message:
     body = _dumps(obj, shape.ascii)
     if kind == "bad_id":
         return Message(shape, body, None, null_replies=1, null_codes=refused)
-    if kind == "no_method":  # neither a request nor a notification nor a response: never a reply with an id
-        return Message(shape, body, None, null_codes=refused, either=True)
+    if kind == "no_method":  # neither a request, a notification nor a response: JSON-RPC's Invalid Request
+        return Message(shape, body, None, null_replies=1, null_codes=refused)
     if kind in ("bad_jsonrpc", "method_not_string"):
         return Message(shape, body, msg_id, result_ok=False, codes=refused, null_codes=refused, either=True)
     if kind == "stray_response":  # a response to nothing: never answered
@@ -1119,6 +1131,10 @@ class Exchange:
         self._pending.append((message, nulls))
         return problems
 
+    def accounted(self) -> None:
+        """Every reply so far has an owner (raw bytes sent around the exchange, such as a framing case)."""
+        self._attributed = len(self.server.replies)
+
     def barrier(self) -> Reply | None:
         self.barriers += 1
         return self.server.request(
@@ -1160,7 +1176,11 @@ class Exchange:
         """Wait for every pending request's answer; check counts and codes (and the replies' form)."""
         problems: list[Problem] = []
         server = self.server
-        keys = [id_key(m.request_id) for m, _ in self._pending if m.request_id is not None]
+        keys = [  # "either" messages answered with id null are owed nothing more
+            id_key(m.request_id)
+            for m, nulls in self._pending
+            if m.request_id is not None and not (m.either and nulls)
+        ]
         if not self.stuck:  # once stuck, nothing more is coming
             server.wait(lambda: all(key in server.by_id for key in keys), self.settle_timeout)
         if self._pending and not self.stuck and self.barrier() is None:  # anything written before it is here

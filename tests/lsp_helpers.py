@@ -41,21 +41,27 @@ class StatusClient(LanguageClient):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(converter_factory=default_converter)
         register_lsp_features(self)
-        self.statuses: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []  # state changes (a route-only update changes the last one)
+        self.routes: list[dict[str, Any] | None] = []  # each route the status showed, in order
         self.status_changed = asyncio.Event()
         self.initialize_result: types.InitializeResult | None = None
 
         @self.feature("infill/status")
         def on_status(ls: StatusClient, params: Any) -> None:
-            ls.statuses.append(
-                {
-                    "state": params.state,
-                    "message": params.message,
-                    "model": params.model,
-                    "warnings": list(getattr(params, "warnings", None) or []),
-                    "route": route._asdict() if (route := getattr(params, "route", None)) else None,
-                }
-            )
+            status = {
+                "state": params.state,
+                "message": params.message,
+                "model": params.model,
+                "warnings": list(getattr(params, "warnings", None) or []),
+            }
+            route = getattr(params, "route", None)
+            route = route._asdict() if route else None
+            if route != (ls.routes[-1] if ls.routes else None):
+                ls.routes.append(route)
+            if ls.statuses and {**ls.statuses[-1], "route": None} == {**status, "route": None}:
+                ls.statuses[-1]["route"] = route  # only the route changed: not a new state
+            else:
+                ls.statuses.append({**status, "route": route})
             ls.status_changed.set()
 
     async def wait_for_status(self, *states: str, timeout: float = 120, after: int = 0) -> dict[str, Any]:

@@ -258,14 +258,10 @@ async def test_the_command_line_remote_holds_against_the_editors_defaults(
 
 
 async def route_of(client: Any, uri: str, after: int) -> dict[str, Any]:
-    """The route the status shows for ``uri``, from a status sent after index ``after``."""
+    """The route the status shows for ``uri``, from a route sent after index ``after`` of ``client.routes``."""
 
     def shown() -> dict[str, Any] | None:
-        for status in reversed(client.statuses[after:]):
-            if status.get("route") and status["route"]["uri"] == uri:
-                route: dict[str, Any] = status["route"]
-                return route
-        return None
+        return next((r for r in reversed(client.routes[after:]) if r and r["uri"] == uri), None)
 
     await eventually(lambda: shown() is not None)
     route = shown()
@@ -291,27 +287,25 @@ async def test_the_status_tells_the_active_files_route(
         app = open_document(client, workspace / "app.py", "import os\n")
         env = open_document(client, workspace / ".env", "\n".join(ENV_LINES) + "\n", "dotenv")
         keys = open_document(client, workspace / "keys.py", "x = 1\n")
-        mark = len(client.statuses)
+        mark = len(client.routes)
         client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": env}})
         route = await route_of(client, env, mark)
         assert route["target"] == "local" and route["text"] == "local only: matches .env", route
-        mark = len(client.statuses)
+        mark = len(client.routes)
         client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": app}})
         route = await route_of(client, app, mark)
         assert route["target"] == "remote" and "starcoder2-7b" in route["text"], route
         # a secret typed into the focused file makes it local-only, and the status says where
-        mark = len(client.statuses)
+        mark = len(client.routes)
         client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": keys}})
         assert (await route_of(client, keys, mark))["target"] == "remote"
-        mark = len(client.statuses)
+        mark = len(client.routes)
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 types.VersionedTextDocumentIdentifier(uri=keys, version=2),
                 [types.TextDocumentContentChangeWholeDocument(text=f'x = 1\nGITHUB_TOKEN = "{TOKEN}"\n')],
             )
         )
-        await eventually(
-            lambda: any((s.get("route") or {}).get("target") == "local" for s in client.statuses[mark:])
-        )
+        await eventually(lambda: any(route and route["target"] == "local" for route in client.routes[mark:]))
         route = await route_of(client, keys, mark)
         assert route["target"] == "local" and "secret detected at line 2" in route["reason"], route

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def _require_code_server() -> dict[str, Any]:
 
 def _artifacts(request: pytest.FixtureRequest) -> Path:
     base = Path(os.environ.get("INFILL_TEST_ARTIFACTS") or CODESERVER / "screenshots")
-    directory = base / request.node.name
+    name: str = request.node.name
+    directory = base / name
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return directory
@@ -79,6 +81,8 @@ def _user_settings(server: list[str]) -> dict[str, Any]:
         "extensions.autoCheckUpdates": False,
         "extensions.autoUpdate": False,
         "workbench.enableExperiments": False,
+        # VS Code for the web saves after a delay by default: here the user saves (Ctrl+S).
+        "files.autoSave": "off",
         # Only the inline suggestion: no suggest widget that Tab would accept instead.
         "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
         "editor.suggestOnTriggerCharacters": False,
@@ -94,7 +98,12 @@ def _user_settings(server: list[str]) -> dict[str, Any]:
 
 
 def _drive(
-    tmp_path: Path, artifacts: Path, status: dict[str, Any], vsix: Vsix, workspace_settings: dict[str, Any], **how: Any
+    tmp_path: Path,
+    artifacts: Path,
+    status: dict[str, Any],
+    vsix: Vsix,
+    workspace_settings: dict[str, Any],
+    **how: Any,
 ) -> dict[str, Any]:
     """Runs drive.mjs on a fresh workspace holding BEFORE in main.py; returns its RESULT."""
     workspace = tmp_path / "workspace"
@@ -142,7 +151,9 @@ def _drive(
 def _extension_log(scratch: Path) -> str:
     """The tail of the extension's "infill-ls" output channel, as code-server logged it."""
     logs = sorted((scratch / "user-data" / "logs").glob("**/*infill-ls*.log"))
-    return "\n".join(f"--- {log}\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}" for log in logs)
+    return "\n".join(
+        f"--- {log}\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}" for log in logs
+    )
 
 
 def _check_accepted(report: dict[str, Any]) -> None:
@@ -179,6 +190,7 @@ def test_inline_suggestion_is_shown_accepted_with_tab_and_saved(
     assert report["readyStatus"]["text"].startswith("$(check) infill"), report["readyStatus"]
     assert report["restrictedAction"] is None
     assert report["doctor"] == "infill-ls doctor: no problems.", report["doctor"]
+    assert "problems: none" in report["doctorOutput"] and "(exit status 0)" in report["doctorOutput"]
 
 
 @pytest.mark.default_model
@@ -206,3 +218,23 @@ def test_untrusted_workspace_cannot_choose_the_server_or_the_model(
     assert not marker.exists(), "an untrusted workspace chose the server command"
     assert "Restricted Mode" in report["restrictedAction"]
     assert "Restricted Mode" in report["readyStatus"]["aria"], report["readyStatus"]
+
+
+def test_the_test_install_provides_code_server_at_the_pinned_versions() -> None:
+    """`bash .ci/install test` runs .ci/code-server; the lockfile holds exactly the versions package.json pins,
+    and the ripgrep release the script seeds is the one code-server's own lockfile asks for."""
+    root = HERE.parents[1]
+    install = (root / ".ci" / "install").read_text(encoding="utf-8")
+    assert "bash .ci/code-server" in install
+    package = json.loads((CODESERVER / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((CODESERVER / "package-lock.json").read_text(encoding="utf-8"))
+    for name, version in package["devDependencies"].items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
+    script = (root / ".ci" / "code-server").read_text(encoding="utf-8")
+    seeded = re.search(r"^ripgrep_package=(\S+)$", script, re.M)
+    assert seeded is not None
+    shrinkwrap = CODESERVER / "node_modules" / "code-server" / "lib" / "vscode" / "npm-shrinkwrap.json"
+    if not shrinkwrap.is_file():
+        _require_code_server()  # skips or fails with the reason it is not installed
+    wanted = json.loads(shrinkwrap.read_text(encoding="utf-8"))["packages"]["node_modules/@vscode/ripgrep"]
+    assert wanted["version"] == seeded.group(1)

@@ -4,7 +4,7 @@
 ; identifier that is not a local name: an exported alias, the imported name of `{a as b}`).
 ; Structure patterns: @import with @import.module, @import.name and @import.alias (a namespace import);
 ; @attribute with @attribute.object and @attribute.name; @module (the file is a module: its names come
-; from imports, not from other scripts); @dynamic (`with`); @export and @export.star (what a module exports).
+; from imports, not from other scripts); @export and @export.star (what a module exports).
 
 ; --- bindings -----------------------------------------------------------------------------------------------
 
@@ -55,7 +55,6 @@
 
 (program (import_statement) @module)
 (program (export_statement) @module)
-(with_statement) @dynamic
 
 ; --- exports ------------------------------------------------------------------------------------------------
 

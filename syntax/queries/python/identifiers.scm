@@ -116,7 +116,14 @@
 (assignment left: (subscript value: (call function: (identifier) @dynamic)) (#eq? @dynamic "globals"))
 (assignment left: (identifier) @dynamic.alias right: (call function: (identifier) @_globals) (#eq? @_globals "globals"))
 (assignment left: (subscript value: (identifier) @dynamic.write))
-(call function: (identifier) @dynamic (#eq? @dynamic "exec"))
+; `exec(code)` runs in the caller's globals, so does `exec(code, globals())`; with a namespace of its own it
+; makes no names here
+(call function: (identifier) @dynamic arguments: (argument_list . (_) .) (#eq? @dynamic "exec"))
+(call
+  function: (identifier) @dynamic
+  arguments: (argument_list . (_) . (call function: (identifier) @_globals))
+  (#eq? @dynamic "exec")
+  (#eq? @_globals "globals"))
 (call function: (attribute attribute: (identifier) @dynamic) (#any-of? @dynamic "_convert_" "_convert"))
 (assignment
   left: (subscript value: (attribute attribute: (identifier) @dynamic) subscript: (identifier) @_name)

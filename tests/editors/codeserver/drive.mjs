@@ -81,7 +81,7 @@ async function describePage() {
                     statusBar: text('.statusbar-item'),
                     notifications: text('.notification-list-item-message'),
                     dialogs: text('.monaco-dialog-box'),
-                    editorTabs: text('.tabs-container .tab'),
+                    editorTabs: [...document.querySelectorAll('.tabs-container .tab')].map((tab) => `${tab.textContent.trim()} [${tab.className}]`),
                     activeLine: text('.monaco-editor .view-line').slice(-5),
                     ghost: text('.ghost-text-decoration, .ghost-text'),
                 },
@@ -264,8 +264,14 @@ async function main() {
     const suggestionShot = await screenshot('inline-suggestion.png');
 
     await page.keyboard.press('Tab');
-    await waitFor('the suggestion to be accepted (no ghost text, the editor dirty)', () =>
-        window.__infill.ghostText() === null && document.querySelector('.tabs-container .tab.active.dirty') !== null);
+    // Accepted: no ghost text, and the editor's lines hold what it showed (its first line after what was typed).
+    const expectedLine = `${original.split('\n').pop()}${typed}${shown.split('\n')[0]}`;
+    await waitFor('the suggestion to be accepted', (line) => {
+        const lines = [...document.querySelectorAll('.editor-instance .monaco-editor .view-line')];
+        return window.__infill.ghostText() === null
+            && lines.some((element) => element.textContent.replace(/\u00a0/g, ' ') === line)
+            && document.querySelector('.tabs-container .tab.active.dirty') !== null;
+    }, expectedLine);
     await page.keyboard.press('Control+S');
     // VS Code writes a file in chunks: read it once the editor says the save is done.
     await waitFor('the save', () => document.querySelector('.tabs-container .tab.active.dirty') === null);
@@ -276,6 +282,7 @@ async function main() {
     const acceptedShot = await screenshot('accepted.png');
 
     let doctorReport = null;
+    let doctorOutput = null;
     if (doctor) {
         await page.keyboard.press('F1');
         await waitFor('the command palette', () => document.querySelector('.quick-input-widget .quick-input-box input') === document.activeElement);
@@ -288,12 +295,16 @@ async function main() {
             return messages.find((message) => /^infill-ls doctor(:| found| was stopped| exited)/.test(message)) ?? false;
         });
         log(`doctor: ${doctorReport}`);
-        await waitFor('the doctor output', () => [...document.querySelectorAll('.output-view .view-line')].some((line) => line.textContent.includes('--settings')));
+        // Its report in the "infill-ls doctor" output (scrolled to its end).
+        doctorOutput = await waitFor('the doctor output', () => {
+            const lines = [...document.querySelectorAll('.output-view .view-line')].map((line) => line.textContent.replace(/\u00a0/g, ' '));
+            return lines.some((line) => line.startsWith('(exit status')) ? lines : false;
+        });
         await screenshot('doctor.png');
     }
 
     const status = await page.evaluate(() => window.__infill.statusItem());
-    return { ghost: shown, text, status, readyStatus: ready, restrictedAction, doctor: doctorReport, screenshots: [suggestionShot, acceptedShot] };
+    return { ghost: shown, text, status, readyStatus: ready, restrictedAction, doctor: doctorReport, doctorOutput, screenshots: [suggestionShot, acceptedShot] };
 }
 
 let exitCode = 0;

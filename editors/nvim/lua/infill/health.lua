@@ -1,6 +1,11 @@
---- `:checkhealth infill`: is the server installed, running, and has it loaded its model?
+--- `:checkhealth infill`: is the server installed, running, and has it loaded its model? Then the checks of
+--- `infill-ls doctor` (llama.cpp build, model, self-checks, speed, grammars), run with the server's command
+--- and settings, each problem it finds reported as an error.
 
 local M = {}
+
+--- How long `:checkhealth infill` waits for `infill-ls doctor` (it loads the model and measures its speed).
+M.doctor_timeout_ms = 120000
 
 local health = vim.health
 
@@ -118,6 +123,125 @@ local function check_server()
   end
 end
 
+--- Empty tables go out as JSON objects (the server wants the settings and each group as objects).
+---@param value any
+---@return any
+local function json_objects(value)
+  if type(value) ~= 'table' then
+    return value
+  end
+  if next(value) == nil then
+    return vim.empty_dict()
+  end
+  if vim.islist(value) then
+    return value
+  end
+  local copy = {}
+  for key, item in pairs(value) do
+    copy[key] = json_objects(item)
+  end
+  return copy
+end
+
+--- The `infill-ls doctor` invocation for the effective config: its `cmd` plus `--settings FILE doctor`
+--- (global options come before the subcommand), FILE holding the config's `infill` settings; run where
+--- the server runs, with `cmd_env`. Returns nil and the reason when there is no command to run.
+---@return { argv: string[], cwd: string, env: table, settings_file: string }?, string?
+function M.doctor_command()
+  local ok, config = pcall(effective_config)
+  if not ok or type(config) ~= 'table' then
+    return nil, 'cannot load lsp/infill_ls.lua: ' .. tostring(config)
+  end
+  local cmd = config.cmd
+  if type(cmd) ~= 'table' or type(cmd[1]) ~= 'string' then
+    return nil, 'cmd is not a command line (a function or missing)'
+  end
+  if vim.fn.exepath(cmd[1]) == '' then
+    return nil, ('`%s` not found'):format(cmd[1])
+  end
+  local settings = config.settings and config.settings.infill or {}
+  local file = vim.fn.tempname() .. '.json'
+  vim.fn.writefile({ vim.json.encode(json_objects(settings)) }, file)
+  local client = require('infill.status').clients()[1]
+  local argv = vim.list_extend(vim.deepcopy(cmd), { '--settings', file, 'doctor' })
+  local cwd = (client and client.root_dir) or config.cmd_cwd or vim.fn.getcwd()
+  return { argv = argv, cwd = cwd, env = config.cmd_env or {}, settings_file = file }
+end
+
+--- Reads doctor's output (`vim.system()` result): its lines, the problems it lists after `problems:`
+--- ("problems: none" when there are none), and a one-line summary.
+---@param out vim.SystemCompleted
+---@return { code: integer, lines: string[], problems: string[], complete: boolean, summary: string }
+function M.doctor_result(out)
+  local text = (out.stdout or '') .. (out.stderr or '')
+  local lines = vim.split(text, '\n', { plain = true, trimempty = true })
+  local problems, complete, listing = {}, false, false
+  for _, line in ipairs(lines) do
+    if line == 'problems: none' then
+      complete = true
+    elseif line == 'problems:' then
+      complete, listing = true, true
+    elseif listing then
+      local problem = line:match('^%s+%- (.*)$')
+      if not problem then
+        listing = false
+      else
+        problems[#problems + 1] = problem
+      end
+    end
+  end
+  local summary
+  if not complete then
+    summary = out.code == 124 and ('infill-ls doctor did not finish in %d s'):format(M.doctor_timeout_ms / 1000)
+      or ('infill-ls doctor exited with status %d before the end of its report'):format(out.code)
+  elseif #problems == 0 then
+    summary = 'infill-ls doctor: no problems'
+  else
+    summary = ('infill-ls doctor found %d problem%s: %s'):format(
+      #problems,
+      #problems == 1 and '' or 's',
+      table.concat(problems, '; ')
+    )
+  end
+  return { code = out.code, lines = lines, problems = problems, complete = complete, summary = summary }
+end
+
+local function check_doctor()
+  health.start('infill: doctor')
+  local run, err = M.doctor_command()
+  if not run then
+    health.info('not run: ' .. err)
+    return
+  end
+  local ok, out = pcall(function()
+    return vim.system(run.argv, { text = true, cwd = run.cwd, env = run.env }):wait(M.doctor_timeout_ms)
+  end)
+  os.remove(run.settings_file)
+  if not ok then
+    health.error('could not run `' .. table.concat(run.argv, ' ') .. '`: ' .. tostring(out))
+    return
+  end
+  local result = M.doctor_result(out)
+  -- What doctor found out (build, model, speed, grammars), then its verdict.
+  local report = {}
+  for _, line in ipairs(result.lines) do
+    if line:match('^problems:') then
+      break
+    end
+    report[#report + 1] = line
+  end
+  health.info(table.concat(report, '\n'))
+  if not result.complete then
+    health.error(result.summary, { 'Run `' .. table.concat(run.argv, ' ', 1, #run.argv - 3) .. ' doctor` in a shell.' })
+  elseif #result.problems == 0 then
+    health.ok(result.summary)
+  else
+    for _, problem in ipairs(result.problems) do
+      health.error('doctor: ' .. problem)
+    end
+  end
+end
+
 function M.check()
   check_neovim()
   local ok, config = pcall(effective_config)
@@ -130,6 +254,7 @@ function M.check()
   check_executable(config)
   health.info('filetypes: ' .. table.concat(config.filetypes or {}, ', '))
   check_server()
+  check_doctor()
 end
 
 return M

@@ -349,32 +349,80 @@ function M.enable(enable)
   end
 end
 
---- Status of the server for the current buffer: `{ state, message, model, warnings, client_id }`.
---- `state` is the server's ('loading', 'ready', 'error', 'disabled') or 'starting'/'stopped'.
+--- Status of the server for the current buffer: `{ state, message, model, warnings, route, client_id }`.
+--- `state` is the server's ('loading', 'ready', 'error', 'disabled') or 'starting'/'stopped'; `route`
+--- (`{ uri, target, reason, text }`, or nil) says where the buffer's content goes.
 ---@param bufnr integer?
 ---@return infill.Status
 function M.state(bufnr)
   return require('infill.status').get(bufnr or api.nvim_get_current_buf())
 end
 
---- Short text for a statusline (`infill: ready`, `infill: ready (1 warning)`), empty when the buffer
---- has no server.
+--- Short text for a statusline (`infill: ready`, `infill: ready (remote)`, `infill: ready (local only,
+--- 1 warning)`), empty when the buffer has no server.
 ---@return string
 function M.status()
   return require('infill.status').statusline(api.nvim_get_current_buf())
 end
 
+--- The server's log: Neovim's LSP log, where the server's stderr goes.
+---@return string
+function M.log_path()
+  return vim.lsp.log.get_filename()
+end
+
+--- Runs `infill-ls doctor` with the server's command and settings (asynchronously) and shows its report
+--- in a scratch buffer; `on_done(result)` gets `{ code, lines, problems }` when it ends.
+---@param on_done fun(result: { code: integer, lines: string[], problems: string[] })?
+function M.doctor(on_done)
+  local health = require('infill.health')
+  local run, err = health.doctor_command()
+  if not run then
+    vim.notify('infill: cannot run doctor: ' .. err, vim.log.levels.ERROR)
+    return
+  end
+  vim.notify('infill: running ' .. table.concat(run.argv, ' '))
+  vim.system(run.argv, { text = true, cwd = run.cwd, env = run.env }, function(out)
+    vim.schedule(function()
+      os.remove(run.settings_file)
+      local result = health.doctor_result(out)
+      local buf = api.nvim_create_buf(false, true)
+      vim.bo[buf].bufhidden = 'wipe'
+      api.nvim_buf_set_lines(buf, 0, -1, false, result.lines)
+      pcall(api.nvim_buf_set_name, buf, 'infill://doctor')
+      vim.cmd('botright split')
+      api.nvim_win_set_buf(0, buf)
+      vim.bo[buf].modifiable = false
+      local level = (result.code == 0 and #result.problems == 0) and vim.log.levels.INFO or vim.log.levels.WARN
+      vim.notify(result.summary, level)
+      if on_done then
+        on_done(result)
+      end
+    end)
+  end)
+end
+
 local function create_command()
   local actions = {
     status = function()
+      local status = require('infill.status')
       local s = M.state()
       local model = s.model and (' [' .. s.model .. ']') or ''
-      local lines = { ('infill: %s%s %s'):format(s.state, model, require('infill.status').message(s)) }
+      local lines = { ('infill: %s%s %s'):format(s.state, model, status.message(s)) }
+      if s.route then
+        lines[#lines + 1] = 'this file: ' .. status.route_text(s.route)
+      end
       for _, warning in ipairs(s.warnings or {}) do
         lines[#lines + 1] = 'warning: ' .. warning
       end
-      local level = #lines > 1 and vim.log.levels.WARN or nil
+      local level = #(s.warnings or {}) > 0 and vim.log.levels.WARN or nil
       vim.notify(table.concat(lines, '\n'), level)
+    end,
+    log = function()
+      vim.cmd.tabedit(vim.fn.fnameescape(M.log_path()))
+    end,
+    doctor = function()
+      M.doctor()
     end,
     enable = function()
       M.enable(true)
@@ -398,7 +446,7 @@ local function create_command()
     complete = function()
       return vim.tbl_keys(actions)
     end,
-    desc = 'infill-ls: status | enable | disable | toggle',
+    desc = 'infill-ls: status | log | doctor | enable | disable | toggle',
   })
 end
 
@@ -416,7 +464,17 @@ function M.setup(opts)
       local client = vim.lsp.get_client_by_id(args.data.client_id)
       if client and client.name == 'infill_ls' then
         on_attach(args.buf, client)
+        if args.buf == api.nvim_get_current_buf() then
+          require('infill.status').focus(args.buf)
+        end
       end
+    end,
+  })
+  -- The server reports the route of the document the user is in: tell it which one that is.
+  api.nvim_create_autocmd('BufEnter', {
+    group = GROUP,
+    callback = function(args)
+      require('infill.status').focus(args.buf)
     end,
   })
   api.nvim_create_autocmd('LspDetach', {

@@ -1,21 +1,33 @@
---- Model/server state reported by infill-ls through the `infill/status` notification.
+--- Model/server state reported by infill-ls through the `infill/status` notification, and the route of
+--- the active document (where its content goes: the local model, the remote one, or none).
 ---
 --- Kept per client so a statusline or `:checkhealth infill` can show whether the model is still
 --- loading, ready, failed or switched off, without ever asking the server (which may be busy).
+--- The plugin tells the server which buffer is active with `textDocument/didFocus` (see `focus()`), so
+--- the route it reports is about the buffer the user is in.
 
 local M = {}
 
 ---@alias infill.State 'loading'|'ready'|'error'|'disabled'|'starting'|'stopped'
+
+---@class infill.Route
+---@field uri string The document it is about.
+---@field target 'local'|'remote'|'none' Only the local model sees it, the remote one may, or no model does.
+---@field reason string Why it stays local (e.g. "matches .env*"); "" when nothing keeps it local.
+---@field text string One line for people, e.g. "local only: matches .env*".
 
 ---@class infill.Status
 ---@field state infill.State
 ---@field message string
 ---@field model string?
 ---@field warnings string[] Self-check findings of a model that works, but worse than it should (state stays 'ready').
+---@field route infill.Route? The route of the buffer asked about (nil: the server's route is another buffer's, or none).
 ---@field client_id integer?
 ---@field updated_at integer? Time of the last notification, from `vim.uv.now()`.
 
 local KNOWN_STATES = { loading = true, ready = true, error = true, disabled = true }
+local ROUTE_TARGETS = { ['local'] = true, remote = true, none = true }
+local HAS_011 = vim.fn.has('nvim-0.11') == 1
 
 ---@type table<integer, infill.Status>
 M.by_client = {}
@@ -37,6 +49,51 @@ function M.parse_warnings(value)
     end
   end
   return warnings
+end
+
+--- The `route` field: a table with a URI and a known target, else nil (absent, null or malformed).
+---@param value any
+---@return infill.Route?
+function M.parse_route(value)
+  if type(value) ~= 'table' or type(value.uri) ~= 'string' or value.uri == '' or not ROUTE_TARGETS[value.target] then
+    return nil
+  end
+  return {
+    uri = value.uri,
+    target = value.target,
+    reason = type(value.reason) == 'string' and vim.trim(value.reason) or '',
+    text = type(value.text) == 'string' and vim.trim(value.text) or '',
+  }
+end
+
+--- Whether two document URIs name the same document: the server may echo a URI unquoted where
+--- Neovim percent-encodes (spaces, non-ASCII), so both are compared decoded.
+---@param a string
+---@param b string
+---@return boolean
+function M.same_document(a, b)
+  return a == b or vim.uri_decode(a) == vim.uri_decode(b)
+end
+
+--- A short name of a route: "local", "local only" (kept local by the privacy settings), "remote", "none".
+---@param route infill.Route
+---@return string
+function M.route_label(route)
+  if route.target == 'local' then
+    return route.reason ~= '' and 'local only' or 'local'
+  end
+  return route.target
+end
+
+--- The route in words, e.g. "local only: matches .env*".
+---@param route infill.Route
+---@return string
+function M.route_text(route)
+  local text = route.text ~= '' and route.text or M.route_label(route)
+  if route.reason ~= '' and not text:find(route.reason, 1, true) then
+    text = text .. ' (' .. route.reason .. ')'
+  end
+  return text
 end
 
 --- The status message without the " - warning: ..." summary the server appends when it also lists the
@@ -66,6 +123,7 @@ function M.on_notification(_, params, ctx)
       message = type(params.message) == 'string' and params.message or '',
       model = type(model) == 'string' and model or nil,
       warnings = M.parse_warnings(params.warnings),
+      route = M.parse_route(params.route),
     }
   else
     status = {
@@ -105,6 +163,15 @@ function M.get(bufnr)
   end
   local reported = M.by_client[client.id]
   if reported then
+    -- The route only while it is about this buffer: one for another buffer is stale.
+    local route = reported.route
+    if route and bufnr and not M.same_document(route.uri, vim.uri_from_bufnr(bufnr)) then
+      route = nil
+    end
+    if route ~= reported.route then
+      reported = vim.tbl_extend('force', {}, reported)
+      reported.route = route
+    end
     return reported
   end
   local initialized = client.initialized
@@ -121,6 +188,36 @@ end
 ---@param client_id integer
 function M.forget(client_id)
   M.by_client[client_id] = nil
+  M.focused[client_id] = nil
+end
+
+--- The URI each client was last told is focused.
+---@type table<integer, string>
+M.focused = {}
+
+--- Tells the infill-ls clients serving `bufnr` that it is the document the user is in now
+--- (`textDocument/didFocus` with `{ textDocument = { uri } }`, as the Copilot language server takes it),
+--- so the route in their status is about it. Not sent again for the buffer a client already has.
+---@param bufnr integer
+function M.focus(bufnr)
+  if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+    return
+  end
+  local uri = vim.uri_from_bufnr(bufnr)
+  for _, client in ipairs(M.clients(bufnr)) do
+    if M.focused[client.id] ~= uri and client.initialized then
+      local params = { textDocument = { uri = uri } }
+      local sent
+      if HAS_011 then
+        sent = client:notify('textDocument/didFocus', params)
+      else
+        sent = client.notify('textDocument/didFocus', params)
+      end
+      if sent then
+        M.focused[client.id] = uri
+      end
+    end
+  end
 end
 
 local SYMBOLS = {
@@ -132,8 +229,8 @@ local SYMBOLS = {
   stopped = 'stopped',
 }
 
---- Short text for a statusline, e.g. `infill: ready`, `infill: ready (1 warning)`; empty when no
---- server runs for the buffer.
+--- Short text for a statusline, e.g. `infill: ready`, `infill: ready (remote)`,
+--- `infill: ready (local only, 1 warning)`; empty when no server runs for the buffer.
 ---@param bufnr integer?
 ---@return string
 function M.statusline(bufnr)
@@ -142,9 +239,20 @@ function M.statusline(bufnr)
     return ''
   end
   local text = 'infill: ' .. (SYMBOLS[status.state] or status.state)
+  if status.state ~= 'ready' then
+    return text
+  end
+  -- Ready: the buffer's route and the warnings, e.g. "infill: ready (local only, 1 warning)".
+  local notes = {}
+  if status.route then
+    notes[#notes + 1] = M.route_label(status.route)
+  end
   local count = #(status.warnings or {})
-  if status.state == 'ready' and count > 0 then
-    text = text .. (' (%d warning%s)'):format(count, count == 1 and '' or 's')
+  if count > 0 then
+    notes[#notes + 1] = ('%d warning%s'):format(count, count == 1 and '' or 's')
+  end
+  if #notes > 0 then
+    text = text .. ' (' .. table.concat(notes, ', ') .. ')'
   end
   return text
 end
