@@ -32,6 +32,7 @@ from completion.model import ModelOptions
 from completion.privacy import PrivacyPolicy
 from lsp_server import __version__, transport
 from lsp_server.documents import DocumentEvent, LspWorkspace, line_of_offset
+from lsp_server.loop import on_loop
 from lsp_server.methods import MESSAGE_TYPES, STATUS_NOTIFICATION
 from lsp_server.settings import SECTION, Settings, settings_from_dict
 from syntax.document import SyntaxDocument
@@ -272,7 +273,9 @@ class InfillServer(LanguageServer):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
-    def completion_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
+    def completion_request(
+        self, uri: str, position: types.Position, invoked: bool = False
+    ) -> CompletionRequest | None:
         document = self.text_document(uri)
         if document is None:
             return None
@@ -283,6 +286,7 @@ class InfillServer(LanguageServer):
             language_id=document.language_id,
             path=self.document_path(uri),
             document=self._syntax.get(uri),
+            invoked=invoked,
         )
 
     async def complete(self, request: CompletionRequest) -> Any:
@@ -319,6 +323,7 @@ class InfillServer(LanguageServer):
             )
         self.settings = self._merge_defaults(settings)
         self.engine.options = self.settings.completion
+        self.engine.routing = self.settings.routing
         self.engine.privacy = PrivacyPolicy(self.settings.privacy, self.engine.privacy.scanner_if_made)
         self.engine.clear_cache()
         for listener in list(self.settings_listeners):
@@ -413,7 +418,7 @@ class InfillServer(LanguageServer):
             self._route_known(uri, None)
             return
         future = self.syntax_pool.submit(self.engine.route, self.document_path(uri), document.source)
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._route_done, uri, done))
+        future.add_done_callback(lambda done: on_loop(loop, self._route_done, uri, done))
 
     def _route_done(self, uri: str, done: Any) -> None:
         try:
@@ -472,10 +477,10 @@ class InfillServer(LanguageServer):
         def report(message: str, percentage: int | None) -> None:
             if percentage is None:
                 value: Any = types.WorkDoneProgressEnd(message=message)
-                loop.call_soon_threadsafe(self.work_done_progress.end, token, value)
+                on_loop(loop, self.work_done_progress.end, token, value)
             else:
                 value = types.WorkDoneProgressReport(message=message, percentage=percentage)
-                loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
+                on_loop(loop, self.work_done_progress.report, token, value)
 
         return report
 
@@ -499,14 +504,14 @@ class InfillServer(LanguageServer):
                 message = f"infill-ls: model unavailable: {str(error).rstrip('.')}."
                 if "keep working" not in message:
                     message += " Syntax features keep working."
-                loop.call_soon_threadsafe(self._report_load_failure, message)
+                on_loop(loop, self._report_load_failure, message)
         except Exception as error:  # never let a loader bug kill the server
             log.exception("model load crashed")
-            loop.call_soon_threadsafe(self._report_load_failure, f"infill-ls: model load failed: {error}")
+            on_loop(loop, self._report_load_failure, f"infill-ls: model load failed: {error}")
         finally:
             progress(outcome, None)
         if loaded is not None:
-            loop.call_soon_threadsafe(self._model_loaded, loaded)
+            on_loop(loop, self._model_loaded, loaded)
 
     def _open(
         self,
@@ -519,7 +524,7 @@ class InfillServer(LanguageServer):
         progress("connecting" if choice.backend == "remote" else "loading the model", 30)
 
         def on_state(source: object, state: BackendState) -> None:
-            loop.call_soon_threadsafe(self._backend_state_changed, source, state)
+            on_loop(loop, self._backend_state_changed, source, state)
 
         opened = open_backends(choice, on_state, strict=False)
         if generation != self._model_generation:  # superseded by a newer settings change

@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from lsprotocol import types
-from pygls.protocol import JsonRPCProtocol
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,9 @@ READ_CHUNK = 64 * 1024
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
 
 _TOKEN = rb"[A-Za-z0-9!#$%&'*+.^_`|~-]"  # a header name's characters (RFC 9110 token)
 _HEADER_LINE = rb"%s+[ \t]*:[^\r\n]*\r?\n" % _TOKEN
@@ -183,19 +190,70 @@ def dispatch(protocol: JsonRPCProtocol, body: bytes) -> None:
     is_request = "method" in data and "id" in data
     problem = _problem(protocol, data)
     if problem is not None:
-        log.warning("message rejected: %s", problem)
+        _REJECTED.note(f"message rejected: {problem}")
         if is_request or ("method" not in data and "id" not in data):
             msg_id = data["id"] if is_request and _valid_id(data["id"]) else None
             protocol._send_data(_error(INVALID_REQUEST, problem, msg_id))
         return  # a notification or a response is never answered
-    try:
-        message = protocol.structure_message(data)
-    except Exception as error:  # pygls' JsonRpcInvalidParams / InternalError, or a RecursionError
-        log.warning("invalid params for %r: %s", data.get("method"), error.__cause__ or error)
-        if is_request:
-            protocol._send_data(_error(INVALID_PARAMS, f"invalid params for {data['method']!r}", data["id"]))
+    method = data.get("method")
+    if method is not None and method != types.CANCEL_REQUEST and not _handled(protocol, method):
+        if is_request:  # an unknown notification is ignored, as the spec says of "$/" ones
+            protocol._send_data(_error(METHOD_NOT_FOUND, f"unknown method {method!r}", data["id"]))
         return
-    protocol.handle_message(message)
+    try:
+        message = _structured(protocol, data)
+    except Exception as error:  # params that do not fit the method (or nest too deeply)
+        _REJECTED.note(f"invalid params for {method!r}: {str(error.__cause__ or error).splitlines()[0]}")
+        if is_request:
+            protocol._send_data(_error(INVALID_PARAMS, f"invalid params for {method!r}", data["id"]))
+        return
+    try:
+        protocol.handle_message(message)
+    except Exception:  # a handler that fails at once (pygls answers those that fail later)
+        log.exception("handling %r failed", method)
+        if is_request:
+            protocol._send_data(_error(INTERNAL_ERROR, f"internal error in {method!r}", data["id"]))
+
+
+def _handled(protocol: JsonRPCProtocol, method: str) -> bool:
+    return method in protocol.fm.builtin_features or method in protocol.fm.features
+
+
+def _structured(protocol: JsonRPCProtocol, data: dict[str, Any]) -> Any:
+    """pygls' message types for ``data`` (as its ``structure_message``, which logs a full traceback for every
+    malformed message: a flood when a client misbehaves). A cancel must name a request id."""
+    if "method" in data:
+        method = data["method"]
+        if method == types.CANCEL_REQUEST and not (
+            isinstance(data.get("params"), dict) and _valid_id(data["params"].get("id"))
+        ):
+            raise ValueError("$/cancelRequest needs the id of a request")
+        fallback = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+        message_type = protocol.get_message_type(method) or fallback
+        if message_type in (JsonRPCRequestMessage, JsonRPCNotification):
+            data = {"params": None, **data}
+    elif "error" in data:
+        message_type = types.ResponseErrorMessage
+    else:
+        message_type = protocol._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+    return protocol._converter.structure(data, message_type)
+
+
+class _RateLimitedLog:
+    """One warning line per rejected message for the first few, then one per hundred (a misbehaving
+    client must not fill the disk)."""
+
+    def __init__(self, first: int = 20, every: int = 100) -> None:
+        self.count = 0
+        self.first, self.every = first, every
+
+    def note(self, message: str) -> None:
+        self.count += 1
+        if self.count <= self.first or self.count % self.every == 0:
+            log.warning("%s (%d rejected so far)", message, self.count)
+
+
+_REJECTED = _RateLimitedLog()
 
 
 def _problem(protocol: JsonRPCProtocol, data: dict[str, Any]) -> str | None:

@@ -226,7 +226,8 @@ class RawServer:
         self._ids = itertools.count(1)
         self._writes: queue.Queue[tuple[bytes, threading.Event] | None] = queue.Queue()
         threading.Thread(target=self._write_loop, name="fuzz-writer", daemon=True).start()
-        threading.Thread(target=self._read_loop, name="fuzz-reader", daemon=True).start()
+        self._reader = threading.Thread(target=self._read_loop, name="fuzz-reader", daemon=True)
+        self._reader.start()
 
     # -- writing
 
@@ -284,7 +285,7 @@ class RawServer:
         stdout = self.process.stdout
         assert stdout is not None
         buffer = bytearray()
-        while chunk := stdout.read1(65536):
+        while chunk := os.read(stdout.fileno(), 65536):
             buffer += chunk
             for body in self._frames(buffer):
                 self._dispatch(body)
@@ -367,16 +368,15 @@ class RawServer:
 
     def statuses(self) -> list[dict[str, Any]]:
         with self._cond:
-            return [n.get("params") or {} for n in self.notifications if n.get("method") == "infill/status"]
+            found = [n.get("params") for n in self.notifications if n.get("method") == "infill/status"]
+        return [params for params in found if isinstance(params, dict)]
 
     def wait_status(self, *states: str, timeout: float = 180.0) -> dict[str, Any] | None:
         """The latest ``infill/status`` in one of ``states``, waiting for one."""
 
         def latest() -> dict[str, Any] | None:
-            for status in reversed(self.statuses()):
-                if status.get("state") in states:
-                    return status
-            return None
+            statuses: list[dict[str, Any]] = self.statuses()
+            return next((status for status in reversed(statuses) if status.get("state") in states), None)
 
         self.wait(lambda: latest() is not None, timeout)
         return latest()
@@ -446,7 +446,8 @@ class RawServer:
                 self.process.kill()
                 self.process.wait()
         self._writes.put(None)
-        if self.process.stdout is not None:
+        self._reader.join(10)  # the server is gone: its output ends
+        if self.process.stdout is not None and not self._reader.is_alive():
             self.process.stdout.close()
         self._log.close()
 
@@ -543,13 +544,6 @@ class Message:
     null_codes: frozenset[int] = frozenset()
     either: bool = False  # one reply, with its id or with id null (when parsing it may fail)
     forbidden: tuple[Id, ...] = ()  # ids that must get no reply at all (the members of a batch)
-
-    @property
-    def is_request(self) -> bool:
-        return self.request_id is not None
-
-
-REQUEST_KINDS = ("valid", "not_open", "wrong_params", "out_of_range", "missing_params", "unknown_method")
 
 
 def realize(shape: Shape, mint: Mint, shut_down: bool = False) -> Message:
@@ -771,6 +765,12 @@ def _document(uri: Any) -> dict[str, Any]:
     return {"uri": uri}
 
 
+def _ordered(first: dict[str, Any], second: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A range's ends, start first."""
+    swap = (second["line"], second["character"]) < (first["line"], first["character"])
+    return (second, first) if swap else (first, second)
+
+
 @st.composite
 def valid_params(
     draw: st.DrawFn,
@@ -788,7 +788,7 @@ def valid_params(
     if method == "textDocument/diagnostic":
         return {"textDocument": _document(uri)}
     if method == "textDocument/codeAction":
-        start, end = draw(position), draw(position)
+        start, end = _ordered(draw(position), draw(position))
         return {
             "textDocument": _document(uri),
             "range": {"start": start, "end": end},
@@ -797,7 +797,7 @@ def valid_params(
     if method == "workspace/executeCommand":
         return {"command": draw(strings), "arguments": draw(st.lists(junk, max_size=2))}
     if method == "textDocument/didChange":
-        start, end = draw(position), draw(position)
+        start, end = _ordered(draw(position), draw(position))
         change = {"range": {"start": start, "end": end}, "text": draw(strings)}
         return {"textDocument": {"uri": uri, "version": draw(small)}, "contentChanges": [change]}
     if method == "textDocument/didOpen":
@@ -1057,6 +1057,63 @@ def messages() -> st.SearchStrategy[Shape]:
         _not_object(),
         _odd_envelope(),
     )
+
+
+_CALC = {"uri": "file:///fuzz/calc.py"}
+EXAMPLES: tuple[
+    tuple[Shape, ...], ...
+] = (  # one of each shape, always sent first (hypothesis' explicit phase)
+    (
+        Shape(
+            "valid",
+            "textDocument/inlineCompletion",
+            {"textDocument": _CALC, "position": {"line": 2, "character": 11}, "context": {"triggerKind": 1}},
+            "int",
+        ),
+    ),
+    (Shape("wrong_params", "infill/prompt", {"textDocument": 5, "position": "x"}, "string"),),
+    (
+        Shape(
+            "out_of_range",
+            "infill/prompt",
+            {"textDocument": _CALC, "position": {"line": 2**40, "character": -1}},
+            "int",
+        ),
+    ),
+    (
+        Shape("missing_params", "textDocument/inlineCompletion", MISSING, "int"),
+        Shape("missing_params", "textDocument/didOpen"),
+    ),
+    (
+        Shape("unknown_method", "infill/nothing", MISSING, "int"),
+        Shape("unknown_method", "$/unknown", {"type_name": "1 x"}, "unicode"),
+    ),
+    (
+        Shape("deep", "infill/stats", id_form="int", depth=100_000),
+        Shape("huge_number", "infill/prompt", id_form="string", depth=5000),
+    ),
+    (
+        Shape("batch"),
+        Shape(
+            "batch",
+            items=(
+                Shape("valid", "infill/stats", {}, "int"),
+                Shape("valid", "textDocument/didFocus", {"textDocument": _CALC}),
+            ),
+        ),
+    ),
+    tuple(Shape("bad_id", "infill/stats", {}, "int", bad_id=bad) for bad in (1.5, True, {"a": 1}, [1])),
+    (Shape("not_json", raw=b"{"), Shape("not_json", raw=b"\xff\xfe{}"), Shape("not_object", params=5)),
+    (
+        Shape("no_method", params={}),
+        Shape("bad_jsonrpc", "infill/stats", {}, "int", extra=(("jsonrpc", MISSING),)),
+        Shape("method_not_string", 5, MISSING, "int"),
+        Shape("stray_response", id_form="int", extra=(("result", 1),)),
+    ),
+    (
+        Shape("wrong_params", "$/cancelRequest", {"id": []}),
+    ),  # an id pygls cannot look up (last: it was fatal)
+)
 
 
 # --- sending and checking ----------------------------------------------------------------------------------------

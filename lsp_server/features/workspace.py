@@ -21,6 +21,7 @@ from pygls.uris import to_fs_path
 
 from completion.workspace_index import WorkspaceIndex
 from lsp_server.documents import DocumentEvent
+from lsp_server.loop import on_loop
 from syntax.languages import LANGUAGES
 
 if TYPE_CHECKING:
@@ -184,12 +185,12 @@ async def _progress(ls: InfillServer) -> Callable[[int, int], None] | None:
         if done >= total:
             ended = True
             end = types.WorkDoneProgressEnd(message=f"{total} files indexed")
-            loop.call_soon_threadsafe(ls.work_done_progress.end, token, end)
+            on_loop(loop, ls.work_done_progress.end, token, end)
         else:
             value = types.WorkDoneProgressReport(
                 message=f"{done}/{total} files", percentage=done * 100 // total
             )
-            loop.call_soon_threadsafe(ls.work_done_progress.report, token, value)
+            on_loop(loop, ls.work_done_progress.report, token, value)
 
     return report
 

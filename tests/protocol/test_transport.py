@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from lsp_server.server import create_server
 from lsp_server.transport import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    METHOD_NOT_FOUND,
     PARSE_ERROR,
     Frame,
     FrameError,
@@ -175,6 +177,12 @@ def gate() -> Any:
         (b'{"id": 3, "method": "x"}', INVALID_REQUEST, 3),
         (b'{"jsonrpc": "2.0", "id": 4, "method": 12}', INVALID_REQUEST, 4),
         (b'{"jsonrpc": "2.0"}', INVALID_REQUEST, None),
+        (b'{"jsonrpc": "2.0", "id": 6, "method": "no/suchMethod"}', METHOD_NOT_FOUND, 6),
+        (
+            b'{"jsonrpc": "2.0", "id": 7, "method": "no/such", "params": {"type_name": "a b"}}',
+            METHOD_NOT_FOUND,
+            7,
+        ),
         (
             b'{"jsonrpc": "2.0", "id": 5, "method": "textDocument/inlineCompletion", "params": "x"}',
             INVALID_PARAMS,
@@ -203,6 +211,9 @@ def test_each_malformed_request_gets_one_error(gate: Any, body: bytes, code: int
         b'{"jsonrpc": "2.0", "id": 99, "result": null}',  # a response to nothing we asked
         b'{"jsonrpc": "2.0", "id": {"x": 1}, "result": null}',
         b'{"jsonrpc": "2.0", "method": "$/unknownNotification", "params": {"a": [1, 2]}}',
+        b'{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": []}}',  # killed the server
+        b'{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {}}',
+        b'{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}}',  # nothing to cancel
     ],
 )
 def test_notifications_and_responses_are_never_answered(gate: Any, body: bytes) -> None:
@@ -217,3 +228,14 @@ def test_requests_after_shutdown_are_refused_and_exit_is_not(gate: Any) -> None:
     dispatch(protocol, b'{"jsonrpc": "2.0", "id": 11, "method": "textDocument/hover", "params": {}}')
     assert [(reply["id"], reply["error"]["code"]) for reply in sent] == [(11, INVALID_REQUEST)]
     assert "shutting down" in sent[0]["error"]["message"]
+
+
+def test_a_handler_failing_at_once_is_answered(gate: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    protocol, sent = gate
+
+    def broken(message: object) -> None:
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(protocol, "handle_message", broken)
+    dispatch(protocol, b'{"jsonrpc": "2.0", "id": 13, "method": "shutdown"}')
+    assert [(reply["id"], reply["error"]["code"]) for reply in sent] == [(13, INTERNAL_ERROR)]
