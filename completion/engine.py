@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from completion.prompt import (
     prefix_window_start,
     suffix_window_end,
 )
+from completion.routing import RemoteAsk, RoutingOptions, position_key, wants_remote
 from completion.token_healing import heal_split, strip_healed
 from completion.workspace_index import Retriever
 from syntax.checks import (
@@ -148,6 +150,7 @@ class CompletionRequest:
     language_id: str | None = None
     path: str | None = None  # path shown to the model (relative to the workspace where possible)
     document: SyntaxDocument | None = None  # an up-to-date parsed document, if the caller keeps one
+    invoked: bool = False  # the user asked (LSP triggerKind Invoked), rather than typed
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,10 @@ class CompletionEngine:
         self._exact: OrderedDict[tuple[str, int, int], Completion] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.history: deque[dict[str, Any]] = deque(maxlen=1000)  # recent completions, for infill/stats
+        self.routing = RoutingOptions()
+        self._remote_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="infill-remote")
+        self._remote_asks: dict[str, RemoteAsk[_Candidate]] = {}  # hybrid: per document, the latest ask
+        self._asks_lock = threading.Lock()
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -351,7 +358,8 @@ class CompletionEngine:
         started = time.monotonic()
         if not self.options.enabled or not 0 <= request.offset <= len(request.text):
             return None
-        hit = self.cached(request)
+        kept = self._kept_remote_answer(request)
+        hit = self.cached(request) if kept is None else None
         if hit is not None:
             return hit
         spec = spec_for(request.language_id, request.path)
@@ -361,8 +369,11 @@ class CompletionEngine:
         document = _matching_snapshot(request)
         shape = self._shape(request, language, document)
         deadline = started + self.options.time_budget_ms / 1000
-        best = None
-        for model in self._models():  # the fallback only when the model cannot answer at all
+        best = kept
+        models = [] if self._hybrid() or kept is not None else self._models()
+        if best is None and self._hybrid():
+            best = self._hybrid_best(request, spec, shape, document, deadline, cancel)
+        for model in models:  # the fallback only when the model cannot answer at all
             prompt = self.build_prompt(request, model=model)
             if not self._may_send(model, request.path, request.text, prompt):
                 continue
@@ -430,6 +441,125 @@ class CompletionEngine:
                 ):
                     found.append(_Candidate(suggestion, generation))
         return self._most_likely(model, prompt, request.text, found, deadline, cancel)
+
+    # --- hybrid: local first, the remote model where it helps (completion.routing) ---------------------------
+
+    def _hybrid(self) -> bool:
+        return _is_remote(self._model) and self._fallback is not None and not _is_remote(self._fallback)
+
+    def _hybrid_best(
+        self,
+        request: CompletionRequest,
+        spec: LanguageSpec | None,
+        shape: CompletionShape,
+        document: SyntaxDocument | None,
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> _Candidate | None:
+        """The local answer, or the remote one when it is in by then (the local model ranks the two); never
+        a wait for the remote model beyond the local one, unless the local model cannot answer at all."""
+        remote, local = self._model, self._fallback
+        assert remote is not None and local is not None
+        key = position_key(request.uri, request.text, request.offset)
+        ask = self._current_ask(request.uri, key)
+        if ask is None and wants_remote(request.text, request.offset, shape.multiline, request.invoked):
+            ask = self._ask_remote(remote, request, spec, shape, document, key)
+        local_prompt = self.build_prompt(request, model=local)
+        local_best = self._answer(local, request, spec, local_prompt, shape, document, deadline, cancel)
+        if (
+            ask is None
+            and local_best is not None
+            and _confidence(local_best) < self.routing.min_local_confidence
+        ):
+            ask = self._ask_remote(remote, request, spec, shape, document, key)  # kept for the next request
+        if ask is None:
+            return local_best
+        if local_best is None:  # the local model could not answer: the remote one may, within the budget
+            try:
+                ask.future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # a timeout (it goes on, kept), or cancelled
+                return None
+        remote_best = ask.result_if_done()
+        if remote_best is None:
+            return local_best
+        if local_best is None or remote_best.suggestion == local_best.suggestion:
+            return remote_best
+        ranked = self._most_likely(
+            local, local_prompt, request.text, [local_best, remote_best], deadline, cancel
+        )
+        log.info("hybrid: %s suggestion shown", "remote" if ranked is remote_best else "local")
+        return ranked
+
+    def _kept_remote_answer(self, request: CompletionRequest) -> _Candidate | None:
+        """hybrid: the remote answer asked for earlier at this very position and now in (shown at once, in
+        place of the local one shown then)."""
+        if not self._hybrid():
+            return None
+        ask = self._current_ask(request.uri, position_key(request.uri, request.text, request.offset))
+        return ask.result_if_done() if ask is not None else None
+
+    def _current_ask(self, uri: str, key: tuple[str, int, int]) -> RemoteAsk[_Candidate] | None:
+        """The remote ask for this position, if one runs or ran; an ask for another position is cancelled
+        (the user moved on)."""
+        with self._asks_lock:
+            ask = self._remote_asks.get(uri)
+            if ask is not None and ask.key != key:
+                ask.cancel.set()
+                del self._remote_asks[uri]
+                return None
+            return ask
+
+    def _ask_remote(
+        self,
+        remote: ModelBackend,
+        request: CompletionRequest,
+        spec: LanguageSpec | None,
+        shape: CompletionShape,
+        document: SyntaxDocument | None,
+        key: tuple[str, int, int],
+    ) -> RemoteAsk[_Candidate] | None:
+        """Start the remote model on this request in the background (when the document may go there and the
+        server is not in a failure episode); it has the whole time budget, whatever the local model does."""
+        if getattr(remote, "failing", None) is not None:
+            return None  # down: local only (the status said so once)
+        prompt = self.build_prompt(request, model=remote)
+        if not self._may_send(remote, request.path, request.text, prompt):
+            return None
+        deadline = time.monotonic() + self.options.time_budget_ms / 1000
+        cancel = threading.Event()
+
+        def run() -> _Candidate | None:
+            return self._answer(remote, request, spec, prompt, shape, document, deadline, cancel)
+
+        ask = RemoteAsk(key, self._remote_pool.submit(run), cancel)
+        with self._asks_lock:
+            previous = self._remote_asks.get(request.uri)
+            if previous is not None and previous is not ask:
+                previous.cancel.set()
+            self._remote_asks[request.uri] = ask
+        return ask
+
+    def _answer(
+        self,
+        model: ModelBackend,
+        request: CompletionRequest,
+        spec: LanguageSpec | None,
+        prompt: Prompt,
+        shape: CompletionShape,
+        document: SyntaxDocument | None,
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> _Candidate | None:
+        """One model's best checked candidate, holding its lock; None when it cannot answer."""
+        if not _acquire(model.lock, cancel, deadline):
+            return None
+        try:
+            return self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
+        except ModelUnavailable as error:
+            log.info("no completion from %s: %s", _describe(model), error)
+            return None
+        finally:
+            model.lock.release()
 
     def _may_show(self, model: ModelBackend, suggestion: Suggestion) -> bool:
         """A remote model's suggestion that holds a secret-looking string is dropped (it came from
@@ -619,7 +749,12 @@ class _Candidate:
 
 def _most_likely_generated(found: list[_Candidate]) -> _Candidate:
     """The candidate whose generation the model found most likely per token (ties: the earlier one)."""
-    return max(found, key=lambda c: c.generation.logprob / max(1, c.generation.tokens_generated))
+    return max(found, key=_confidence)
+
+
+def _confidence(candidate: _Candidate) -> float:
+    """Mean log-probability per generated token: how sure the model was of what it wrote."""
+    return candidate.generation.logprob / max(1, candidate.generation.tokens_generated)
 
 
 def _is_remote(model: ModelBackend | None) -> bool:

@@ -22,6 +22,7 @@ from completion.engine import CompletionOptions
 from completion.model import ModelOptions
 from completion.privacy import PrivacyOptions
 from completion.remote.options import RemoteOptions
+from completion.routing import RoutingOptions
 from completion.workspace_index import IndexOptions
 from syntax.diagnostics import DiagnosticsOptions
 
@@ -51,6 +52,7 @@ class Settings:
     index: IndexOptions = field(default_factory=IndexOptions)
     remote: RemoteOptions = field(default_factory=RemoteOptions)
     privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
 
 
 def _is_group(option: dataclasses.Field[Any]) -> bool:

@@ -21,7 +21,8 @@ def register(server: InfillServer) -> None:
     async def inline_completion(
         ls: InfillServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
-        request = ls.completion_request(params.text_document.uri, params.position)
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        request = ls.completion_request(params.text_document.uri, params.position, invoked)
         if request is None:
             return None
         completion: Completion | None = await ls.complete(request)
