@@ -2,8 +2,8 @@
 
 - ``local``: the supervised worker process (the model in ``infill.model``).
 - ``remote``: the server in ``infill.remote``; no local model is loaded.
-- ``hybrid``: the remote server first, the local model while the remote one cannot answer (down, in its
-  backoff after a failure). Routing by position and the local audit of remote answers build on this.
+- ``hybrid``: both; the engine routes (``completion.routing``): the local model answers every request, the
+  remote one is asked where it is likely to do better, and never while it is down.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ class Settings:
         default="local",
         metadata={
             "description": "Where suggestions come from: 'local' (the model in infill.model, on this machine), "
-            "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the remote server, "
-            "and the local model while the remote one is unavailable).",
+            "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the local model "
+            "answers at once; the remote server is asked on new lines, blocks and invokes, see infill.routing).",
             "enum": list(BACKENDS),
             "restricted": True,
         },
