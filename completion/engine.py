@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from completion.audit import AuditOptions, NameLookup, first_unknown
 from completion.backend import (
     Generation,
     GenerationSpec,
@@ -217,6 +218,7 @@ class CompletionEngine:
         self._cache_lock = threading.Lock()
         self.history: deque[dict[str, Any]] = deque(maxlen=1000)  # recent completions, for infill/stats
         self.routing = RoutingOptions()
+        self.audit = AuditOptions()
         self._remote_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="infill-remote")
         self._remote_asks: dict[str, RemoteAsk[_Candidate]] = {}  # hybrid: per document, the latest ask
         self._asks_lock = threading.Lock()
@@ -440,7 +442,53 @@ class CompletionEngine:
                     model, suggestion
                 ):
                     found.append(_Candidate(suggestion, generation))
+        found = self._audit_names(model, request, shape, language, document, found)
         return self._most_likely(model, prompt, request.text, found, deadline, cancel)
+
+    def _audit_names(
+        self,
+        model: ModelBackend,
+        request: CompletionRequest,
+        shape: CompletionShape,
+        language: str | None,
+        document: SyntaxDocument | None,
+        found: list[_Candidate],
+    ) -> list[_Candidate]:
+        """Candidates that use a name defined nowhere (``completion.audit``): a remote one is cut before the
+        line of that name or dropped; a local one loses to any candidate without such a name, and is cut when there is
+        none."""
+        mode = self.audit.unknown_names
+        if mode == "allow" or not found or language is None:
+            return found
+        lookup = self._name_lookup(request)
+        unknown = [
+            first_unknown(request.text, request.offset, c.suggestion, language, lookup, document)
+            for c in found
+        ]
+        clean = [candidate for candidate, name in zip(found, unknown, strict=True) if name is None]
+        remote = _is_remote(model)
+        if (remote and mode == "drop") or (not remote and clean):
+            return clean
+        kept = list(clean)
+        for candidate, name in zip(found, unknown, strict=True):
+            if name is None:
+                continue
+            log.info("a suggestion using %s, defined nowhere, is cut before its line", name.name)
+            before = candidate.suggestion.text[: max(0, name.offset - request.offset)]
+            head = before[: before.rfind("\n") + 1]  # whole lines only: never a half statement
+            for cut in _shaped_candidates(head, request, shape, language, document)[:1]:
+                if cut.text.strip() and all(cut != known.suggestion for known in kept):
+                    kept.append(_Candidate(cut, candidate.generation))
+        return kept
+
+    def _name_lookup(self, request: CompletionRequest) -> NameLookup:
+        """What the workspace index says is defined, for the request's file."""
+        retriever = self.retriever
+        defines = getattr(retriever, "defines", None)
+        module_members = getattr(retriever, "module_members", None)
+        if module_members is None:
+            return NameLookup(defines)
+        return NameLookup(defines, lambda module: module_members(module, request.path))
 
     # --- hybrid: local first, the remote model where it helps (completion.routing) ---------------------------
 

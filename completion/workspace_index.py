@@ -457,6 +457,45 @@ class WorkspaceIndex:
                 if definition.name == name
             ]
 
+    def defines(self, name: str) -> bool:
+        """Some indexed file defines ``name`` (for the unknown-name audit)."""
+        with self._lock:
+            return bool(self._definers.get(name))
+
+    def module_members(self, module: str, importer: str | None = None) -> frozenset[str] | None:
+        """The names a workspace Python module binds (``pkg.mod``; ``.mod`` relative to ``importer``), or
+        None when the module is not a file of the workspace (or its names cannot be told)."""
+        from syntax.unknown_names import module_names
+
+        for path, package in self._module_files(module, importer):
+            lines = self._source(path)
+            if lines != [""]:
+                return module_names("\n".join(lines), "python", package)
+        return None
+
+    def _module_files(self, module: str, importer: str | None) -> list[tuple[str, str | None]]:
+        dots = len(module) - len(module.lstrip("."))
+        parts = [part for part in module[dots:].split(".") if part]
+        if dots:
+            if importer is None:
+                return []
+            base = os.path.dirname(self._absolute(importer))
+            for _ in range(dots - 1):
+                base = os.path.dirname(base)
+            bases = [base]
+        else:
+            bases = self.roots
+        found = []
+        with self._lock:
+            known = set(self._files) | set(self._open)
+        for base in bases:
+            stem = os.path.join(base, *parts) if parts else base
+            for path in (stem + ".py", os.path.join(stem, "__init__.py")):
+                if path in known:
+                    package = ".".join(parts if path.endswith("__init__.py") else parts[:-1]) or None
+                    found.append((path, package))
+        return found
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {

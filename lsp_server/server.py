@@ -324,6 +324,7 @@ class InfillServer(LanguageServer):
         self.settings = self._merge_defaults(settings)
         self.engine.options = self.settings.completion
         self.engine.routing = self.settings.routing
+        self.engine.audit = self.settings.audit
         self.engine.privacy = PrivacyPolicy(self.settings.privacy, self.engine.privacy.scanner_if_made)
         self.engine.clear_cache()
         for listener in list(self.settings_listeners):

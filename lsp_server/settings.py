@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from completion.audit import AuditOptions
 from completion.engine import CompletionOptions
 from completion.model import ModelOptions
 from completion.privacy import PrivacyOptions
@@ -53,6 +54,7 @@ class Settings:
     remote: RemoteOptions = field(default_factory=RemoteOptions)
     privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
     routing: RoutingOptions = field(default_factory=RoutingOptions)
+    audit: AuditOptions = field(default_factory=AuditOptions)
 
 
 def _is_group(option: dataclasses.Field[Any]) -> bool:
