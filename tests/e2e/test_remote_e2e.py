@@ -309,3 +309,45 @@ async def test_the_status_tells_the_active_files_route(
         await eventually(lambda: any(route and route["target"] == "local" for route in client.routes[mark:]))
         route = await route_of(client, keys, mark)
         assert route["target"] == "local" and "secret detected at line 2" in route["reason"], route
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (["    ) +* a b(\n"], []),  # breaks the syntax
+        (["    return combine_numbers(a, b)\n"], []),  # calls a function defined nowhere
+        ([f'    return "{TOKEN}"\n'], []),  # carries a token
+        (["    return a + b\n"], ["return a + b"]),  # clean
+    ],
+)
+async def test_only_clean_remote_answers_are_shown(
+    answer: list[str], shown: list[str], workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    server = fake("openai", model="starcoder2-7b", answer=answer)
+    async with lsp_session("vscode", remote(server.url), root=workspace) as client:
+        assert (await client.wait_for_status("ready", "error"))["state"] == "ready"
+        uri = open_document(client, workspace / "calc.py", FUNCTION)
+        assert await inline(client, uri, 1, 4) == shown
+        assert server.posts("/v1/completions")  # the remote model was asked each time
+
+
+async def test_hybrid_asks_the_remote_model_on_a_blank_line_not_while_typing_a_line(
+    workspace: Path, fake: Callable[..., FakeServer]
+) -> None:
+    server = fake("openai", model="starcoder2-7b", answer=["value = 2\n"])
+    settings = {**FAST, "backend": "hybrid", "remote": {"url": server.url}}
+    session = lsp_session(
+        "neovim",
+        settings,
+        root=workspace,
+        server_args=["--model", str(workspace / "fake.gguf")],
+        env=SESSION_ENV,
+    )
+    async with session as client:
+        await client.wait_for_status("ready", "error")
+        typing = open_document(client, workspace / "typing.py", "import os\nvalue = os.pa")
+        await inline(client, typing, 1, 12)
+        assert server.posts("/v1/completions") == []  # mid-line: the local model alone
+        blank = open_document(client, workspace / "blank.py", "import os\n\n")
+        await inline(client, blank, 1, 0)
+        await eventually(lambda: len(server.posts("/v1/completions")) == 1)  # a new line: the remote one too
