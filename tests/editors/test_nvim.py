@@ -93,6 +93,8 @@ def test_shipped_nvim_has_builtin_inline_completion() -> None:
 
 
 def test_config_options_and_checkhealth(tmp_path: Path) -> None:
+    """The config, option validation, `:checkhealth infill` (doctor run with the server's command and settings,
+    its problems reported), `:Infill doctor` and `:Infill log`."""
     run_script("config_health.lua", tmp_path, FAKE_SERVER)
 
 
@@ -100,6 +102,12 @@ def test_status_warnings_crash_and_error_in_statusline_and_checkhealth(tmp_path:
     """`infill/status` warnings: recorded (malformed ones dropped), marked in the statusline, listed by
     `:Infill status` and reported one by one by `:checkhealth infill`; a worker crash shows as loading."""
     run_script("status_warnings.lua", tmp_path, FAKE_SERVER)
+
+
+def test_status_route_follows_the_focused_buffer(tmp_path: Path) -> None:
+    """`textDocument/didFocus` on BufEnter (and at attach), once per buffer change; the route in state(), the
+    statusline and `:Infill status`; a route for another buffer is not shown as this one's."""
+    run_script("status_route.lua", tmp_path, FAKE_SERVER, INFILL_FAKE_ROUTES="1")
 
 
 def test_extmark_ghost_text_show_type_along_accept_dismiss(tmp_path: Path) -> None:
@@ -137,6 +145,11 @@ def test_real_server_syntax_fix_via_code_action(tmp_path: Path, case: str) -> No
     """`vim.lsp.buf.code_action()` from normal mode applies the server's fix, and the diagnostic clears
     (the real server without a model: syntax fixes do not need one)."""
     run_script("real_code_action.lua", tmp_path, REAL_SERVER, timeout_s=60, INFILL_CASE=case)
+
+
+@pytest.mark.default_model
+def test_checkhealth_runs_doctor_with_the_real_server(tmp_path: Path) -> None:
+    run_script("real_health.lua", tmp_path, REAL_SERVER, timeout_s=240)
 
 
 @pytest.mark.default_model

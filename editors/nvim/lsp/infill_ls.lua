@@ -35,6 +35,9 @@ return {
     'compile_commands.json',
     '.luarc.json',
   },
+  -- `python -m lsp_server` as cmd would put its working directory (the project) first on sys.path, and a
+  -- project's own `syntax/` or `completion/` package would then stand in for the server's.
+  cmd_env = { PYTHONSAFEPATH = '1' },
   -- The server works on single files too, so no root is required.
   workspace_required = false,
   -- Answered to `workspace/configuration` requests for the "infill" section and pushed with

@@ -1,6 +1,7 @@
 /**
  * **infill: Run Doctor**: `infill-ls doctor` with the editor's settings, started like the server (same
  * command, working directory and environment), its report streamed into the "infill-ls doctor" output.
+ * The active file (if it is one on disk) is named too, so the report says where its content may go.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,13 +18,14 @@ export async function runDoctor(
     cwd: string,
     output: vscode.OutputChannel,
     log: vscode.LogOutputChannel,
+    files: readonly string[] = [],
 ): Promise<void> {
     const directory = await mkdtemp(path.join(tmpdir(), 'infill-doctor-'));
     let result: { text: string; code: number | null; signal: string | null };
     try {
         const settingsFile = path.join(directory, 'settings.json');
         await writeFile(settingsFile, JSON.stringify(settings), 'utf8');
-        const doctor = doctorCommand(command, settingsFile);
+        const doctor = doctorCommand(command, settingsFile, files);
         const executable = serverExecutable(doctor, cwd, process.env);
         output.clear();
         output.appendLine(`$ ${describeCommand(doctor)}`);

@@ -160,7 +160,9 @@ export class ServerManager implements vscode.Disposable {
             void vscode.window.showErrorMessage(message);
             return;
         }
-        await runDoctor(command, serverSettings(workspaceRoot()), serverCwd(), output, this.log);
+        const active = vscode.window.activeTextEditor?.document.uri;
+        const files = active?.scheme === 'file' ? [active.fsPath] : [];
+        await runDoctor(command, serverSettings(workspaceRoot()), serverCwd(), output, this.log, files);
     }
 
     private async resolveCommand(): Promise<ServerCommand | undefined> {

@@ -171,5 +171,9 @@ describe('doctorCommand', () => {
             command: 'infill-ls',
             args: ['--log-file', 'x', '--settings', 's', 'doctor'],
         });
+        assert.deepEqual(doctorCommand({ command: 'infill-ls', args: [] }, 's', ['/w/.env', '-odd.py']), {
+            command: 'infill-ls',
+            args: ['--settings', 's', 'doctor', '--', '/w/.env', '-odd.py'],
+        });
     });
 });

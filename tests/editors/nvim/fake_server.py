@@ -6,15 +6,27 @@ Answers `textDocument/inlineCompletion` from the text before the cursor:
                          notifies `fake/answered` and answers "_STALE" (a model busy for a long time);
 - anything else       -> no items.
 Every request is announced with `fake/requested` {"count": n}. After `initialized` it reports
-`infill/status` ready, like the real server (without `warnings`, as older servers did); a client's
+`infill/status` ready, like the real server (without `warnings` or `route`, as older servers did); a client's
 `fake/status` {"json": "..."} notification makes it send that JSON, as it is, as the next `infill/status`
 (JSON text, so malformed fields and nulls reach the client unchanged).
+
+`textDocument/didFocus` {"textDocument": {"uri"}} is recorded (the request `fake/focuses` returns the URIs in
+order). With INFILL_FAKE_ROUTES=1 in its environment, each is answered with an `infill/status` whose route is
+that document's, its URI echoed unquoted as pygls stores URIs: "local" (kept local, "matches *secret*") for a
+file whose name holds "secret", else "remote" (without it the statuses stay the scripted ones).
+
+`fake_server.py [--settings FILE] doctor` stands in for `infill-ls doctor`: it prints the settings it was given
+and a report with one problem, and exits 1 as doctor does when it finds problems.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -23,6 +35,7 @@ from pygls.lsp.server import LanguageServer
 server = LanguageServer("fake-infill-ls", "0")
 release = asyncio.Event()
 requests = 0
+focuses: list[str] = []
 
 
 @server.feature(types.INITIALIZED)
@@ -35,6 +48,26 @@ def on_initialized(ls: LanguageServer, _params: types.InitializedParams) -> None
 @server.feature("fake/status")
 def on_fake_status(ls: LanguageServer, params: Any) -> None:
     ls.protocol.notify("infill/status", json.loads(params.json))
+
+
+@server.feature("textDocument/didFocus")
+def on_did_focus(ls: LanguageServer, params: Any) -> None:
+    uri = params.textDocument.uri
+    focuses.append(uri)
+    if os.environ.get("INFILL_FAKE_ROUTES") != "1":
+        return
+    unquoted = urllib.parse.unquote(uri)
+    if "secret" in unquoted.rsplit("/", 1)[-1]:
+        route = {"target": "local", "reason": "matches *secret*", "text": "local only: matches *secret*"}
+    else:
+        route = {"target": "remote", "reason": "", "text": "remote: fake-coder via openai, local fallback"}
+    status = {"state": "ready", "message": "fake model loaded", "model": "fake-model", "warnings": []}
+    ls.protocol.notify("infill/status", {**status, "route": {"uri": unquoted, **route}})
+
+
+@server.feature("fake/focuses")
+def on_focuses(_ls: LanguageServer, _params: Any) -> list[str]:
+    return focuses
 
 
 @server.feature("fake/release")
@@ -64,5 +97,21 @@ async def on_inline_completion(
     return types.InlineCompletionList([])
 
 
+def doctor(argv: list[str]) -> int:
+    settings = (
+        json.loads(Path(argv[argv.index("--settings") + 1]).read_text()) if "--settings" in argv else None
+    )
+    print("fake-infill-ls 0 on Python (a stand-in for infill-ls doctor)")
+    print(f"settings: {json.dumps(settings, sort_keys=True)}")
+    files = argv[argv.index("--") + 1 :] if "--" in argv else []
+    print(f"routes: {json.dumps([Path(name).name for name in files])}")
+    print("model: fake-model")
+    print("problems:")
+    print("  - model: the fake model has no weights")
+    return 1
+
+
 if __name__ == "__main__":
+    if "doctor" in sys.argv[1:]:
+        sys.exit(doctor(sys.argv[1:]))
     server.start_io()

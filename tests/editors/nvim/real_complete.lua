@@ -54,7 +54,9 @@ H.run(function()
   local first = { 'def add(a, b):', '    ' }
   ed:open('add.py', first)
   ed:wait('the model to load', "return require('infill').state().state == 'ready'")
-  H.eq('infill: ready', ed:lua("return require('infill').status()"), 'statusline')
+  -- The local model only: the buffer's route settles on "local" (didFocus told the server which buffer).
+  ed:wait('the local route', "local s = require('infill').state(); return s.route ~= nil and s.route.target == 'local'")
+  H.eq('infill: ready (local)', ed:lua("return require('infill').status()"), 'statusline')
   local messages = ed:lua("return vim.api.nvim_exec2('messages', { output = true }).output")
   assert(not messages:find('invalid settings'), 'the server rejected the settings: ' .. messages)
   local suggestions = {}

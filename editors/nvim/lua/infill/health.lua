@@ -144,10 +144,12 @@ local function json_objects(value)
 end
 
 --- The `infill-ls doctor` invocation for the effective config: its `cmd` plus `--settings FILE doctor`
---- (global options come before the subcommand), FILE holding the config's `infill` settings; run where
---- the server runs, with `cmd_env`. Returns nil and the reason when there is no command to run.
+--- (global options come before the subcommand), FILE holding the config's `infill` settings, then `files`
+--- (doctor says where each one's content may go); run where the server runs, with `cmd_env`. Returns nil
+--- and the reason when there is no command to run.
+---@param files string[]? Files on disk whose route doctor should report.
 ---@return { argv: string[], cwd: string, env: table, settings_file: string }?, string?
-function M.doctor_command()
+function M.doctor_command(files)
   local ok, config = pcall(effective_config)
   if not ok or type(config) ~= 'table' then
     return nil, 'cannot load lsp/infill_ls.lua: ' .. tostring(config)
@@ -164,6 +166,10 @@ function M.doctor_command()
   vim.fn.writefile({ vim.json.encode(json_objects(settings)) }, file)
   local client = require('infill.status').clients()[1]
   local argv = vim.list_extend(vim.deepcopy(cmd), { '--settings', file, 'doctor' })
+  if files and #files > 0 then
+    argv[#argv + 1] = '--' -- a file name may start with a dash
+    vim.list_extend(argv, files)
+  end
   local cwd = (client and client.root_dir) or config.cmd_cwd or vim.fn.getcwd()
   return { argv = argv, cwd = cwd, env = config.cmd_env or {}, settings_file = file }
 end
@@ -206,9 +212,25 @@ function M.doctor_result(out)
   return { code = out.code, lines = lines, problems = problems, complete = complete, summary = summary }
 end
 
+--- The files of the buffers infill-ls serves (those on disk), for doctor's routes.
+---@return string[]
+function M.served_files()
+  local files = {}
+  for _, client in ipairs(require('infill.status').clients()) do
+    for _, bufnr in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
+      local name = vim.api.nvim_buf_get_name(bufnr)
+      if name ~= '' and vim.fn.filereadable(name) == 1 and not vim.tbl_contains(files, name) then
+        files[#files + 1] = name
+      end
+    end
+  end
+  table.sort(files)
+  return files
+end
+
 local function check_doctor()
   health.start('infill: doctor')
-  local run, err = M.doctor_command()
+  local run, err = M.doctor_command(M.served_files())
   if not run then
     health.info('not run: ' .. err)
     return

@@ -371,12 +371,14 @@ function M.log_path()
   return vim.lsp.log.get_filename()
 end
 
---- Runs `infill-ls doctor` with the server's command and settings (asynchronously) and shows its report
---- in a scratch buffer; `on_done(result)` gets `{ code, lines, problems }` when it ends.
+--- Runs `infill-ls doctor` with the server's command and settings (asynchronously), naming the current
+--- buffer's file (doctor says where its content may go), and shows its report in a scratch buffer;
+--- `on_done(result)` gets `{ code, lines, problems }` when it ends.
 ---@param on_done fun(result: { code: integer, lines: string[], problems: string[] })?
 function M.doctor(on_done)
   local health = require('infill.health')
-  local run, err = health.doctor_command()
+  local name = api.nvim_buf_get_name(0)
+  local run, err = health.doctor_command(name ~= '' and vim.fn.filereadable(name) == 1 and { name } or {})
   if not run then
     vim.notify('infill: cannot run doctor: ' .. err, vim.log.levels.ERROR)
     return

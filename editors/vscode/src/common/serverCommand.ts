@@ -166,13 +166,16 @@ export function serverExecutable(
 /**
  * `infill-ls doctor` with the editor's settings (written to `settingsFile`), started the way the server
  * is: the server's argv, then `--settings FILE doctor` (global options come before the subcommand, so
- * this holds for `infill-ls`, `python -m lsp_server` and a custom `infill.server.command` alike).
+ * this holds for `infill-ls`, `python -m lsp_server` and a custom `infill.server.command` alike), then
+ * the files whose route doctor should explain (after `--`: a name may start with a dash).
  */
 export function doctorCommand(
     candidate: { command: string; args: readonly string[] },
     settingsFile: string,
+    files: readonly string[] = [],
 ): { command: string; args: string[] } {
-    return { command: candidate.command, args: [...candidate.args, '--settings', settingsFile, 'doctor'] };
+    const routes = files.length > 0 ? ['--', ...files] : [];
+    return { command: candidate.command, args: [...candidate.args, '--settings', settingsFile, 'doctor', ...routes] };
 }
 
 /** The argv of a Python check that exits 0 only if `lsp_server` is importable by that interpreter. */
