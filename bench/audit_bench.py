@@ -1,20 +1,25 @@
 """Benchmark of the unknown-name check (``syntax.unknown_names``): does it leave real code alone, and does it
-catch made-up names?
+catch made-up names? Prints numbers; nothing is asserted.
 
-(a) Precision on real code nobody here wrote: every non-blank line of standard library modules (json,
-    argparse, pathlib, email, asyncio, ...) is taken as the suggestion at its own place, the document being
-    the whole real file. Every line it flags is a false flag (the code runs). Relative imports resolve the
-    way a workspace's would: ``members`` reads the sibling module with ``module_names``.
+(a) Precision on real code nobody here wrote: every non-blank line is taken as the suggestion at its own
+    place, the document being the whole real file, so every line flagged is a false flag (the code runs;
+    a few real bugs do turn up in --wide). Standard library modules (json, argparse, pathlib, email,
+    asyncio, ...); installed third-party packages and this project, whose own imports resolve the way a
+    workspace's would (``members`` reads the module with ``module_names``, a package adds its submodules).
+    ``--wide N``: every standard module and N random files of installed packages too.
 (b) Recall: 50 made-up names in real files (calls of invented helpers, a method called without ``self.``,
     invented members of standard modules such as ``json.parse``, invented ``from m import x``), each checked
-    against the real interpreter first (``hasattr`` on the imported module: the name really is missing).
-(c) JavaScript/TypeScript: the same precision over real files under editors/vscode (node_modules and the
-    extension's own sources) and recall on invented helper calls. Go: real files when a Go tree is found
-    (``--go-dir``, else GOROOT), otherwise it says so.
+    against the real interpreter first (``hasattr`` on the imported module: the name really is missing);
+    then, at scale, real lines with one call or module member renamed to a name nobody wrote.
+(c) JavaScript/TypeScript: the same over real files under editors/vscode (node_modules and the extension's
+    sources). Go: real files when a Go tree is found (``--go-dir``, else GOROOT), otherwise it says so.
 (d) Cost per call on the largest document (parsed once, as the engine passes it), and of a first use of a
     standard module (read and parsed once, then cached).
 
-    .venv/bin/python bench/audit_bench.py [--show 20] [--go-dir DIR]
+``--versions PYTHON ...`` prints the table of names other Python versions have (``_OTHER_VERSIONS_TABLE``
+in syntax/unknown_names.py) from those interpreters' sources, and stops.
+
+    .venv/bin/python bench/audit_bench.py [--show 20] [--go-dir DIR] [--wide 600]
 """
 
 from __future__ import annotations
@@ -135,12 +140,43 @@ def tree_members(root: Path, path: Path, absolute: bool = True) -> Callable[[str
             )
             if names is None:
                 return None
-            return names | {
-                child.stem for child in target.iterdir() if child.suffix == ".py" or child.is_dir()
-            }
+            # and its submodules: sources, packages and compiled extensions (`_native.cpython-311-....so`)
+            return names | {child.name.split(".")[0] for child in target.iterdir() if child.name.isascii()}
         return None
 
     return members
+
+
+def wide(show: int, count: int, seed: int = 11) -> None:
+    """Precision over every standard library module (tests aside) and a sample of installed packages."""
+    import random
+
+    skipped = {"test", "tests", "idlelib", "lib2to3", "turtledemo", "tkinter", "site-packages"}
+    stdlib = [
+        ("python", path)
+        for path in sorted(STDLIB.rglob("*.py"))
+        if not skipped & set(path.relative_to(STDLIB).parts) and readable(path)
+    ]
+    result, _ = precision(stdlib, stdlib_members)
+    report_precision(
+        f"(a) wide: Python precision over all {len(stdlib)} standard library modules", result, show
+    )
+    installed = [
+        path for path in sorted(SITE.rglob("*.py")) if readable(path) and "_vendor" not in path.parts
+    ]
+    random.Random(seed).shuffle(installed)
+    sample = [("python", path) for path in installed[:count]]
+    result, _ = precision(sample, lambda path: tree_members(SITE, path))
+    report_precision(
+        f"(a) wide: Python precision over {len(sample)} files of installed packages", result, show
+    )
+
+
+def readable(path: Path) -> bool:
+    try:
+        return len(path.read_text(encoding="utf-8")) < 400_000
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def third_party(show: int) -> None:
@@ -824,6 +860,9 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=15, help="examples of flagged lines to print")
     parser.add_argument("--go-dir", help="a directory of Go sources (default: GOROOT/src)")
     parser.add_argument(
+        "--wide", type=int, metavar="N", help="also every standard module and N files of installed packages"
+    )
+    parser.add_argument(
         "--versions",
         nargs="+",
         metavar="PYTHON",
@@ -837,6 +876,8 @@ def main() -> None:
     result, per_file = precision(files, stdlib_members)
     report_precision(f"(a) Python precision over {len(files)} standard library files", result, options.show)
     third_party(options.show)
+    if options.wide:
+        wide(options.show, options.wide)
     recall(options.show)
     mutations(files, 60)
     ecma(options.show)

@@ -13,7 +13,10 @@ module through ``members``, or a module of the Python standard library, read fro
 this package's queries (nothing is imported, nothing executed). Modules that make names at run time
 (``__getattr__``, ``globals()``, a ``*`` import of a module that does not resolve) and modules without
 source (C extensions) do not resolve; neither do modules the server cannot find (the user's environment is
-not ours): what cannot be told is allowed.
+not ours): what cannot be told is allowed. So is code that expects a name to be missing: imports and members
+in a ``try`` whose handler catches the failure (and in that handler's fallback), or under a condition on
+the version, the platform or ``TYPE_CHECKING``. Names other Python versions (3.9 to 3.13) and platforms have
+in common standard modules count as defined.
 
 Structure comes from ``queries/<language>/identifiers.scm``; its patterns are split by capture into small
 queries, each run only over the suggestion or over single occurrences of a name, so the cost follows the
@@ -45,7 +48,7 @@ from syntax.checks import canonical_language
 from syntax.document import SyntaxDocument
 from syntax.languages import grammar, query_source
 
-__all__ = ["Known", "Members", "UnknownName", "module_names", "preload", "unknown_names"]
+__all__ = ["Known", "Members", "UnknownKind", "UnknownName", "module_names", "preload", "unknown_names"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +159,7 @@ _RULES: dict[str, _Rules] = {
 
 _JS_MODULE_MARKERS = ("require(", "module.exports", "exports.")
 _PY_STAR_IMPORT = re.compile(r"import[ \t\\]*\*")
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
 _GO_PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _GO_MAJOR_VERSION = re.compile(r"v[0-9]+\Z")
@@ -177,13 +181,15 @@ class _Queries:
     imports: Query | None
     attributes: Query | None
     scopes: Query | None
+    guards: Query | None  # code that expects names to be missing
     module: Query | None  # @module, @dynamic, @export
 
 
 def _group(captures: set[str]) -> str:
     if "binding.member" in captures:
         return "members"
-    for prefix, group in (("import", "imports"), ("attribute", "attributes"), ("scope", "scopes")):
+    groups = (("import", "imports"), ("attribute", "attributes"), ("scope", "scopes"), ("guard", "guards"))
+    for prefix, group in groups:
         if any(name == prefix or name.startswith(prefix + ".") for name in captures):
             return group
     if captures <= _NAME_CAPTURES:
@@ -218,6 +224,7 @@ def _queries(language: str) -> _Queries | None:
             compiled("imports"),
             compiled("attributes"),
             compiled("scopes"),
+            compiled("guards"),
             compiled("module"),
         )
     except Exception:  # a grammar that no longer fits the query must not break completion: nothing judged
@@ -316,6 +323,7 @@ class _Module:
     names: frozenset[str] | None
     modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     bound: frozenset[str] = frozenset()  # what its source binds, even when run-time code may add more
+    open_constants: bool = False  # CONSTANTS come from a compiled module: they differ between platforms
 
 
 _OPAQUE = _Module(None)
@@ -341,6 +349,7 @@ _OTHER_PLATFORMS: dict[str, frozenset[str]] = {
         O_NOFOLLOW_ANY O_FSYNC O_SEARCH O_EXEC O_TTY_INIT O_ALT_IO O_NOSIGPIPE O_DIRECT O_RSYNC
         """
     ),
+    "_codecs": _words("mbcs_encode mbcs_decode oem_encode oem_decode code_page_encode code_page_decode"),
 }
 
 
@@ -393,7 +402,7 @@ def _stdlib_module(path: str) -> _Module | None:
     with _stdlib_lock:
         if path in _stdlib_modules:
             return _stdlib_modules[path]
-    if "." not in path and path in sys.builtin_module_names:
+    if ("." not in path and path in sys.builtin_module_names) or path.split(".")[0] in _REPLACED_STDLIB:
         return _OPAQUE
     spec = _stdlib_spec(path)
     module: _Module | None = None
@@ -492,8 +501,19 @@ def _inside(spans: list[tuple[int, int]], byte: int) -> bool:
 
 # Occurrences of one name read at most (each costs a small query): past them, what cannot be told is allowed.
 _MAX_HITS = 400
+# Handlers that expect a kind of name to be missing (`except ImportError:`; a bare `except:` too), and
+# conditions under which names may not exist (another version or platform, type checking only).
+_HANDLED = {
+    "import": re.compile(
+        r"^except\s*(\*\s*)?(:|[^:]*\b(ImportError|ModuleNotFoundError|Exception|BaseException)\b)"
+    ),
+    "attribute": re.compile(r"^except\s*(\*\s*)?(:|[^:]*\b(AttributeError|BaseException)\b)"),
+}
+_GUARDING_CONDITION = re.compile(r"TYPE_CHECKING|version_info|platform|\bos\.name\b")
+# Standard modules other packages replace at run time (setuptools' distutils): never read.
+_REPLACED_STDLIB = frozenset({"distutils"})
 # Identifiers that the @dynamic patterns capture, searched for in a document before its query runs there.
-_DYNAMIC_NAMES = ("globals", "exec", "global_enum", "_convert_", "_convert", "modules")
+_DYNAMIC_NAMES = ("globals", "exec", "global_enum", "_convert_", "modules")
 
 
 def _python_module(
@@ -520,7 +540,7 @@ def _python_module(
             local.append((body.start_byte, body.end_byte))
     local = _merged(local)
     names: set[str] = set(_MODULE_DUNDERS)
-    is_open = False
+    is_open = compiled = False
     modules: dict[str, list[str]] = {}
     import_spans: list[tuple[int, int]] = []
     for captures in _matches(queries.imports, root, 0, end):
@@ -530,11 +550,13 @@ def _python_module(
         import_spans.append((found.statement.start_byte, found.statement.end_byte))
         base = _absolute(found.root, package)
         if found.star:
-            star = star_names(".".join([base, *found.attributes])) if base is not None else None
+            source = ".".join([base, *found.attributes]) if base is not None else None
+            star = star_names(source) if source is not None else None
             if star is None:
                 is_open = True
             else:
                 names.update(star)
+                compiled = compiled or source in sys.builtin_module_names or source in _OTHER_PLATFORMS
             continue
         names.add(found.bound)
         if base is None:
@@ -553,15 +575,21 @@ def _python_module(
             if not _inside(import_spans, binding.start_byte):
                 valued.add(bound)
     names.update(doc.node_text(binding) for binding in captured.get("binding.global", ()))
-    if queries.module is not None:  # what runs at the top level (a function's body may never run)
+    if queries.module is not None:
         aliases_of_globals: set[str] = set()
         writes: set[str] = set()
         for captures in _matches(queries.module, root, 0, end):
-            if _inside(local, min(nodes[0].start_byte for nodes in captures.values())):
-                continue
+            at_top = not _inside(local, min(nodes[0].start_byte for nodes in captures.values()))
             for role, nodes in captures.items():
                 node = nodes[0]
                 if role == "dynamic":
+                    # a class's `__getattr__` or `exec(code)` in a function's own namespace make none; a
+                    # function that writes `globals()` mostly runs at import time
+                    own_scope = doc.node_text(node) == "__getattr__" or (
+                        doc.node_text(node) == "exec" and "_globals" not in captures
+                    )
+                    is_open = is_open or at_top or not own_scope
+                elif role == "dynamic.module":
                     is_open = True
                 elif role == "dynamic.alias":
                     aliases_of_globals.add(doc.node_text(node))
@@ -576,7 +604,7 @@ def _python_module(
         if name not in valued and all(targets)  # bound to modules only
     }
     top_level = frozenset(names)
-    return _Module(None if is_open else top_level, aliases, top_level)
+    return _Module(None if is_open else top_level, aliases, top_level, compiled)
 
 
 def _ecma_exports(doc: SyntaxDocument, queries: _Queries) -> frozenset[str] | None:
@@ -601,6 +629,7 @@ def _go_exports(doc: SyntaxDocument, queries: _Queries) -> frozenset[str]:
 _module_names_lock = threading.Lock()
 _module_names_cache: OrderedDict[tuple[str, str], frozenset[str] | None] = OrderedDict()
 _MODULE_NAMES_CACHED = 64
+_MODULE_NAMES_CACHED_CHARS = 1_000_000  # larger sources are not kept
 
 
 def module_names(text: str, language: str, package: str | None = None) -> frozenset[str] | None:
@@ -631,10 +660,11 @@ def module_names(text: str, language: str, package: str | None = None) -> frozen
                 result = _go_exports(SyntaxDocument(text, name), queries)
         except (ValueError, RuntimeError):
             result = None
-    with _module_names_lock:
-        _module_names_cache[key] = result
-        while len(_module_names_cache) > _MODULE_NAMES_CACHED:
-            _module_names_cache.popitem(last=False)
+    if len(text) <= _MODULE_NAMES_CACHED_CHARS:
+        with _module_names_lock:
+            _module_names_cache[key] = result
+            while len(_module_names_cache) > _MODULE_NAMES_CACHED:
+                _module_names_cache.popitem(last=False)
     return result
 
 
@@ -718,7 +748,7 @@ class _Resolver:
             elif attribute in module.modules:
                 found = True
                 targets.extend(module.modules[attribute])
-            elif module.names is None:
+            elif module.names is None or (module.open_constants and _CONSTANT.match(attribute)):
                 undecided = True
             elif attribute in module.names:
                 found = value = True
@@ -741,12 +771,15 @@ def unknown_names(
     document: SyntaxDocument | None = None,
 ) -> list[UnknownName]:
     """Names inside ``text[start:end]`` (a suggestion already inserted in its document) that are defined
-    nowhere, sorted by offset; every use is listed.
+    nowhere, sorted by offset; every use is listed. Names partly typed before ``start`` and completed by the
+    suggestion are judged too (their offset is then ``start``).
 
     ``known(name)``: whether the workspace index defines ``name`` (consulted last, for plain names).
-    ``members(module)``: the names a workspace module binds (``module_names`` of its source), None when it is
-    not a workspace module; ``module`` as the import writes it (``pkg.mod``, ``.mod``, ``./util``, a Go import
-    path). ``document``: an already parsed document holding exactly ``text`` (no parse then; e.g.
+    ``members(module)``: every name a workspace module offers its importers, or None when it is not a
+    workspace module or that cannot be told. ``module`` comes as the import writes it (``pkg.mod``, ``.mod``,
+    ``./util``, a Go import path); the names are ``module_names`` of its source, plus its submodules for a
+    package (Python) and the union over its files for a Go package: a name missing from them is judged
+    missing. ``document``: an already parsed document holding exactly ``text`` (no parse here then; e.g.
     ``SyntaxDocument.with_edit`` of the server's copy). A parser failure judges nothing."""
     name = canonical_language(language)
     rules = _RULES.get(name) if name is not None else None
@@ -1142,8 +1175,34 @@ class _Check:
                 name, byte = attributes[missing], item.name_byte
             else:
                 name, byte = ".".join([item.root, *attributes[: missing + 1]]), item.module_byte
+            if self._guarded(byte, "import", name.rpartition(".")[2]):
+                continue
             offset = max(self.start, self.view.char_offset(byte))
             self.found.setdefault((offset, name), UnknownName(name, offset, "import"))
+
+    def _guarded(self, byte: int, kind: str, name: str) -> bool:
+        """Whether code at ``byte`` expects a ``kind`` of name to be missing: a handler catches the failure,
+        a condition on the version or the platform holds it, or ``hasattr(m, "name")`` does."""
+        if self.queries.guards is None:
+            return False
+        for captures in _matches(self.queries.guards, self.root, byte, byte + 1):
+            body = captures["guard.body"][0]
+            if not body.start_byte <= byte < body.end_byte:
+                continue
+            handler = _first(captures.get("guard.handler"))
+            if handler is not None:
+                pattern = _HANDLED.get(kind)
+                if pattern is not None and pattern.match(self.view.node_text(handler)):
+                    return True
+            condition = _first(captures.get("guard.condition"))
+            if condition is None:
+                continue
+            written = self.view.node_text(condition)
+            if _GUARDING_CONDITION.search(written):
+                return True
+            if "hasattr" in written and re.search(rf"""['"]{re.escape(name)}['"]""", written):
+                return True
+        return False
 
     def _judge_attributes(self, imports: list[_Import]) -> None:
         if self.queries.attributes is None:
@@ -1171,9 +1230,9 @@ class _Check:
                 continue
             index = max(missing_at) + 1
             name = ".".join(chain[: index + 1])
-            if self._written_outside(name):
-                continue
             object_start = captures["attribute.object"][0].start_byte
+            if self._written_outside(name) or self._guarded(object_start, "attribute", chain[index]):
+                continue
             offset = max(self.start, self.view.char_offset(object_start))
             self.found.setdefault((offset, name), UnknownName(name, offset, "attribute"))
 

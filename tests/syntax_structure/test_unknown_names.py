@@ -372,3 +372,36 @@ def test_go_package_members_use_members() -> None:
     assert judged(source, "go", known=lambda name: False, members=members) == [
         ("attribute", "strutil.Revers")
     ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(
+            "<<try:\n    from json import loadz\nexcept ImportError:\n    loadz = None>>\n", id="try-import"
+        ),
+        pytest.param(
+            "try:\n    from collections.abc import Set\nexcept ImportError:\n    <<from collections import Sett>>\n",
+            id="fallback-import",
+        ),
+        pytest.param("import os\n<<if hasattr(os, 'listfiles'):\n    os.listfiles('.')>>\n", id="hasattr"),
+        pytest.param("import sys, os\n<<if sys.platform == 'win32':\n    os.winonly()>>\n", id="platform"),
+        pytest.param(
+            "from typing import TYPE_CHECKING\n<<if TYPE_CHECKING:\n    from json import Stub>>\n", id="stubs"
+        ),
+        pytest.param("<<from __future__ import division\nratio = division>>\n", id="future-import-binds"),
+    ],
+)
+def test_code_that_expects_a_name_to_be_missing_is_left_alone(source: str) -> None:
+    text, start, end = split(source)
+    assert unknown_names(text, "python", start, end, known=lambda _: True) == []
+
+
+def test_a_broad_handler_does_not_hide_a_made_up_member() -> None:
+    source = "import os\n<<try:\n    os.listfiles('.')\nexcept Exception:\n    pass>>\n"
+    assert judged(source) == [("attribute", "os.listfiles")]
+
+
+def test_hasattr_guards_only_the_name_it_asks_for() -> None:
+    source = "import os\n<<if hasattr(os, 'startfile'):\n    os.listfiles('.')>>\n"
+    assert judged(source) == [("attribute", "os.listfiles")]

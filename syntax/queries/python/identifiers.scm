@@ -51,6 +51,7 @@
 (import_statement name: (dotted_name . (identifier) @binding))
 (aliased_import alias: (identifier) @binding)
 (import_from_statement name: (dotted_name (identifier) @binding))
+(future_import_statement name: (dotted_name (identifier) @binding))
 
 ; --- not plain names ----------------------------------------------------------------------------------------
 
@@ -62,7 +63,6 @@
 ; `from .sub import x` in a package's __init__ binds `sub` there too
 (relative_import (dotted_name . (identifier) @binding))
 (aliased_import name: (dotted_name (identifier) @ignore))
-(future_import_statement (dotted_name (identifier) @ignore))
 (ERROR (identifier) @ignore)
 
 ; --- uses ---------------------------------------------------------------------------------------------------
@@ -104,6 +104,16 @@
 (lambda body: (_) @scope.body) @scope.function
 (class_definition name: (identifier) @scope.name body: (_) @scope.body) @scope.class
 
+; --- code that expects a name to be missing -----------------------------------------------------------------
+
+; a `try` whose handler catches the failure (@guard.handler: syntax.unknown_names reads which), and that
+; handler's own fallback; an `if` (or `elif`) on the version, the platform or TYPE_CHECKING (stub-only
+; names), its condition included
+(try_statement body: (block) @guard.body (except_clause) @guard.handler)
+(except_clause) @guard.handler @guard.body
+(if_statement condition: (_) @guard.condition) @guard.body
+(elif_clause condition: (_) @guard.condition) @guard.body
+
 ; --- names made at run time ---------------------------------------------------------------------------------
 
 ; a module `__getattr__`, writes to `globals()` (or to a name bound to it: @dynamic.alias, @dynamic.write),
@@ -124,11 +134,17 @@
   arguments: (argument_list . (_) . (call function: (identifier) @_globals))
   (#eq? @dynamic "exec")
   (#eq? @_globals "globals"))
-(call function: (attribute attribute: (identifier) @dynamic) (#any-of? @dynamic "_convert_" "_convert"))
+(call function: (attribute attribute: (identifier) @dynamic) (#eq? @dynamic "_convert_"))
+; an import hook makes a package's submodules at run time, `sys.modules[__name__] = ...` replaces the module
+; (@dynamic.module: no name of the file itself)
 (assignment
-  left: (subscript value: (attribute attribute: (identifier) @dynamic) subscript: (identifier) @_name)
-  (#eq? @dynamic "modules")
-  (#eq? @_name "__name__"))
+  left: (subscript value: (attribute attribute: (identifier) @dynamic.module) subscript: (identifier) @_key)
+  (#eq? @dynamic.module "modules")
+  (#eq? @_key "__name__"))
+(call
+  function: (attribute object: (attribute attribute: (identifier) @dynamic.module) attribute: (identifier) @_method)
+  (#eq? @dynamic.module "meta_path")
+  (#any-of? @_method "append" "insert" "extend"))
 ; `@enum.global_enum class Flag: A = 1` makes `A` a name of the module
 (decorated_definition
   (decorator [(identifier) (attribute attribute: (identifier))] @_decorator)
