@@ -85,7 +85,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mb", type=float, default=1.0, help="size of the line in MB")
     parser.add_argument("--keys", type=int, default=40, help="keystrokes to time")
     parser.add_argument("--no-model", action="store_true", help="run without a model (a missing path)")
@@ -106,7 +108,9 @@ def main() -> None:
     document = {"uri": uri, "languageId": "python", "version": 1, "text": line + "\n"}
     client.send({"method": "textDocument/didOpen", "params": {"textDocument": document}})
     opened = client.round_trip()
-    print(f"line: {len(line) / 2**20:.2f} MB; didOpen handled in {(time.perf_counter() - started) * 1000:.0f} ms")
+    print(
+        f"line: {len(line) / 2**20:.2f} MB; didOpen handled in {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
     costs: list[float] = []
     column = len(line) // 2
     for key in range(options.keys):

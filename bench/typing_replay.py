@@ -47,9 +47,22 @@ class ArmResult:
     prompt_tokens: list[int] = field(default_factory=list)
     cached: int = 0
     shown: int = 0
+    blank_latencies_ms: list[float] = field(default_factory=list)  # at the blank line, before typing
+    blank_shown: int = 0
+    blank_remote: int = 0  # ... of which the remote model wrote (hybrid)
     server_rss_mb: float = 0.0
     worker_rss_mb: float = float("nan")  # nan: no worker process (the model runs in the server)
     worker_restarts: int = 0
+
+    def absorb(self, completions: list[Any]) -> None:
+        """The completions ``infill/stats`` reported (it reports each once)."""
+        for entry in completions:
+            if entry.cached:
+                self.cached += 1
+            else:
+                self.model_latencies_ms.append(entry.elapsedMs)
+                self.evaluated.append(entry.tokensEvaluated)
+                self.prompt_tokens.append(entry.tokensPrompt)
 
     @property
     def peak_rss_mb(self) -> float:
@@ -136,6 +149,26 @@ async def run_arm(
             types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, "".join(lines)))
         )
         column = len(indent)
+        started = time.perf_counter()
+        answer = await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri),
+                position=types.Position(line_index, column),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        result.blank_latencies_ms.append((time.perf_counter() - started) * 1000)
+        result.blank_shown += bool(answer and answer.items)
+        blank_stats = await client.protocol.send_request_async(
+            "infill/stats", {}
+        )  # (it forgets what it gave)
+        result.absorb(blank_stats.completions)
+        result.blank_remote += any(
+            getattr(entry, "source", "local") != "local" for entry in blank_stats.completions
+        )
+        await asyncio.sleep(pause_s)
         for version, char in enumerate(target[len(indent) :], start=2):
             position = types.Position(line_index, column)
             client.text_document_did_change(
@@ -165,13 +198,7 @@ async def run_arm(
             await asyncio.sleep(max(0.0, pause_s - elapsed / 1000))
         client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
     stats = await client.protocol.send_request_async("infill/stats", {})
-    for entry in stats.completions:
-        if entry.cached:
-            result.cached += 1
-        else:
-            result.model_latencies_ms.append(entry.elapsedMs)
-            result.evaluated.append(entry.tokensEvaluated)
-            result.prompt_tokens.append(entry.tokensPrompt)
+    result.absorb(stats.completions)
     result.server_rss_mb = vm_hwm_mb(client._server.pid)
     worker = getattr(stats, "worker", None)  # absent before the model moved into a worker process
     if worker is not None:
@@ -203,6 +230,9 @@ def report(results: list[ArmResult]) -> dict[str, Any]:
             "worker_rss_mb": None if arm.worker_rss_mb != arm.worker_rss_mb else arm.worker_rss_mb,
             "peak_rss_mb": arm.peak_rss_mb,
             "worker_restarts": arm.worker_restarts,
+            "blank_p50_ms": percentile(arm.blank_latencies_ms, 0.5),
+            "blank_shown_share": arm.blank_shown / max(1, len(arm.blank_latencies_ms)),
+            "blank_remote_share": arm.blank_remote / max(1, arm.blank_shown),
         }
         worker_mb = "-" if row["worker_rss_mb"] is None else f"{arm.worker_rss_mb:.0f}"
         rows[arm.name] = row
@@ -213,8 +243,20 @@ def report(results: list[ArmResult]) -> dict[str, Any]:
             f"{row['peak_rss_mb']:>8.0f}"
             + (f"  ({arm.worker_restarts} worker restarts)" if arm.worker_restarts else "")
         )
-    if len(results) == 2:
-        fast, naive = rows[results[0].name], rows[results[1].name]
+    for arm in results:
+        row = rows[arm.name]
+        print(
+            f"{arm.name:<10} blank lines: {len(arm.blank_latencies_ms)}, p50 {row['blank_p50_ms']:.0f} ms, "
+            f"shown {row['blank_shown_share']:.0%}, written by the remote model {row['blank_remote_share']:.0%}"
+        )
+    if "hybrid" in rows and "infill-ls" in rows:
+        local, hybrid = rows["infill-ls"], rows["hybrid"]
+        print(
+            f"hybrid/local: p50 x{hybrid['p50_ms'] / local['p50_ms']:.2f}, "
+            f"p95 x{hybrid['p95_ms'] / local['p95_ms']:.2f} (goal: p50 within 10%)"
+        )
+    if "naive" in rows and "infill-ls" in rows:
+        fast, naive = rows["infill-ls"], rows["naive"]
         print(
             f"naive/infill-ls: p50 x{naive['p50_ms'] / fast['p50_ms']:.1f}, p95 x{naive['p95_ms'] / fast['p95_ms']:.1f}"
         )
@@ -232,6 +274,11 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arms", default="infill-ls,naive")
     parser.add_argument("--model", help="GGUF model (default: the embedded Gemma 3 270M)")
+    parser.add_argument(
+        "--remote",
+        help="an inference server URL: adds the 'hybrid' arm (local model + this server); "
+        "'llama-server' starts one on the default model (the binary .ci/llama-server built)",
+    )
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -248,9 +295,23 @@ async def main() -> None:
         "infill-ls": base,
         "naive": {**base, "completion": {**base["completion"], "reuse": False}},
     }
-    results = [
-        await run_arm(name, arms[name], targets, args.pause_ms / 1000) for name in args.arms.split(",")
-    ]
+    names = args.arms.split(",")
+    server = None
+    if args.remote == "llama-server":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from completion.default_model import default_model_path
+        from tests.llama_servers import start_llama_server
+
+        server = start_llama_server(default_model_path(), Path("/tmp/typing-replay-llama-server.log"))
+        args.remote = server.url
+    if args.remote:
+        arms["hybrid"] = {**base, "backend": "hybrid", "remote": {"url": args.remote}}
+        names = [name for name in names if name != "naive"] + ["hybrid"]
+    try:
+        results = [await run_arm(name, arms[name], targets, args.pause_ms / 1000) for name in names]
+    finally:
+        if server is not None:
+            server.stop()
     rows = report(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

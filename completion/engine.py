@@ -167,6 +167,7 @@ class Completion:
     tokens_generated: int = 0
     elapsed_ms: float = 0.0
     stop_reason: str = ""
+    source: str = "local"  # which model wrote it: "local", or the remote API ("openai", "llama-server", ...)
 
 
 @dataclass(frozen=True)
@@ -403,6 +404,7 @@ class CompletionEngine:
             tokens_generated=generation.tokens_generated,
             elapsed_ms=(time.monotonic() - started) * 1000,
             stop_reason=generation.stop_reason,
+            source=best.source,
         )
         self._remember(request, completion)
         self._record(completion)
@@ -441,7 +443,7 @@ class CompletionEngine:
                 if all(suggestion != known.suggestion for known in found) and self._may_show(
                     model, suggestion
                 ):
-                    found.append(_Candidate(suggestion, generation))
+                    found.append(_Candidate(suggestion, generation, model.info.api))
         found = self._audit_names(model, request, shape, language, document, found)
         return self._most_likely(model, prompt, request.text, found, deadline, cancel)
 
@@ -478,7 +480,7 @@ class CompletionEngine:
             head = before[: before.rfind("\n") + 1]  # whole lines only: never a half statement
             for cut in _shaped_candidates(head, request, shape, language, document)[:1]:
                 if cut.text.strip() and all(cut != known.suggestion for known in kept):
-                    kept.append(_Candidate(cut, candidate.generation))
+                    kept.append(_Candidate(cut, candidate.generation, candidate.source))
         return kept
 
     def _name_lookup(self, request: CompletionRequest) -> NameLookup:
@@ -689,6 +691,7 @@ class CompletionEngine:
                 "tokensPrompt": completion.tokens_prompt,
                 "tokensEvaluated": completion.tokens_evaluated,
                 "tokensGenerated": completion.tokens_generated,
+                "source": completion.source,
             }
         )
 
@@ -793,6 +796,7 @@ class CompletionEngine:
 class _Candidate:
     suggestion: Suggestion
     generation: Generation
+    source: str = "local"  # the model's API: "local", or the remote one ("openai", ...)
 
 
 def _most_likely_generated(found: list[_Candidate]) -> _Candidate:

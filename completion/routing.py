@@ -26,6 +26,7 @@ class RoutingOptions:
             "this, the remote model is asked too; its answer is kept for that position (shown on the next "
             "request there). Blank lines, block positions and explicit invokes always ask it.",
             "maximum": 0.0,
+            "restricted": True,  # how much code goes to the remote server
         },
     )
 

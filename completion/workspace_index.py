@@ -458,9 +458,15 @@ class WorkspaceIndex:
             ]
 
     def defines(self, name: str) -> bool:
-        """Some indexed file defines ``name`` (for the unknown-name audit)."""
+        """Some indexed file defines ``name`` at its top level (for the unknown-name audit: a method of that
+        name does not make a bare call to it right)."""
         with self._lock:
-            return bool(self._definers.get(name))
+            paths = list(self._definers.get(name, ()))
+            return any(
+                definition.name == name and definition.container is None
+                for path in paths
+                for definition in self._files[path].definitions
+            )
 
     def module_members(self, module: str, importer: str | None = None) -> frozenset[str] | None:
         """The names a workspace Python module binds (``pkg.mod``; ``.mod`` relative to ``importer``), or
@@ -469,8 +475,12 @@ class WorkspaceIndex:
 
         for path, package in self._module_files(module, importer):
             lines = self._source(path)
-            if lines != [""]:
-                return module_names("\n".join(lines), "python", package)
+            names = module_names("\n".join(lines), "python", package) if lines != [""] else frozenset()
+            if names is None:
+                return None
+            if os.path.basename(path) == "__init__.py":  # a package: its modules can be imported from it
+                names |= _package_modules(os.path.dirname(path))
+            return names
         return None
 
     def _module_files(self, module: str, importer: str | None) -> list[tuple[str, str | None]]:
@@ -1034,6 +1044,22 @@ def _common_prefix(first: str, second: str) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _package_modules(directory: str) -> frozenset[str]:
+    """The modules and subpackages in a package's directory (``from package import module``)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return frozenset()
+    names = set()
+    for entry in entries:
+        stem = entry.name.split(".", 1)[0]
+        if not stem.isidentifier():
+            continue
+        if entry.is_dir(follow_symlinks=False) or entry.name.endswith((".py", ".pyi", ".so", ".pyd")):
+            names.add(stem)
+    return frozenset(names)
 
 
 def _is_below(path: str, directory: str) -> bool:

@@ -376,12 +376,11 @@ class InfillServer(LanguageServer):
     def set_status(
         self, state: str, message: str, model: str | None = None, warnings: tuple[str, ...] = ()
     ) -> None:
-        route = self.status.get("route")
+        # the models changed, and so may the route: none until it is worked out again for them
         self.status = {"state": state, "message": message, "model": model, "warnings": list(warnings)}
-        self.status["route"] = route
+        self.status["route"] = None
         self.protocol.notify(STATUS_NOTIFICATION, self.status)
-        if state in ("ready", "error", "disabled"):
-            self.refresh_route()  # the models changed: so may the route
+        self.refresh_route()
 
     # --- the active document's route ------------------------------------------------------------------------
 
@@ -415,8 +414,8 @@ class InfillServer(LanguageServer):
         self._route_timer = None
         uri = self._active_uri
         document = self.text_document(uri) if uri is not None else None
-        if uri is None or document is None:
-            self._route_known(uri, None)
+        if uri is None or document is None or self.status["state"] == "loading":
+            self._route_known(uri, None)  # while loading, no route yet: the models are not known
             return
         future = self.syntax_pool.submit(self.engine.route, self.document_path(uri), document.source)
         future.add_done_callback(lambda done: on_loop(loop, self._route_done, uri, done))

@@ -24,13 +24,15 @@ class RemoteOptions:
             "description": "The server's API: 'auto' (probe /props, /api/version, /v1/models), "
             "'llama-server' (/infill, /completion), 'openai' (/v1/completions) or 'ollama' (/api/generate).",
             "enum": list(APIS),
+            "restricted": True,
         },
     )
     model: str = field(
         default="",
         metadata={
             "description": "Model name sent to OpenAI-compatible servers and Ollama; empty: the server's first "
-            "listed model."
+            "listed model.",
+            "restricted": True,
         },
     )
     api_key_env: str = field(
@@ -46,7 +48,8 @@ class RemoteOptions:
         metadata={
             "description": "FIM template for prompts built here (OpenAI-compatible servers, Ollama raw mode): "
             "'auto' (from the served model's name; llama-server's /infill and Ollama apply their own), "
-            "'none' (prefix-only) or the forms of infill.model.fimTemplate."
+            "'none' (prefix-only) or the forms of infill.model.fimTemplate.",
+            "restricted": True,
         },
     )
     connect_timeout_ms: int = field(

@@ -72,6 +72,12 @@ def test_names_the_workspace_defines_count_as_defined(tmp_path: Path) -> None:
         engine = engine_with(remote("return parse_config(f)\n"), "drop")
         engine.retriever = index
         assert shown(engine, path=str(tmp_path / "m.py")) == "return parse_config(f)"
+        (tmp_path / "pkg").mkdir()
+        (tmp_path / "pkg" / "__init__.py").write_text("VERSION = 1\n")
+        (tmp_path / "pkg" / "tools.py").write_text("def helper():\n    pass\n")
+        assert index.wait_for(lambda: index.module_members("pkg") is not None, 30)
+        package = index.module_members("pkg")
+        assert package is not None and {"VERSION", "tools"} <= package  # its modules too
         site = SITE.replace("import json", "import config")
         engine = engine_with(remote("return config.parse_everything(f)\n"), "drop")
         engine.retriever = index
