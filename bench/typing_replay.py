@@ -114,6 +114,17 @@ def server_package() -> str:
     return found.stdout.strip() or found.stderr.strip()[-200:]
 
 
+async def ask_at(client: LanguageClient, uri: str, line: int, column: int) -> Any:
+    """An inline completion request as an editor sends one while the user types."""
+    return await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(line, column),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        )
+    )
+
+
 async def run_arm(
     name: str, options: dict[str, Any], targets: list[tuple[Path, int]], pause_s: float
 ) -> ArmResult:
@@ -150,15 +161,7 @@ async def run_arm(
         )
         column = len(indent)
         started = time.perf_counter()
-        answer = await client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri),
-                position=types.Position(line_index, column),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
-        )
+        answer = await ask_at(client, uri, line_index, column)
         result.blank_latencies_ms.append((time.perf_counter() - started) * 1000)
         result.blank_shown += bool(answer and answer.items)
         blank_stats = await client.protocol.send_request_async(
@@ -183,15 +186,7 @@ async def run_arm(
             )
             column += 1
             started = time.perf_counter()
-            answer = await client.text_document_inline_completion_async(
-                types.InlineCompletionParams(
-                    text_document=types.TextDocumentIdentifier(uri),
-                    position=types.Position(line_index, column),
-                    context=types.InlineCompletionContext(
-                        trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                    ),
-                )
-            )
+            answer = await ask_at(client, uri, line_index, column)
             elapsed = (time.perf_counter() - started) * 1000
             result.latencies_ms.append(elapsed)
             result.shown += bool(answer and answer.items)

@@ -257,6 +257,13 @@ async def test_the_command_line_remote_holds_against_the_editors_defaults(
         assert ready["state"] == "ready" and "via openai" in ready["message"], ready
 
 
+def hybrid_session(client_kind: str, workspace: Path, url: str) -> Any:
+    """The real server in hybrid mode: the scripted local model and the remote server at ``url``."""
+    settings = {**FAST, "backend": "hybrid", "remote": {"url": url}}
+    model = ["--model", str(workspace / "fake.gguf")]
+    return lsp_session(client_kind, settings, root=workspace, server_args=model, env=SESSION_ENV)
+
+
 async def route_of(client: Any, uri: str, after: int) -> dict[str, Any]:
     """The route the status shows for ``uri``, from a route sent after index ``after`` of ``client.routes``."""
 
@@ -274,15 +281,7 @@ async def test_the_status_tells_the_active_files_route(
 ) -> None:
     (workspace / ".env").write_text("\n".join(ENV_LINES) + "\n")
     server = fake("openai", model="starcoder2-7b")
-    settings = {**FAST, "backend": "hybrid", "remote": {"url": server.url}}
-    session = lsp_session(
-        "vscode",
-        settings,
-        root=workspace,
-        server_args=["--model", str(workspace / "fake.gguf")],
-        env=SESSION_ENV,
-    )
-    async with session as client:
+    async with hybrid_session("vscode", workspace, server.url) as client:
         await client.wait_for_status("ready", "error")
         app = open_document(client, workspace / "app.py", "import os\n")
         env = open_document(client, workspace / ".env", "\n".join(ENV_LINES) + "\n", "dotenv")
@@ -335,15 +334,7 @@ async def test_hybrid_asks_the_remote_model_on_a_blank_line_not_while_typing_a_l
     workspace: Path, fake: Callable[..., FakeServer]
 ) -> None:
     server = fake("openai", model="starcoder2-7b", answer=["value = 2\n"])
-    settings = {**FAST, "backend": "hybrid", "remote": {"url": server.url}}
-    session = lsp_session(
-        "neovim",
-        settings,
-        root=workspace,
-        server_args=["--model", str(workspace / "fake.gguf")],
-        env=SESSION_ENV,
-    )
-    async with session as client:
+    async with hybrid_session("neovim", workspace, server.url) as client:
         await client.wait_for_status("ready", "error")
         typing = open_document(client, workspace / "typing.py", "import os\nvalue = os.pa")
         await inline(client, typing, 1, 12)
