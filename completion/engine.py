@@ -248,6 +248,10 @@ class CompletionEngine:
         self.model = model
         self._fallback = as_backend(fallback)
         self.clear_cache()
+        with self._asks_lock:  # remote answers still coming are for models no longer used
+            for ask in self._remote_asks.values():
+                ask.cancel.set()
+            self._remote_asks.clear()
         for old in previous:
             if old is not None and old is not self._model and old is not self._fallback:
                 old.close()
