@@ -14,6 +14,7 @@ queries below; indentation-based facts (Python blocks, unknown languages) come f
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ __all__ = [
     "syntax_errors",
     "truncate_to_valid",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -731,8 +734,9 @@ def truncate_to_valid(
         best = _longest_valid_prefix(
             candidate, text, replace_end, _ErrorCheck(_parsed(text, name, document), offset, replace_end)
         )
-    except Exception:  # a parser failure must not lose the suggestion: it is then as good as unchecked
-        return candidate
+    except Exception:  # a suggestion that cannot be checked is not shown: the check is the promise
+        log.warning("a suggestion could not be checked (the parser failed); it is not shown", exc_info=True)
+        return None
     return best if best is not None and best.strip() else None
 
 

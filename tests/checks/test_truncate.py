@@ -145,9 +145,11 @@ def test_unexpected_indent_already_there_is_not_blamed() -> None:
     assert truncate(marked, "    z = 2", "python") == "    z = 2"
 
 
-def test_a_parser_failure_leaves_the_suggestion_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_suggestion_that_cannot_be_checked_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser failure used to let the suggestion through unchecked; the check is the promise, so not."""
+
     def failing(self: SyntaxDocument, start: int, end: int, new_text: str) -> object:
         raise RuntimeError("parser gave up")
 
     monkeypatch.setattr(SyntaxDocument, "with_insertion", failing)
-    assert truncate("x = f(<|cursor|>)\n", "a))", "python") == "a))"
+    assert truncate("x = f(<|cursor|>)\n", "a))", "python") is None
