@@ -466,12 +466,6 @@ def fim_pieces(
     return pieces
 
 
-def prefix_only_pieces(prefix: str, header: str = "") -> list[PromptPiece]:
-    """The prompt of a model without FIM tokens: just the text before the cursor."""
-    text = header + prefix
-    return [PromptPiece(text, False)] if text else []
-
-
 class VocabTokenizer(Protocol):
     """The part of ``llama_cpp.Llama`` the helpers below need (keeps this module free of llama_cpp)."""
 

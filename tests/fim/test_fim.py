@@ -143,9 +143,6 @@ def test_special_piece_missing_from_vocabulary_is_an_error(tiny_llama: TinyModel
 def test_model_without_fim_tokens_is_prefix_only(tiny_llama: TinyModelLoader) -> None:
     model = tiny_llama(None)
     assert detect(model) is None
-    pieces = fim.prefix_only_pieces("def f(", header="# a.py\n")
-    assert pieces == [PromptPiece("# a.py\ndef f(", False)]
-    assert fim.prefix_only_pieces("") == []
 
 
 def test_lookup_rejects_plain_text_and_multi_token_strings(tiny_llama: TinyModelLoader) -> None:
