@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLIENT_POLL_S = 1.0  # how often the client's process is checked
 ERROR_MESSAGE_QUIET_S = 300.0  # an internal error of one kind is shown once in this long
+LOAD_WAIT_S = 60.0  # a completion request made while the model loads waits this long for it at most
+CANCEL_POLL_S = 0.1  # ... looking at its cancel flag this often
 ROUTE_SETTLE_S = 0.5  # the active document's route is looked at again once edits pause this long
 
 
@@ -134,6 +137,7 @@ class InfillServer(LanguageServer):
         self._active_uri: str | None = None  # the document whose route the status shows
         self._client_focuses = False  # the client sends textDocument/didFocus (else: the last one touched)
         self._route_timer: asyncio.TimerHandle | None = None
+        self._status_changed = asyncio.Event()
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio server with our reader (``lsp_server.transport``): malformed frames are skipped, and
@@ -302,6 +306,7 @@ class InfillServer(LanguageServer):
                 return hit
             if self.settings.completion.debounce_ms:
                 await asyncio.sleep(self.settings.completion.debounce_ms / 1000)
+            await self._while_loading(cancel)
             if cancel.is_set():
                 return None
             return await self.run_model(self.engine.complete, request, cancel)
@@ -311,6 +316,16 @@ class InfillServer(LanguageServer):
         finally:
             if self._pending.get(request.uri) is cancel:
                 del self._pending[request.uri]
+
+    async def _while_loading(self, cancel: threading.Event) -> None:
+        """A request made while the model loads waits for it (at most LOAD_WAIT_S; a newer request or the
+        client's cancel ends the wait): Neovim's client does not ask again until the user types, so an empty
+        answer lost the first suggestion after start-up."""
+        deadline = time.monotonic() + LOAD_WAIT_S
+        while self.status["state"] == "loading" and not cancel.is_set() and time.monotonic() < deadline:
+            changed = self._status_changed
+            with contextlib.suppress(TimeoutError):  # the next status, or a look at the cancel flag again
+                await asyncio.wait_for(changed.wait(), CANCEL_POLL_S)
 
     # --- settings ----------------------------------------------------------------------------------------------
 
@@ -380,6 +395,8 @@ class InfillServer(LanguageServer):
         self.status = {"state": state, "message": message, "model": model, "warnings": list(warnings)}
         self.status["route"] = None
         self.protocol.notify(STATUS_NOTIFICATION, self.status)
+        self._status_changed.set()  # wakes requests waiting for the model (_while_loading)
+        self._status_changed = asyncio.Event()
         self.refresh_route()
 
     # --- the active document's route ------------------------------------------------------------------------

@@ -13,7 +13,15 @@ from typing import Any
 from lsp_helpers import lsp_session, next_publish, open_document
 from lsprotocol import types
 
-from tests.e2e.test_worker_e2e import alive, custom_request, fake_model, inline, server_process, stats
+from tests.e2e.test_worker_e2e import (
+    alive,
+    custom_request,
+    fake_model,
+    inline,
+    inline_params,
+    server_process,
+    stats,
+)
 from tests.worker.fakes import SESSION_ENV
 
 FAST = {"completion": {"debounceMs": 0, "candidates": 1}, "diagnostics": {"debounceMs": 20}}
@@ -139,3 +147,23 @@ async def test_random_edits_with_every_kind_of_line_break_stay_in_sync(workspace
                     client, "infill/prompt", {"textDocument": {"uri": uri}, "position": end_position}
                 )
                 assert prompt.prompt.endswith(text), (version, prompt.prompt[-200:], text[-200:])
+
+
+async def test_a_request_made_while_the_model_loads_waits_for_it(workspace: Path) -> None:
+    """Neovim does not ask again until the user types: an empty answer during the load lost the first
+    suggestion. The load here waits for a file the test creates, so "still loading" is a fact, not a race."""
+    gate = workspace.parent / "load-gate"
+    env = {**SESSION_ENV, "INFILL_FAKE_LOAD_GATE": str(gate)}
+    session = lsp_session(
+        "neovim", FAST, root=workspace, server_args=fake_model(workspace), env=env, wait_for_model=False
+    )
+    async with session as client:
+        await client.wait_for_status("loading")
+        uri = open_document(client, workspace / "early.py", "import os\n\n")
+        pending = asyncio.ensure_future(
+            client.text_document_inline_completion_async(inline_params(uri, 1, 0))
+        )
+        assert not pending.done() and client.statuses[-1]["state"] == "loading"
+        gate.touch()
+        answer = await asyncio.wait_for(pending, 30)
+        assert [item.insert_text for item in answer.items] == ["value = 1"]

@@ -9,7 +9,8 @@ prefix-reuse self-check. Behaviour comes from environment variables, which the w
 - ``INFILL_FAKE_CRASH``: ``first-decode`` (SIGSEGV in the self-check), ``generate`` (SIGSEGV when a generation
   starts) or ``load`` (exit 3 while loading);
 - ``INFILL_FAKE_HANG``: ``generate`` makes generations ignore cancel and never return;
-- ``INFILL_FAKE_NO_REUSE``: ``1`` makes the prefix-reuse self-check fail.
+- ``INFILL_FAKE_NO_REUSE``: ``1`` makes the prefix-reuse self-check fail;
+- ``INFILL_FAKE_LOAD_GATE``: a path; loading waits until that file exists (a load as slow as a test wants).
 """
 
 from __future__ import annotations
@@ -97,4 +98,7 @@ def load(options: Any, path: Path) -> FakeSession:
         os._exit(3)
     if not str(path).endswith(".gguf"):
         raise ModelLoadError(f"not a GGUF model: {path}")
+    gate = os.environ.get("INFILL_FAKE_LOAD_GATE")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
     return FakeSession(path)
