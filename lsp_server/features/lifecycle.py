@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from syntax.unknown_names import preload
-
 if TYPE_CHECKING:
     from lsp_server.server import InfillServer
 
@@ -22,7 +20,6 @@ def register(server: InfillServer) -> None:
     async def initialized(ls: InfillServer, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
         ls.start_model_load()
-        ls.syntax_pool.submit(preload)  # the standard modules the name audit reads most, read ahead
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: InfillServer, params: types.DidChangeConfigurationParams) -> None:
