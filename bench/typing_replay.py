@@ -272,7 +272,9 @@ async def main() -> None:
     parser.add_argument(
         "--remote",
         help="an inference server URL: adds the 'hybrid' arm (local model + this server); "
-        "'llama-server' starts one on the default model (the binary .ci/llama-server built)",
+        "'llama-server' starts one on the default model (the binary .ci/llama-server built; it shares this "
+        "machine's cores with the local model); 'fake' a loopback OpenAI-compatible server answering one line "
+        "at 20 ms a token (a remote GPU that takes no CPU here: for latency, not quality)",
     )
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
@@ -292,6 +294,13 @@ async def main() -> None:
     }
     names = args.arms.split(",")
     server = None
+    fake = None
+    if args.remote == "fake":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.remote.fakes import FakeServer
+
+        fake = FakeServer("openai", model="qwen2.5-coder-7b", answer=["pass\n"], token_delay_s=0.02).start()
+        args.remote = fake.url
     if args.remote == "llama-server":
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from completion.default_model import default_model_path
@@ -307,6 +316,8 @@ async def main() -> None:
     finally:
         if server is not None:
             server.stop()
+        if fake is not None:
+            fake.stop()
     rows = report(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
