@@ -18,10 +18,10 @@ from tree_sitter import Node, Parser, Point, Tree
 
 from syntax.languages import grammar, spec_by_name, spec_for
 
-__all__ = ["SyntaxDocument", "encode", "parse", "thread_parser"]
+__all__ = ["LARGE_TEXT_BYTES", "SyntaxDocument", "encode", "parse", "thread_parser"]
 
 _CHUNK = 2048
-_YIELDING_PARSE_BYTES = 256 * 1024  # above this a parse lets other threads run while it works
+LARGE_TEXT_BYTES = 256 * 1024  # above this a text is parsed at first use, letting other threads run meanwhile
 _READ_CHUNK = 64 * 1024
 _ENCODING = "utf-8"
 _ERRORS = "surrogatepass"
@@ -145,7 +145,7 @@ def parse(language: str, data: bytes, old_tree: Tree | None = None) -> Tree:
     inputs are read through a callback with a progress callback, which hands the GIL over every few
     milliseconds, at about 1.5 times the cost of the parse."""
     parser = thread_parser(language)
-    if len(data) < _YIELDING_PARSE_BYTES:
+    if len(data) < LARGE_TEXT_BYTES:
         tree = parser.parse(data, old_tree) if old_tree is not None else parser.parse(data)
     else:
         view = memoryview(data)
@@ -351,7 +351,7 @@ def _decode_lenient(data: bytes) -> str:
 def _fresh(text: str, language: str) -> tuple[_TextSnapshot, Tree | None, bool]:
     """The state of a new text: parsed now when small, at first use when large."""
     snapshot = _TextSnapshot.of(text)
-    if len(snapshot.data) >= _YIELDING_PARSE_BYTES:
+    if len(snapshot.data) >= LARGE_TEXT_BYTES:
         return snapshot, None, True
     return snapshot, parse(language, snapshot.data), False
 

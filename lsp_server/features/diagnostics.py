@@ -16,6 +16,7 @@ from lsprotocol import types
 
 from lsp_server.documents import DocumentEvent
 from syntax.diagnostics import ParsedText, SyntaxDiagnostic, diagnose
+from syntax.document import LARGE_TEXT_BYTES
 from syntax.fixes import CandidateGenerator, Fix, propose_fixes
 
 if TYPE_CHECKING:
@@ -46,12 +47,15 @@ class DiagnosticsFeature:
     # --- state shared by push, pull and code actions ------
 
     async def snapshot(self, uri: str) -> ParsedText | None:
-        """Text and tree read together, safe to use in a worker; pending edits are reparsed there, never on
-        the event loop (a 1 MB line takes half a second)."""
+        """Text and tree read together, safe to use in a worker. Pending edits of a large document are
+        reparsed on the syntax pool, never on the event loop (a 1 MB line takes half a second)."""
         document = self.server.syntax_document(uri)
         if document is None:
             return None
-        parsed = await self.server.run_blocking(document.snapshot)
+        if len(document.source) < LARGE_TEXT_BYTES:
+            parsed = document.snapshot()  # a small reparse: cheaper here than a hop to a busy pool
+        else:
+            parsed = await self.server.run_blocking(document.snapshot)
         return ParsedText(parsed.text, parsed.language, parsed.tree, parsed.source)
 
     async def diagnostics(self, uri: str) -> tuple[ParsedText, list[SyntaxDiagnostic]] | None:

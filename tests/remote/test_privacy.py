@@ -126,7 +126,7 @@ def test_a_remote_suggestion_holding_a_secret_is_never_shown(fake_server: Callab
     backend.connect()
     engine = CompletionEngine(CompletionOptions(parse_context=False, candidates=1, time_budget_ms=10_000))
     engine.set_model(backend)
-    code = "def connect():\n    "
+    code = "import os\n\n\ndef connect():\n    "  # (os imported: the audit of names would cut an unknown one)
     assert engine.complete(CompletionRequest(code, len(code), language_id="python", path="net.py")) is None
     server.answer = ["    token = os.environ['TOKEN']\n"]
     shown = engine.complete(CompletionRequest(code + " ", len(code) + 1, language_id="python", path="net.py"))
