@@ -190,7 +190,9 @@ def document_route(
         )
     allowed = privacy.route(path, text)
     if allowed.remote:
-        return DocumentRoute("remote", "", f"remote: {remote}" + (", local fallback" if has_local else ""))
+        return DocumentRoute(
+            "remote", "", f"remote: {remote}" + (" and the local model" if has_local else "")
+        )
     if has_local:
         return DocumentRoute("local", allowed.reason, f"local only: {allowed.reason}")
     return DocumentRoute(

@@ -588,7 +588,7 @@ class InfillServer(LanguageServer):
         if opened.local is not None:
             info = opened.local.info
             local = f"{info.name} ({info.family}, {info.size_bytes / 1e6:.0f} MB)"
-            parts.append(f"local fallback {local}" if opened.remote is not None else local)
+            parts.append(f"local model {local}" if opened.remote is not None else local)
             warnings += info.warnings
             path = path or info.path
         message = "; ".join(parts)

@@ -186,7 +186,7 @@ async def test_hybrid_serves_from_the_local_model_while_the_remote_is_down(works
     )
     async with session as client:
         ready = await client.wait_for_status("ready", "error")
-        assert ready["state"] == "ready" and "local fallback" in ready["message"], ready
+        assert ready["state"] == "ready" and "local model" in ready["message"], ready
         warnings = messages(client, types.MessageType.Warning)
         assert any("refused" in text and "local model" in text for text in warnings), warnings
         uri = open_document(client, workspace / "a.py", "import os\n\n")
