@@ -182,6 +182,8 @@ _OPEN_DOCUMENT_MAX_DELAY_S = 1.5  # re-parse a document being typed in at most t
 _BATCH = 8
 _PROGRESS_INTERVAL_S = 0.25
 _RECENT_FILES = 6
+_MEMBER_ACCESS = re.compile(r"([A-Za-z_]\w*)\s*\.\s*\w*\Z")
+_MAX_MEMBERS_SHOWN = 24  # after `module.`: this many of its definitions at most (the budget cuts further)
 _QUERY_LINES_BEFORE = 15
 _QUERY_LINES_AFTER = 5
 _SHORT_BODY_LINES = 12
@@ -783,7 +785,8 @@ class WorkspaceIndex:
         # The cursor line is left out of everything, so typing on it never changes the result.
         context = text[:line_start] + ("" if line_end < 0 else text[line_end + 1 :])
         line = text.count("\n", 0, line_start)
-        key = (path, line, hash(context), budget)
+        receiver = _member_access(text[line_start:offset])  # `billing.` on the cursor line
+        key = (path, line, hash(context), budget, receiver)
         with self._lock:
             cached = self._retrieval_cache.get(key)
             if cached is not None and self._still_valid(cached[0], path):
@@ -791,7 +794,7 @@ class WorkspaceIndex:
                 return list(cached[1])
             generation = self.generation
         try:
-            snippets = self._retrieve(path, context, line_start, line, budget)
+            snippets = self._retrieve(path, context, line_start, line, budget, receiver)
         except Exception:  # retrieval is an optional extra: never fail the completion
             log.exception("retrieval failed")
             return []
@@ -825,7 +828,9 @@ class WorkspaceIndex:
             return False
         return all(changed == path for stamp, changed in self._change_log if stamp > generation)
 
-    def _retrieve(self, path: str, context: str, cursor: int, line: int, budget: int) -> list[Snippet]:
+    def _retrieve(
+        self, path: str, context: str, cursor: int, line: int, budget: int, receiver: str | None = None
+    ) -> list[Snippet]:
         spec = spec_for(path=path)
         lines = context.split("\n")
         window = "\n".join(lines[max(0, line - _QUERY_LINES_BEFORE) : line + _QUERY_LINES_AFTER])
@@ -837,6 +842,8 @@ class WorkspaceIndex:
                 declared = rust_module_declarations(context)
                 imports += tuple(IndexedImport(f"mod {name};", (name,), (), -1) for name in declared)
             candidates.extend(self._definition_candidates(path, spec.name, imports, references, window))
+            if receiver is not None:
+                candidates.extend(self._member_candidates(path, spec.name, imports, receiver))
         with self._lock:
             hits = self._chunks.search(query, limit=8, exclude_path=path)
             recent = [(p, edit) for p, edit in reversed(self._recent.items()) if p != path]
@@ -922,6 +929,49 @@ class WorkspaceIndex:
                         definer, definition.start_line, definition.end_line + 1, body, "definition", score
                     )
                 )
+        return candidates
+
+    def _member_candidates(
+        self, path: str, language: str, imports: Iterable[IndexedImport], receiver: str
+    ) -> list[_Candidate]:
+        """After ``receiver.`` where ``receiver`` is an imported workspace module: its public top-level
+        definitions (signature and first docstring line), in file order, above every other snippet: what
+        can follow the dot is exactly these names."""
+        with self._lock:
+            roots = list(self._roots)
+            files: list[str] = []
+            for statement in imports:
+                for module in statement.modules:
+                    bound = _binds(statement, module, receiver)
+                    if bound is None:
+                        continue
+                    for resolved in resolve_module(
+                        language, module, bound, statement.text, path, self._table, roots
+                    ):
+                        if resolved != path and resolved not in files:
+                            files.append(resolved)
+            chosen = [
+                (resolved, definition)
+                for resolved in files
+                if (record := self._files.get(resolved)) is not None
+                for definition in record.definitions
+                if definition.container is None and not definition.name.startswith("_")
+            ][:_MAX_MEMBERS_SHOWN]
+        candidates = []
+        for rank, (definer, definition) in enumerate(chosen):
+            body = definition.signature
+            if definition.doc:
+                body += "\n" + "    " + _doc_line(definer, definition.doc)
+            candidates.append(
+                _Candidate(
+                    definer,
+                    definition.start_line,
+                    definition.start_line + 1,
+                    body,
+                    "definition",
+                    2.0 - rank / 1000,
+                )
+            )
         return candidates
 
     def _definition_text(self, path: str, definition: IndexedDefinition) -> str:
@@ -1084,6 +1134,24 @@ def _is_closer(line: str) -> bool:
 
 
 _DOC_COMMENT = {"python": '"""{}"""', "lua": "-- {}"}
+
+
+def _member_access(before_cursor: str) -> str | None:
+    """The name before the dot the cursor follows (``billing.`` or ``billing.cha``), or None."""
+    match = _MEMBER_ACCESS.search(before_cursor)
+    return match.group(1) if match else None
+
+
+def _binds(statement: IndexedImport, module: str, receiver: str) -> tuple[str, ...] | None:
+    """The names to resolve ``module`` with when ``statement`` binds ``receiver`` to it, else None:
+    ``import billing``, ``import pkg.billing as billing``, ``from pkg import billing``, a Go or JS path whose
+    last part (or alias) is the name."""
+    if receiver in statement.names:
+        return (receiver,)  # from pkg import billing: the name may be a module of the package
+    if re.search(rf"\bas\s+{re.escape(receiver)}\b", statement.text):
+        return statement.names
+    last = re.split(r"[./\\]", module.strip("\"'"))[-1]
+    return statement.names if last == receiver else None
 
 
 def _doc_line(path: str, doc: str) -> str:

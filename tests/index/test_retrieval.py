@@ -211,3 +211,34 @@ def test_methods_of_unmentioned_types_and_dunders_stay_out(workspace: tuple[Path
     snippets = _retrieve(index, root / "pkg/square.py", source)
     assert any(s.text.startswith("def area_of") for s in snippets)
     assert not any(s.text.startswith(("def area(self)", "def __init__", "class Circle")) for s in snippets)
+
+
+def test_after_a_module_dot_the_prompt_carries_that_modules_definitions(tmp_path: Path) -> None:
+    """The issue's two-file workspace: `billing.` in books.py brings billing's public functions (signature
+    and first docstring line) and none of its private ones."""
+    (tmp_path / "billing.py").write_text(
+        'def charge_customer(customer_id, amount):\n    """Charge a customer."""\n    return amount\n\n\n'
+        "def _round(value):\n    return value\n\n\ndef refund(order_id):\n    return 0\n"
+    )
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "shipping.py").write_text("def ship(order_id, address):\n    return None\n")
+    index = WorkspaceIndex([str(tmp_path)], IndexOptions())
+    index.start()
+    try:
+        assert index.wait_idle(30)
+        books = "import billing\nfrom pkg import shipping\n\n\ndef sell(book):\n    return billing."
+        texts = [snippet.text for snippet in index.retrieve(str(tmp_path / "books.py"), books, len(books))]
+        assert texts[:2] == [
+            'def charge_customer(customer_id, amount):\n    """Charge a customer."""',
+            "def refund(order_id):",
+        ]
+        assert not any("_round" in text for text in texts)
+        other = books.replace("return billing.", "return shipping.sh")
+        texts = [snippet.text for snippet in index.retrieve(str(tmp_path / "books.py"), other, len(other))]
+        assert "def ship(order_id, address):" in texts
+        plain = books.replace("return billing.", "return ")
+        texts = [snippet.text for snippet in index.retrieve(str(tmp_path / "books.py"), plain, len(plain))]
+        assert not any("charge_customer" in text for text in texts)  # no dot: no member listing
+    finally:
+        index.stop()
