@@ -241,6 +241,7 @@ class WorkspaceIndex:
         self._lock = threading.RLock()
         self._files: dict[str, _FileRecord] = {}
         self._table = PathTable()
+        self._package_listings: dict[str, tuple[int, frozenset[str]]] = {}  # directory -> (generation, names)
         self._chunks = ChunkStore(
             self.options.chunk_lines, max(1, self.options.chunk_lines // 2), self.options.max_chunks
         )
@@ -472,41 +473,40 @@ class WorkspaceIndex:
 
     def module_members(self, module: str, importer: str | None = None) -> frozenset[str] | None:
         """The names a workspace Python module binds (``pkg.mod``; ``.mod`` relative to ``importer``), or
-        None when the module is not a file of the workspace (or its names cannot be told)."""
+        None when the module is not a file of the workspace (or its names cannot be told). The module is
+        found as retrieval finds imports (``resolve_module``)."""
         from syntax.unknown_names import module_names
 
-        for path, package in self._module_files(module, importer):
-            lines = self._source(path)
-            names = module_names("\n".join(lines), "python", package) if lines != [""] else frozenset()
-            if names is None:
-                return None
-            if os.path.basename(path) == "__init__.py":  # a package: its modules can be imported from it
-                names |= _package_modules(os.path.dirname(path))
-            return names
-        return None
-
-    def _module_files(self, module: str, importer: str | None) -> list[tuple[str, str | None]]:
-        dots = len(module) - len(module.lstrip("."))
-        parts = [part for part in module[dots:].split(".") if part]
-        if dots:
-            if importer is None:
-                return []
-            base = os.path.dirname(self._absolute(importer))
-            for _ in range(dots - 1):
-                base = os.path.dirname(base)
-            bases = [base]
-        else:
-            bases = self.roots
-        found = []
+        roots = self.roots
+        if importer is None and not roots:
+            return None
+        current = self._absolute(importer) if importer else os.path.join(roots[0], "__untitled__.py")
         with self._lock:
-            known = set(self._files) | set(self._open)
-        for base in bases:
-            stem = os.path.join(base, *parts) if parts else base
-            for path in (stem + ".py", os.path.join(stem, "__init__.py")):
-                if path in known:
-                    package = ".".join(parts if path.endswith("__init__.py") else parts[:-1]) or None
-                    found.append((path, package))
-        return found
+            found = resolve_module("python", module, (), "", current, self._table, roots)
+        if not found:
+            return None
+        path = found[0]
+        is_package = os.path.basename(path).startswith("__init__.")
+        parts = [part for part in module.lstrip(".").split(".") if part]
+        package = ".".join(parts if is_package else parts[:-1]) or None
+        lines = self._source(path)
+        names = module_names("\n".join(lines), "python", package) if lines != [""] else frozenset()
+        if names is None or not is_package:
+            return names
+        return names | self._package_modules(os.path.dirname(path))  # `from package import module`
+
+    def _package_modules(self, directory: str) -> frozenset[str]:
+        """The modules and subpackages in a package's directory, listed once per index generation (the
+        audit asks for each candidate)."""
+        with self._lock:
+            known = self._package_listings.get(directory)
+            if known is not None and known[0] == self.generation:
+                return known[1]
+            generation = self.generation
+        names = _package_modules(directory)
+        with self._lock:
+            self._package_listings[directory] = (generation, names)
+        return names
 
     def stats(self) -> dict[str, int]:
         with self._lock:
