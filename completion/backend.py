@@ -73,11 +73,9 @@ class Generation:
 
 @dataclass(frozen=True)
 class StopRule:
-    """When to stop generating, judged on the text so far (after ``skip_chars`` re-typed healing characters).
-
-    ``kind``: "line" stops at the end of the first non-blank line, "newline" at the first newline, "block" at a
-    dedent below ``indent``, past ``max_lines`` lines, or (between existing statements, ``statement_limit``) once
-    more statements start at the first line's level than could be shown.
+    """When to stop generating, as data the worker can unpickle: ``syntax.shape.stops`` judges the text so far
+    (after ``skip_chars`` re-typed healing characters) by ``kind``, ``indent``, ``max_lines`` and
+    ``statement_limit``; ``kind``: "line", "newline" or "block".
     """
 
     kind: str = "line"
@@ -87,25 +85,9 @@ class StopRule:
     statement_limit: int | None = None
 
     def __call__(self, text: str) -> bool:
-        from completion.postprocess import continues_statement
-        from syntax.checks import indentation_of
+        from syntax.shape import stops  # imported on first use: this module stays free of tree-sitter
 
-        text = text[self.skip_chars :]
-        if self.kind == "newline":
-            return "\n" in text
-        if self.kind == "line":
-            return "\n" in text.lstrip()
-        complete = text.split("\n")[:-1]
-        if len(complete) > self.max_lines:
-            return True
-        if any(line.strip() and not line.startswith(self.indent) for line in complete[1:]):
-            return True
-        code = [line for line in complete if line.strip()]
-        if self.statement_limit is None or not code:
-            return False
-        level = indentation_of(code[0])
-        starts = sum(indentation_of(line) == level and not continues_statement(line, None) for line in code)
-        return starts > self.statement_limit
+        return stops(text[self.skip_chars :], self.kind, self.indent, self.max_lines, self.statement_limit)
 
 
 @dataclass(frozen=True)
@@ -117,6 +99,8 @@ class GenerationSpec:
     temperature: float = 0.0
     seed: int = 0
     healed: bytes = b""  # generation must start by re-typing these bytes (token healing)
+    names: tuple[bytes, ...] = ()  # generation must start with one of these, then a non-name byte
+    # (completion.name_constraint: the healed bytes and a known member's name; () = unconstrained)
     time_limit_s: float | None = None  # what is left of the request's budget when the call is made
     ranked: bool = (
         True  # candidates will be ranked by their log-probabilities (a remote API then returns them)

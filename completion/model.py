@@ -40,7 +40,8 @@ from completion.fim import (
     tokenize_pieces,
 )
 from completion.llama_build import llama_cpp_version
-from completion.token_healing import VocabPieces, llama_piece, llama_vocabulary
+from completion.name_constraint import NameChoiceProcessor
+from completion.token_healing import LogitsProcessor, VocabPieces, llama_piece, llama_vocabulary
 
 GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
@@ -273,7 +274,11 @@ class ModelSession:
         evaluated, interrupted = self._evaluate_prompt(tokens, deadline, cancel)
         if interrupted:
             return Generation("", 0.0, len(tokens), evaluated, 0, interrupted)
-        processor = self._healing.healing_processor(spec.healed) if spec.healed else None
+        processor: LogitsProcessor | None = None
+        if spec.names:
+            processor = NameChoiceProcessor(self._healing, spec.names)
+        elif spec.healed:
+            processor = self._healing.healing_processor(spec.healed)
         rng = np.random.default_rng(spec.seed) if spec.temperature > 0 else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,22 +59,47 @@ class VocabPieces:
         """Tokens whose piece is a non-empty prefix of ``remaining`` or starts with all of it."""
         if not remaining:
             return self._sorted_ids
+        low, high = self._starting_with(remaining)
+        return np.concatenate([self.prefix_ids(remaining[:-1]), self._sorted_ids[low:high]])
+
+    def prefix_ids(self, remaining: bytes) -> npt.NDArray[np.intc]:
+        """Tokens whose piece is a non-empty prefix of ``remaining`` (``remaining`` itself included)."""
         pieces = self._sorted_pieces
         ranges: list[tuple[int, int]] = []
-        for end in range(1, len(remaining)):
+        for end in range(1, len(remaining) + 1):
             head = remaining[:end]
             low = bisect.bisect_left(pieces, head)
             high = bisect.bisect_right(pieces, head, lo=low)
             if high > low:
                 ranges.append((low, high))
-        low = bisect.bisect_left(pieces, remaining)
-        upper = _prefix_upper_bound(remaining)
-        high = len(pieces) if upper is None else bisect.bisect_left(pieces, upper, lo=low)
-        if high > low:
-            ranges.append((low, high))
         if not ranges:
             return np.empty(0, dtype=np.intc)
         return np.concatenate([self._sorted_ids[low:high] for low, high in ranges])
+
+    def extending(self, start: bytes) -> tuple[npt.NDArray[np.intc], npt.NDArray[np.uint8]]:
+        """Tokens whose piece starts with ``start`` and goes on, with the byte right after ``start``."""
+        low, high = self._starting_with(start)
+        pieces = self._sorted_pieces
+        while low < high and pieces[low] == start:
+            low += 1
+        following = np.fromiter(
+            (pieces[index][len(start)] for index in range(low, high)), dtype=np.uint8, count=high - low
+        )
+        return self._sorted_ids[low:high], following
+
+    def _starting_with(self, start: bytes) -> tuple[int, int]:
+        """The range of sorted pieces that start with ``start``."""
+        pieces = self._sorted_pieces
+        low = bisect.bisect_left(pieces, start)
+        upper = _prefix_upper_bound(start)
+        return low, len(pieces) if upper is None else bisect.bisect_left(pieces, upper, lo=low)
+
+    @functools.cached_property
+    def first_bytes(self) -> npt.NDArray[np.int16]:
+        """Each token's first byte, -1 for tokens that spell nothing (special ones included)."""
+        return np.fromiter(
+            (piece[0] if piece else -1 for piece in self.pieces), dtype=np.int16, count=len(self.pieces)
+        )
 
     def produced_bytes(self, tokens: Sequence[int] | npt.NDArray[np.intc]) -> bytes:
         """The bytes a run of generated tokens spells (special tokens spell nothing)."""
