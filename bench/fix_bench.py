@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tree_sitter import QueryCursor
 
-from syntax.diagnostics import ParsedText, SyntaxDiagnostic, diagnose, parse_text
+from syntax.diagnostics import SyntaxDiagnostic, diagnose
+from syntax.document import ParsedText, parse_text
 from syntax.fixes import CandidateGenerator, Fix, apply_edits, propose_fixes, repaired_region
 from syntax.languages import query
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from completion.postprocess import Suggestion
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.unknown_names import UnknownName, unknown_names
 
 AUDIT_MODES = ("cut", "drop", "allow")
@@ -48,7 +48,7 @@ def first_unknown(
     suggestion: Suggestion,
     language: str | None,
     lookup: NameLookup,
-    document: SyntaxDocument | None = None,
+    document: SyntaxDocument | ParsedText | None = None,
 ) -> UnknownName | None:
     """The first name in ``suggestion`` (inserted at ``offset`` of ``text``) that is defined nowhere."""
     if language is None or not suggestion.text.strip():

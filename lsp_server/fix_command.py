@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syntax.diagnostics import SyntaxDiagnostic, diagnose, parse_text
+from syntax.diagnostics import SyntaxDiagnostic, diagnose
+from syntax.document import parse_text
 from syntax.fixes import CandidateGenerator, apply_edits, propose_fixes
 from syntax.languages import spec_for
 

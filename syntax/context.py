@@ -18,7 +18,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.languages import spec_by_name
 from syntax.outline import (
     Definition,
@@ -75,11 +75,11 @@ class _LineView:
 
 
 _cache_lock = threading.Lock()
-_line_views: weakref.WeakKeyDictionary[SyntaxDocument, _LineView] = weakref.WeakKeyDictionary()
+_line_views: weakref.WeakKeyDictionary[SyntaxDocument | ParsedText, _LineView] = weakref.WeakKeyDictionary()
 
 
 def parse_context(
-    doc: SyntaxDocument, offset: int, window_start: int, budget_chars: int = 1200
+    doc: SyntaxDocument | ParsedText, offset: int, window_start: int, budget_chars: int = 1200
 ) -> ParseContext:
     """The parse context at ``offset`` for a prompt whose prefix window starts at ``window_start``.
 
@@ -180,7 +180,7 @@ class _Budget:
 # --- the blanked-line view -------------------------------------------------------------------------------
 
 
-def _line_view(doc: SyntaxDocument, current: SyntaxDocument, offset: int) -> _LineView:
+def _line_view(doc: SyntaxDocument | ParsedText, current: ParsedText, offset: int) -> _LineView:
     """The blanked-line view of ``current`` (a snapshot of ``doc``), cached on ``doc`` for the next call."""
     text = current.text
     line_start = text.rfind("\n", 0, offset) + 1
@@ -214,9 +214,7 @@ def _line_view(doc: SyntaxDocument, current: SyntaxDocument, offset: int) -> _Li
     return view
 
 
-def _outline_near(
-    doc: SyntaxDocument, line_start: int
-) -> tuple[tuple[Definition, ...], tuple[ImportRef, ...]]:
+def _outline_near(doc: ParsedText, line_start: int) -> tuple[tuple[Definition, ...], tuple[ImportRef, ...]]:
     """The whole outline, or for a very large file the part around the cursor plus the imports at the top,
     so that a new cursor line costs a bounded query rather than one over megabytes."""
     if len(doc.source) <= _FULL_OUTLINE_BYTES:

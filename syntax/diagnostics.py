@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import itertools
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Protocol, overload, runtime_checkable
+from typing import overload
 
-from tree_sitter import Node, Query, QueryCursor, Tree
+from tree_sitter import Node, Query, QueryCursor
 
-from syntax.document import encode, parse
-from syntax.languages import grammar, query, spec_by_name
+from syntax.document import ParsedText, UnsupportedLanguageError, parse_text
+from syntax.languages import grammar, query
 
 __all__ = [
     "DiagnosticsOptions",
-    "ParsedSource",
-    "ParsedText",
     "SyntaxDiagnostic",
-    "UnsupportedLanguageError",
     "diagnose",
     "diagnose_ranges",
     "error_spans",
     "keywords",
     "one_edit_away",
-    "parse_text",
 ]
 
 MAX_DIAGNOSTICS = 100
@@ -114,95 +109,17 @@ class DiagnosticsOptions:
     )
 
 
-class UnsupportedLanguageError(ValueError):
-    """The language name is not one infill-ls has a grammar for."""
-
-
-@runtime_checkable
-class ParsedSource(Protocol):
-    """What diagnose needs from a document: `syntax.document.SyntaxDocument` satisfies it."""
-
-    language: str
-
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def tree(self) -> Tree: ...
-
-
-class ParsedText:
-    """An immutable text with its tree (a stand-in for a SyntaxDocument, used for copies being verified)."""
-
-    __slots__ = ("_ascii", "_byte_starts", "data", "language", "text", "tree")
-
-    def __init__(self, text: str, language: str, tree: Tree, data: bytes | None = None) -> None:
-        self.text = text
-        self.language = language
-        self.tree = tree
-        self.data = data if data is not None else encode(text)
-        self._byte_starts: list[int] | None = None  # byte offset of every char, only for non-ASCII text
-        self._ascii = len(self.data) == len(self.text)
-
-    def _starts(self) -> list[int] | None:
-        if self._ascii:
-            return None
-        if self._byte_starts is None:
-            starts, position = [], 0
-            for char in self.text:
-                starts.append(position)
-                position += len(encode(char))
-            starts.append(position)
-            self._byte_starts = starts
-        return self._byte_starts
-
-    def byte_offset(self, offset: int) -> int:
-        offset = max(0, min(offset, len(self.text)))
-        if self._ascii:
-            return offset
-        starts = self._starts()
-        return offset if starts is None else starts[offset]
-
-    def char_offset(self, byte: int) -> int:
-        byte = max(0, min(byte, len(self.data)))
-        if self._ascii:
-            return byte
-        starts = self._starts()
-        return byte if starts is None else bisect_right(starts, byte) - 1
-
-
-def parse_text(text: str, language: str) -> ParsedText:
-    """Parse ``text`` as ``language`` (a canonical name such as "python"); raises UnsupportedLanguageError."""
-    try:
-        spec_by_name(language)
-    except KeyError:
-        raise UnsupportedLanguageError(f"unsupported language {language!r}") from None
-    data = encode(text)
-    tree = parse(language, data)
-    return ParsedText(text, language, tree, data)
-
-
-def as_parsed(doc: ParsedSource | ParsedText) -> ParsedText:
-    """A consistent snapshot of a document (its text and tree read once)."""
-    if isinstance(doc, ParsedText):
-        return doc
-    text, tree = doc.text, doc.tree
-    return ParsedText(text, doc.language, tree)
-
-
 @overload
-def diagnose(doc: ParsedSource | ParsedText, language: None = None) -> list[SyntaxDiagnostic]: ...
+def diagnose(doc: ParsedText, language: None = None) -> list[SyntaxDiagnostic]: ...
 @overload
 def diagnose(doc: str, language: str) -> list[SyntaxDiagnostic]: ...
-def diagnose(doc: ParsedSource | ParsedText | str, language: str | None = None) -> list[SyntaxDiagnostic]:
-    """The syntax errors of a document (or of ``text`` in ``language``), sorted, merged, at most 100."""
+def diagnose(doc: ParsedText | str, language: str | None = None) -> list[SyntaxDiagnostic]:
+    """The syntax errors of a snapshot (or of ``text`` in ``language``), sorted, merged, at most 100."""
     if isinstance(doc, str):
         if language is None:
             raise UnsupportedLanguageError("diagnose(text, language) needs a language name")
-        parsed = parse_text(doc, language)
-    else:
-        parsed = as_parsed(doc)
-    return _Diagnoser(parsed).run()
+        doc = parse_text(doc, language)
+    return _Diagnoser(doc).run()
 
 
 def error_spans(parsed: ParsedText) -> list[tuple[int, int]]:
@@ -476,7 +393,7 @@ class _PythonIndentation:
 
     def __init__(self, diagnoser: _Diagnoser) -> None:
         self.d = diagnoser
-        self.data = diagnoser.parsed.data
+        self.data = diagnoser.parsed.source
 
     def _indent_of_line(self, node: Node) -> bytes:
         line_start = node.start_byte - node.start_point.column

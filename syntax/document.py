@@ -1,4 +1,5 @@
-"""An open document kept parsed by tree-sitter, updated incrementally on every edit.
+"""An open document kept parsed by tree-sitter, updated incrementally on every edit, and the immutable
+versions of text and tree (``ParsedText``) that every reader takes.
 
 Callers speak Python ``str`` offsets (code points); tree-sitter speaks UTF-8 bytes and (row, byte column)
 points. The conversion must stay cheap on multi-megabyte files, so each text snapshot keeps a lazily built
@@ -18,7 +19,16 @@ from tree_sitter import Node, Parser, Point, Tree
 
 from syntax.languages import grammar, spec_by_name, spec_for
 
-__all__ = ["LARGE_TEXT_BYTES", "SyntaxDocument", "encode", "parse", "thread_parser"]
+__all__ = [
+    "LARGE_TEXT_BYTES",
+    "ParsedText",
+    "SyntaxDocument",
+    "UnsupportedLanguageError",
+    "encode",
+    "parse",
+    "parse_text",
+    "thread_parser",
+]
 
 _CHUNK = 2048
 LARGE_TEXT_BYTES = 256 * 1024  # above this a text is parsed at first use, letting other threads run meanwhile
@@ -36,31 +46,101 @@ def _decode(data: bytes) -> str:
     return data.decode(_ENCODING, _ERRORS)
 
 
-class _TextSnapshot:
-    """One immutable version of the text with its bytes and a lazily extended offset table.
+class ParsedText:
+    """One immutable version of a text with its tree: what every reader of a document works on.
 
-    ``_byte_marks[i]`` is the byte offset of character ``i * _CHUNK`` and ``_row_marks[i]`` the number of
-    newlines before it. Only the table grows (under a lock), so a snapshot can be shared between threads.
+    Made by ``SyntaxDocument.snapshot()``, ``parse_text()`` and ``with_edit()``. A tree still to be
+    (re)parsed after an edit is parsed once, on first use, under a lock, so a snapshot can be shared between
+    threads. ``_byte_marks[i]`` is the byte offset of character ``i * _CHUNK`` and ``_row_marks[i]`` the number
+    of newlines before it; only that table grows (under its own lock).
     """
 
-    __slots__ = ("_byte_marks", "_lock", "_row_marks", "data", "text")
+    __slots__ = (
+        "__weakref__",
+        "_byte_marks",
+        "_marks_lock",
+        "_parse_lock",
+        "_row_marks",
+        "_stale",
+        "_tree",
+        "language",
+        "source",
+        "text",
+        "version",
+    )
 
-    def __init__(self, text: str, data: bytes, byte_marks: list[int], row_marks: list[int]) -> None:
+    def __init__(
+        self,
+        text: str,
+        language: str,
+        tree: Tree | None,
+        *,
+        source: bytes | None = None,
+        stale: bool = False,
+        version: int = 0,
+        marks: tuple[list[int], list[int]] | None = None,
+    ) -> None:
         self.text = text
-        self.data = data
-        self._byte_marks = byte_marks
-        self._row_marks = row_marks
-        self._lock = threading.Lock()
+        self.language = language
+        self.source = encode(text) if source is None else source  # the UTF-8 bytes tree-sitter sees
+        self.version = version  # the document's version this text is
+        self._tree = tree
+        self._stale = stale or tree is None  # the tree carries edits not yet reparsed (or is not parsed yet)
+        self._byte_marks, self._row_marks = marks if marks is not None else ([0], [0])
+        self._marks_lock = threading.Lock()
+        self._parse_lock = threading.Lock()
 
-    @classmethod
-    def of(cls, text: str) -> _TextSnapshot:
-        return cls(text, encode(text), [0], [0])
+    @property
+    def tree(self) -> Tree:
+        """The tree of this text, parsed (incrementally, from the edited tree) on first use."""
+        if not self._stale:  # read before the tree: a reparse sets the tree first
+            tree = self._tree
+            if tree is not None:
+                return tree
+        return self._parse()
 
-    def derived(self, text: str, data: bytes, valid_chars: int) -> _TextSnapshot:
-        """A snapshot of an edited text whose first ``valid_chars`` characters are unchanged."""
-        keep = valid_chars // _CHUNK + 1
-        with self._lock:
-            return _TextSnapshot(text, data, self._byte_marks[:keep], self._row_marks[:keep])
+    def _parse(self) -> Tree:
+        with self._parse_lock:
+            if self._stale:
+                self._tree = parse(self.language, self.source, self._tree)
+                self._stale = False
+            assert self._tree is not None
+            return self._tree
+
+    def snapshot(self, parse: bool = True) -> ParsedText:
+        """Itself: already one version (so a reader may take a document or a snapshot alike)."""
+        return self
+
+    def _replaced(self, tree: Tree | None, stale: bool, version: int | None = None) -> ParsedText:
+        """The same text with another tree (its offset table copied, not shared: each has its own lock)."""
+        with self._marks_lock:
+            marks = (self._byte_marks[:], self._row_marks[:])
+        version = self.version if version is None else version
+        return ParsedText(
+            self.text, self.language, tree, source=self.source, stale=stale, version=version, marks=marks
+        )
+
+    # --- edits -------------------------------------------------------------------------------------------
+
+    def with_edit(self, start: int, end: int, new_text: str) -> ParsedText:
+        """This text with ``[start, end)`` replaced; its tree is reparsed incrementally from this one on first
+        use, so it is cheap to make."""
+        return _edited(self, self._tree, start, end, new_text, in_place=False)
+
+    def with_insertion(self, start: int, end: int, new_text: str) -> Tree:
+        """The tree of this text with ``[start, end)`` replaced, parsed now (incrementally from this one's)."""
+        return _edited(self, self.tree, start, end, new_text, in_place=False).tree
+
+    def reparsed(self, start: int, end: int, new_text: str) -> tuple[ParsedText, Tree]:
+        """The edited text, parsed now, and this tree with the edit applied: what ``Tree.changed_ranges``
+        compares the new tree with."""
+        after = _edited(self, self.tree, start, end, new_text, in_place=False)
+        edited = after._tree
+        assert edited is not None
+        after._parse()  # now, from the edited tree (which the parse leaves as it is)
+        return after, edited
+
+    # --- offsets -----------------------------------------------------------------------------------------
 
     def _extend_to_chunk(self, index: int) -> None:
         """Make checkpoints exist up to chunk ``index`` (bounded by the text length)."""
@@ -68,7 +148,7 @@ class _TextSnapshot:
             return
         text = self.text
         limit = len(text) // _CHUNK
-        with self._lock:
+        with self._marks_lock:
             byte_marks, row_marks = self._byte_marks, self._row_marks
             while len(byte_marks) <= min(index, limit):
                 last = len(byte_marks) - 1
@@ -76,10 +156,17 @@ class _TextSnapshot:
                 byte_marks.append(byte_marks[last] + (len(chunk) if chunk.isascii() else len(encode(chunk))))
                 row_marks.append(row_marks[last] + chunk.count("\n"))
 
+    def _marks_before(self, valid_chars: int) -> tuple[list[int], list[int]]:
+        """The checkpoints that stay true for an edited text whose first ``valid_chars`` are unchanged."""
+        keep = valid_chars // _CHUNK + 1
+        with self._marks_lock:
+            return self._byte_marks[:keep], self._row_marks[:keep]
+
     def clamp(self, offset: int) -> int:
         return 0 if offset < 0 else min(offset, len(self.text))
 
     def byte_offset(self, offset: int) -> int:
+        """UTF-8 byte offset of a str offset (clamped to the text)."""
         offset = self.clamp(offset)
         if self.text.isascii():
             return offset
@@ -96,12 +183,14 @@ class _TextSnapshot:
         return self._row_marks[index] + self.text.count("\n", index * _CHUNK, offset)
 
     def point(self, offset: int) -> Point:
+        """tree-sitter point (row, UTF-8 byte column) of a str offset."""
         offset = self.clamp(offset)
         line_start = self.text.rfind("\n", 0, offset) + 1
         return Point(self.row(offset), self.byte_offset(offset) - self.byte_offset(line_start))
 
     def char_offset(self, byte: int) -> int:
-        data = self.data
+        """str offset of a UTF-8 byte offset (clamped; a byte inside a character maps to that character)."""
+        data = self.source
         byte = 0 if byte < 0 else min(byte, len(data))
         while 0 < byte < len(data) and (data[byte] & 0xC0) == 0x80:  # inside a multi-byte sequence
             byte -= 1
@@ -119,7 +208,31 @@ class _TextSnapshot:
             return index * _CHUNK + len(data[start:byte].decode(_ENCODING, "replace"))
 
     def line_start(self, offset: int) -> int:
+        """str offset of the start of the line containing ``offset``."""
         return self.text.rfind("\n", 0, self.clamp(offset)) + 1
+
+    def node_span(self, node: Node) -> tuple[int, int]:
+        """str offsets ``(start, end)`` of a node of this tree."""
+        return self.char_offset(node.start_byte), self.char_offset(node.end_byte)
+
+    def node_text(self, node: Node) -> str:
+        """The text of a node of this tree."""
+        return _decode_lenient(self.source[node.start_byte : node.end_byte])
+
+
+class UnsupportedLanguageError(ValueError):
+    """The language name is not one infill-ls has a grammar for."""
+
+
+def parse_text(text: str, language: str) -> ParsedText:
+    """``text`` parsed now as ``language`` (a canonical name such as "python"); raises
+    UnsupportedLanguageError."""
+    try:
+        spec_by_name(language)
+    except KeyError:
+        raise UnsupportedLanguageError(f"unsupported language {language!r}") from None
+    source = encode(text)
+    return ParsedText(text, language, parse(language, source), source=source)
 
 
 _thread_state = threading.local()
@@ -169,21 +282,21 @@ def _keep_going(*_state: object) -> bool:
 class SyntaxDocument:
     """A document's text and its tree-sitter tree, kept in sync by incremental edits.
 
-    Readers may use ``text``/``tree`` from other threads: an edit builds a new snapshot and swaps it in, and
-    never mutates a tree that was already handed out (it edits a copy).
+    Readers take ``snapshot()``, one immutable ``ParsedText``: an edit builds a new version and swaps it in,
+    and never mutates a tree that was already handed out (it edits a copy).
     """
 
     def __init__(self, text: str, language: str) -> None:
         spec_by_name(language)  # KeyError for a name that is not canonical
         self.language = language
         self._edit_lock = threading.Lock()
-        # (text snapshot, tree, stale): a stale tree is a private copy carrying edits not yet reparsed; None
-        # until a large text is first parsed (by whoever needs its tree first: never the event loop).
-        self._state: tuple[_TextSnapshot, Tree | None, bool] = _fresh(text, language)
+        # The current version. Its tree may be stale: then it is a private copy carrying edits not yet
+        # reparsed (never handed out, so edits may change it in place), or None until a large text is first
+        # parsed (by whoever needs its tree first: never the event loop).
+        self._state: ParsedText = _fresh(text, language)
         self._parsing: Tree | None = None  # a stale tree being reparsed: edits meanwhile copy it
         self._edits_while_parsing: list[tuple[int, int, str]] | None = None  # ... and are recorded here
         self._parse_lock = threading.Lock()  # one reparse at a time; whoever else needs the tree waits for it
-        self.version = 0
 
     @classmethod
     def for_document(
@@ -202,32 +315,36 @@ class SyntaxDocument:
 
     @property
     def text(self) -> str:
-        return self._state[0].text
+        return self._state.text
 
     @property
     def source(self) -> bytes:
         """The UTF-8 bytes of the text, as tree-sitter sees them."""
-        return self._state[0].data
+        return self._state.source
+
+    @property
+    def version(self) -> int:
+        """How many edits made the current text (0 when opened)."""
+        return self._state.version
 
     @property
     def tree(self) -> Tree:
         """The tree of the current text. Edits are reparsed here, lazily, so a burst of keystrokes costs one
         incremental parse (on multi-megabyte files a parse costs far more than recording an edit)."""
-        return self._reparsed()[1]
+        return self._reparsed().tree
 
-    def _reparsed(self) -> tuple[_TextSnapshot, Tree, int]:
-        """The text and its tree, reparsing pending edits outside the edit lock: a 1 MB reparse takes half a
-        second, and the edits arriving meanwhile (on the event loop) must not wait for it. They are carried
-        over onto the new tree, so the next reparse starts from it."""
+    def _reparsed(self) -> ParsedText:
+        """The current version with its tree, reparsing pending edits outside the edit lock: a 1 MB reparse
+        takes half a second, and the edits arriving meanwhile (on the event loop) must not wait for it. They
+        are carried over onto the new tree, so the next reparse starts from it."""
         with self._parse_lock:
             with self._edit_lock:
-                snapshot, tree, stale = self._state
-                version = self.version
-                if not stale and tree is not None:
-                    return snapshot, tree, version
-                self._parsing, self._edits_while_parsing = tree, []
+                state = self._state
+                if not state._stale and state._tree is not None:
+                    return state
+                self._parsing, self._edits_while_parsing = state._tree, []
             try:
-                parsed = parse(self.language, snapshot.data, tree)
+                parsed = state._replaced(parse(self.language, state.source, state._tree), stale=False)
             except BaseException:
                 with self._edit_lock:
                     self._parsing = self._edits_while_parsing = None
@@ -235,14 +352,17 @@ class SyntaxDocument:
             with self._edit_lock:
                 edits, self._parsing, self._edits_while_parsing = self._edits_while_parsing or [], None, None
                 if not edits:
-                    self._state = (snapshot, parsed, False)
+                    if self._state is state:  # not replaced meanwhile by replace_all
+                        self._state = parsed
                 else:  # replay them on the new tree, so the next reparse starts from it
-                    replayed: tuple[_TextSnapshot, Tree | None] = (snapshot, parsed.copy())
+                    assert parsed._tree is not None
+                    replayed = parsed._replaced(parsed._tree.copy(), stale=True)
                     for start, end, new_text in edits:
-                        replayed = _edited(replayed[0], replayed[1], start, end, new_text, in_place=True)
-                    if replayed[0].text == self._state[0].text:
-                        self._state = (self._state[0], replayed[1], True)
-            return snapshot, parsed, version
+                        replayed = _edited(replayed, replayed._tree, start, end, new_text, in_place=True)
+                    current = self._state
+                    if replayed.text == current.text:
+                        self._state = current._replaced(replayed._tree, stale=True)
+            return parsed
 
     # --- edits -------------------------------------------------------------------------------------------
 
@@ -250,95 +370,78 @@ class SyntaxDocument:
         """Replace ``text[start:end]`` with ``new_text``; the old tree is edited and reparsed incrementally
         on the next ``tree`` access."""
         with self._edit_lock:
-            snapshot, tree, stale = self._state
-            in_place = stale and tree is not self._parsing
-            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=in_place)
+            state = self._state
+            in_place = state._stale and state._tree is not self._parsing
+            version = state.version + 1
+            self._state = _edited(
+                state, state._tree, start, end, new_text, in_place=in_place, version=version
+            )
             if self._edits_while_parsing is not None:
                 self._edits_while_parsing.append((start, end, new_text))
-            self._state = (new_snapshot, edited, True)
-            self.version += 1
 
     def replace_all(self, text: str) -> None:
         """Replace the whole text (a full-sync change): a fresh parse, no incremental reuse."""
-        state = _fresh(text, self.language)
+        fresh = _fresh(text, self.language)
         with self._edit_lock:
-            self._state = state
-            self.version += 1
+            self._state = fresh._replaced(fresh._tree, fresh._stale, self._state.version + 1)
 
     def with_insertion(self, start: int, end: int, new_text: str) -> Tree:
         """The tree of the text with ``[start, end)`` replaced, parsed incrementally; self is unchanged."""
-        if self._state[1] is None:
+        if self._state._tree is None:
             self._reparsed()
         with self._edit_lock:  # a stale tree may be edited in place by edit(); copy it under the lock
-            snapshot, tree, _ = self._state
-            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=False)
-        return parse(self.language, new_snapshot.data, edited)
+            state = self._state
+            edited = _edited(state, state._tree, start, end, new_text, in_place=False)
+        return edited.tree
 
-    def snapshot(self, parse: bool = True) -> SyntaxDocument:
-        """An independent document with the current text and tree, sharing both: cheap.
+    def snapshot(self, parse: bool = True) -> ParsedText:
+        """The current text and tree, one immutable version: cheap (shared until the next edit).
 
         Work that reads text, tree and offsets together from a worker thread uses one, so that an edit
         arriving meanwhile cannot mix two versions. It keeps this document's ``version``. With
         ``parse=False`` pending edits are not reparsed here (the snapshot reparses a copy if it needs to),
         for callers that may not need a tree at all."""
         if parse:
-            snapshot, tree, version = self._reparsed()
-            return self._derived(snapshot, tree, False, version)
+            return self._reparsed()
         with self._edit_lock:
-            snapshot, current, stale = self._state
-            if stale and current is not None:
-                current = current.copy()  # the stale tree is edited in place by later edits: never share it
-            return self._derived(snapshot, current, stale, self.version)
+            state = self._state
+            if not state._stale:
+                return state
+            # the stale tree is edited in place by later edits (or parsed by the document): never share it
+            return state._replaced(None if state._tree is None else state._tree.copy(), stale=True)
 
-    def _derived(
-        self, snapshot: _TextSnapshot, tree: Tree | None, stale: bool, version: int
-    ) -> SyntaxDocument:
-        derived = SyntaxDocument.__new__(SyntaxDocument)
-        derived.language = self.language
-        derived._edit_lock = threading.Lock()
-        derived._parsing = None
-        derived._edits_while_parsing = None
-        derived._parse_lock = threading.Lock()
-        derived._state = (snapshot, tree, stale)
-        derived.version = version
-        return derived
-
-    def with_edit(self, start: int, end: int, new_text: str) -> SyntaxDocument:
-        """A separate document of the text with ``[start, end)`` replaced; self is unchanged.
+    def with_edit(self, start: int, end: int, new_text: str) -> ParsedText:
+        """The text with ``[start, end)`` replaced, as a separate version; self is unchanged.
 
         Its tree is reparsed incrementally from this one on first use, so it is cheap to make."""
-        with self._edit_lock:
-            snapshot, tree, _ = self._state
-            new_snapshot, edited = _edited(snapshot, tree, start, end, new_text, in_place=False)
-        return self._derived(new_snapshot, edited, True, 0)
+        with self._edit_lock:  # the stale tree is copied under the lock (edit() may change it in place)
+            return self._state.with_edit(start, end, new_text)
 
     # --- offsets -----------------------------------------------------------------------------------------
 
     def byte_offset(self, offset: int) -> int:
         """UTF-8 byte offset of a str offset (clamped to the text)."""
-        return self._state[0].byte_offset(offset)
+        return self._state.byte_offset(offset)
 
     def char_offset(self, byte: int) -> int:
         """str offset of a UTF-8 byte offset (clamped; a byte inside a character maps to that character)."""
-        return self._state[0].char_offset(byte)
+        return self._state.char_offset(byte)
 
     def point(self, offset: int) -> Point:
         """tree-sitter point (row, UTF-8 byte column) of a str offset."""
-        return self._state[0].point(offset)
+        return self._state.point(offset)
 
     def line_start(self, offset: int) -> int:
         """str offset of the start of the line containing ``offset``."""
-        return self._state[0].line_start(offset)
+        return self._state.line_start(offset)
 
     def node_span(self, node: Node) -> tuple[int, int]:
         """str offsets ``(start, end)`` of a node of the current tree."""
-        snapshot = self._state[0]
-        return snapshot.char_offset(node.start_byte), snapshot.char_offset(node.end_byte)
+        return self._state.node_span(node)
 
     def node_text(self, node: Node) -> str:
         """The text of a node of the current tree."""
-        data = self._state[0].data
-        return _decode_lenient(data[node.start_byte : node.end_byte])
+        return self._state.node_text(node)
 
 
 def _decode_lenient(data: bytes) -> str:
@@ -348,26 +451,34 @@ def _decode_lenient(data: bytes) -> str:
         return data.decode(_ENCODING, "replace")
 
 
-def _fresh(text: str, language: str) -> tuple[_TextSnapshot, Tree | None, bool]:
-    """The state of a new text: parsed now when small, at first use when large."""
-    snapshot = _TextSnapshot.of(text)
-    if len(snapshot.data) >= LARGE_TEXT_BYTES:
-        return snapshot, None, True
-    return snapshot, parse(language, snapshot.data), False
+def _fresh(text: str, language: str) -> ParsedText:
+    """A new text: parsed now when small, at first use when large."""
+    source = encode(text)
+    if len(source) >= LARGE_TEXT_BYTES:
+        return ParsedText(text, language, None, source=source)
+    return ParsedText(text, language, parse(language, source), source=source)
 
 
 def _edited(
-    snapshot: _TextSnapshot, tree: Tree | None, start: int, end: int, new_text: str, *, in_place: bool
-) -> tuple[_TextSnapshot, Tree | None]:
-    """The new text snapshot and ``tree`` (or a copy of it) with the edit applied, ready for a reparse.
+    parsed: ParsedText,
+    tree: Tree | None,
+    start: int,
+    end: int,
+    new_text: str,
+    *,
+    in_place: bool,
+    version: int = 0,
+) -> ParsedText:
+    """The edited text with ``tree`` (or a copy of it) carrying the edit, to be reparsed.
 
-    A tree that was handed out is never edited in place: another thread may be reading it."""
-    start = snapshot.clamp(start)
-    end = max(start, snapshot.clamp(end))
-    start_byte = snapshot.byte_offset(start)
-    old_end_byte = snapshot.byte_offset(end)
-    start_point = snapshot.point(start)
-    old_end_point = snapshot.point(end)
+    This is the one place where text and tree are edited together. A tree that was handed out is never edited
+    in place: another thread may be reading it."""
+    start = parsed.clamp(start)
+    end = max(start, parsed.clamp(end))
+    start_byte = parsed.byte_offset(start)
+    old_end_byte = parsed.byte_offset(end)
+    start_point = parsed.point(start)
+    old_end_point = parsed.point(end)
     inserted = encode(new_text)
     last_newline = new_text.rfind("\n")
     if last_newline < 0:
@@ -376,16 +487,19 @@ def _edited(
         new_end_point = Point(
             start_point.row + new_text.count("\n"), len(encode(new_text[last_newline + 1 :]))
         )
-    text = snapshot.text
-    new_snapshot = snapshot.derived(
+    text = parsed.text
+    edited = None
+    if tree is not None:
+        edited = tree if in_place else tree.copy()
+        edited.edit(
+            start_byte, old_end_byte, start_byte + len(inserted), start_point, old_end_point, new_end_point
+        )
+    return ParsedText(
         text[:start] + new_text + text[end:],
-        snapshot.data[:start_byte] + inserted + snapshot.data[old_end_byte:],
-        start,
+        parsed.language,
+        edited,
+        source=parsed.source[:start_byte] + inserted + parsed.source[old_end_byte:],
+        stale=True,
+        version=version,
+        marks=parsed._marks_before(start),
     )
-    if tree is None:
-        return new_snapshot, None
-    edited = tree if in_place else tree.copy()
-    edited.edit(
-        start_byte, old_end_byte, start_byte + len(inserted), start_point, old_end_point, new_end_point
-    )
-    return new_snapshot, edited

@@ -21,22 +21,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from tree_sitter import Node, Point, QueryCursor, Tree
+from tree_sitter import Node, QueryCursor, Tree
 
 from syntax.checks import indentation_of, next_nonblank_line
 from syntax.diagnostics import (
-    ParsedSource,
-    ParsedText,
     SyntaxDiagnostic,
-    as_parsed,
     diagnose,
     diagnose_ranges,
     error_spans,
     keywords,
     one_edit_away,
-    parse_text,
 )
-from syntax.document import encode, parse
+from syntax.document import ParsedText, parse_text
 from syntax.languages import query
 
 __all__ = [
@@ -168,31 +164,6 @@ def _minimal(text: str, edit: TextEdit) -> TextEdit:
     return TextEdit(edit.start + head, edit.end - tail, new[head : len(new) - tail])
 
 
-def _point(data: bytes, byte: int) -> Point:
-    row = data.count(b"\n", 0, byte)
-    return Point(row, byte - (data.rfind(b"\n", 0, byte) + 1))
-
-
-def _reparse(parsed: ParsedText, edit: TextEdit) -> tuple[ParsedText, Tree]:
-    """The edited copy (parsed incrementally) and the old tree with the edit applied, for changed_ranges."""
-    new_text = parsed.text[: edit.start] + edit.new_text + parsed.text[edit.end :]
-    new_data = encode(new_text)
-    start_byte = parsed.byte_offset(edit.start)
-    old_end_byte = parsed.byte_offset(edit.end)
-    new_end_byte = start_byte + len(encode(edit.new_text))
-    old_tree = parsed.tree.copy()
-    old_tree.edit(
-        start_byte=start_byte,
-        old_end_byte=old_end_byte,
-        new_end_byte=new_end_byte,
-        start_point=_point(parsed.data, start_byte),
-        old_end_point=_point(parsed.data, old_end_byte),
-        new_end_point=_point(new_data, new_end_byte),
-    )
-    new_tree = parse(parsed.language, new_data, old_tree)
-    return ParsedText(new_text, parsed.language, new_tree, new_data), old_tree
-
-
 def _token_spans(tree: Tree, low: int, high: int) -> list[tuple[int, int]]:
     """Byte spans of the non-empty tokens overlapping ``[low, high)``."""
     spans: list[tuple[int, int]] = []
@@ -243,7 +214,7 @@ def _verdict(
         return None
     if parsed.text[edit.start : edit.end] == edit.new_text:
         return None
-    after, old_tree = _reparse(parsed, edit)
+    after, old_tree = parsed.reparsed(edit.start, edit.end, edit.new_text)
     delta = len(edit.new_text) - (edit.end - edit.start)
 
     def shifted(start: int, end: int) -> tuple[int, int]:
@@ -815,7 +786,7 @@ def _describe(text: str, edit: TextEdit) -> str:
 
 
 def propose_fixes(
-    doc: ParsedSource | ParsedText,
+    parsed: ParsedText,
     diagnostic: SyntaxDiagnostic,
     generator: CandidateGenerator | None = None,
     max_fixes: int = 3,
@@ -833,7 +804,6 @@ def propose_fixes(
         return []
     started = time.monotonic()
     deadline = started + max(0.0, time_budget_s)
-    parsed = as_parsed(doc)
     before = diagnose(parsed)
     if diagnostic not in before:
         return []  # stale: the document changed since the diagnostic was computed

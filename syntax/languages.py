@@ -107,12 +107,19 @@ _QUERIES_FROM = {"tsx": "typescript"}
 # patterns must compile against its grammar): JavaScript and TypeScript share `ecma`, C++ builds on C.
 _INHERITS = re.compile(r";\s*inherits:\s*(.+)")
 
+# What every grammar says alike (the ERROR and MISSING nodes of `errors.scm`) is written once, in `shared`:
+# a language without its own file of a kind gets the shared one; one with more to say inherits it.
+_SHARED = "shared"
+
 
 def query_source(language: str, kind: str) -> str | None:
-    """The text of `queries/<language>/<kind>.scm` shipped with the package, with what it inherits first;
-    None if there is no such file."""
+    """The text of `queries/<language>/<kind>.scm` shipped with the package (else `queries/shared/`), with
+    what it inherits first; None if there is no such file."""
     folder = _QUERIES_FROM.get(language, language)
-    resource = resources.files("syntax").joinpath("queries", folder, f"{kind}.scm")
+    queries = resources.files("syntax").joinpath("queries")
+    resource = queries.joinpath(folder, f"{kind}.scm")
+    if not resource.is_file():
+        resource = queries.joinpath(_SHARED, f"{kind}.scm")
     if not resource.is_file():
         return None
     source = resource.read_text(encoding="utf-8")

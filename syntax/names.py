@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tree_sitter import QueryCursor
 
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.languages import query
 from syntax.outline import definitions, enclosing_definitions, imports
 
@@ -35,7 +35,7 @@ class WantedName:
     offset: int  # str offset of its first use after the cursor
 
 
-def undefined_names(document: SyntaxDocument, offset: int, limit: int = 3) -> list[WantedName]:
+def undefined_names(document: SyntaxDocument | ParsedText, offset: int, limit: int = 3) -> list[WantedName]:
     """Names used after ``offset`` (in the enclosing function, else nearby) that are bound nowhere before it.
 
     A name counts as defined when it occurs before the cursor, is bound outside the enclosing function, is
@@ -88,7 +88,7 @@ def undefined_names(document: SyntaxDocument, offset: int, limit: int = 3) -> li
     return wanted
 
 
-def _reach(document: SyntaxDocument, offset: int) -> tuple[int, int]:
+def _reach(document: ParsedText, offset: int) -> tuple[int, int]:
     """The span whose uses count: the innermost enclosing function, else a stretch after the cursor."""
     functions = [item for item in enclosing_definitions(document, offset) if item.kind in _FUNCTION_KINDS]
     if functions:

@@ -18,7 +18,7 @@ from functools import cache
 
 from tree_sitter import Node, Query, QueryCursor
 
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.languages import grammar, query_source
 
 log = logging.getLogger(__name__)
@@ -140,20 +140,22 @@ class _Outline:
 
 
 _cache_lock = threading.Lock()
-_outline_cache: weakref.WeakKeyDictionary[SyntaxDocument, tuple[int, _Outline]] = weakref.WeakKeyDictionary()
+_outline_cache: weakref.WeakKeyDictionary[SyntaxDocument | ParsedText, tuple[int, _Outline]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def definitions(doc: SyntaxDocument) -> list[Definition]:
+def definitions(doc: SyntaxDocument | ParsedText) -> list[Definition]:
     """All definitions of the file in source order (cached per document version)."""
     return _outline(doc).definitions
 
 
-def imports(doc: SyntaxDocument) -> list[ImportRef]:
+def imports(doc: SyntaxDocument | ParsedText) -> list[ImportRef]:
     """Import statements in source order, each with its module paths and imported names."""
     return _outline(doc).imports
 
 
-def _outline(doc: SyntaxDocument) -> _Outline:
+def _outline(doc: SyntaxDocument | ParsedText) -> _Outline:
     """One query pass gives both definitions and imports; the result is cached until the next edit."""
     with _cache_lock:
         cached = _outline_cache.get(doc)
@@ -166,7 +168,9 @@ def _outline(doc: SyntaxDocument) -> _Outline:
     return found
 
 
-def outline_range(doc: SyntaxDocument, start: int, end: int) -> tuple[list[Definition], list[ImportRef]]:
+def outline_range(
+    doc: SyntaxDocument | ParsedText, start: int, end: int
+) -> tuple[list[Definition], list[ImportRef]]:
     """Definitions and imports that overlap ``[start, end)`` (str offsets), with their enclosing
     definitions: a bounded-cost outline for very large files."""
     view = doc.snapshot()
@@ -174,7 +178,7 @@ def outline_range(doc: SyntaxDocument, start: int, end: int) -> tuple[list[Defin
 
 
 def _collect(
-    doc: SyntaxDocument, root: Node, byte_range: tuple[int, int] | None
+    doc: ParsedText, root: Node, byte_range: tuple[int, int] | None
 ) -> tuple[list[Definition], list[ImportRef]]:
     query = _tag_queries(doc.language).definitions
     if query is None:
@@ -209,7 +213,7 @@ def _collect(
     return _nest(doc, raw.values()), _imports_of(doc, import_groups)
 
 
-def _nest(doc: SyntaxDocument, raw: Iterable[_RawDefinition]) -> list[Definition]:
+def _nest(doc: ParsedText, raw: Iterable[_RawDefinition]) -> list[Definition]:
     """Definitions in source order, with containers and methods resolved from how they nest."""
     ordered = sorted(raw, key=lambda item: (item.anchor.start_byte, -item.anchor.end_byte))
     result: list[Definition] = []
@@ -248,7 +252,7 @@ def _nest(doc: SyntaxDocument, raw: Iterable[_RawDefinition]) -> list[Definition
 
 
 def _add_import(
-    doc: SyntaxDocument,
+    doc: ParsedText,
     captures: dict[str, list[Node]],
     statement: Node,
     groups: dict[tuple[int, int], tuple[Node, dict[str, None], dict[str, None]]],
@@ -261,7 +265,7 @@ def _add_import(
 
 
 def _imports_of(
-    doc: SyntaxDocument, groups: dict[tuple[int, int], tuple[Node, dict[str, None], dict[str, None]]]
+    doc: ParsedText, groups: dict[tuple[int, int], tuple[Node, dict[str, None], dict[str, None]]]
 ) -> list[ImportRef]:
     result = []
     for key in sorted(groups):
@@ -286,7 +290,7 @@ def _first(nodes: list[Node] | None) -> Node | None:
     return nodes[0] if nodes else None
 
 
-def _text_or_none(doc: SyntaxDocument, node: Node | None) -> str | None:
+def _text_or_none(doc: ParsedText, node: Node | None) -> str | None:
     return doc.node_text(node) if node is not None else None
 
 
@@ -300,7 +304,7 @@ def _anchor(node: Node) -> Node:
     return anchor
 
 
-def _signature(doc: SyntaxDocument, node: Node, body: Node | None) -> str:
+def _signature(doc: ParsedText, node: Node, body: Node | None) -> str:
     """The header of a definition: its text up to the body (minus comments before it), collapsed."""
     end = node.end_byte
     if body is not None and node.start_byte < body.start_byte <= node.end_byte:
@@ -345,7 +349,7 @@ def _cut(line: str) -> str:
     return line if len(line) <= _MAX_SIGNATURE_LINE else line[: _MAX_SIGNATURE_LINE - 4] + " ..."
 
 
-def _doc_line(doc: SyntaxDocument, item: _RawDefinition) -> str:
+def _doc_line(doc: ParsedText, item: _RawDefinition) -> str:
     """First line of the docstring, or of the comment block right above the definition."""
     if item.doc_node is not None:
         return _first_doc_line(_strip_string_quotes(doc.node_text(item.doc_node)))
@@ -384,7 +388,7 @@ def _first_doc_line(text: str, comment: bool = False) -> str:
     return ""
 
 
-def enclosing_definitions(doc: SyntaxDocument, offset: int) -> list[Definition]:
+def enclosing_definitions(doc: SyntaxDocument | ParsedText, offset: int) -> list[Definition]:
     """Definitions whose extent contains ``offset``, outermost first.
 
     Only the tree around ``offset`` is matched. In indentation-based Python a definition also encloses an
@@ -431,7 +435,7 @@ def _python_continues(text: str, item: Definition, offset: int) -> bool:
 
 
 def references_near(
-    doc: SyntaxDocument, offset: int, lines_before: int = 30, lines_after: int = 5
+    doc: SyntaxDocument | ParsedText, offset: int, lines_before: int = 30, lines_after: int = 5
 ) -> list[str]:
     """Names referenced in the lines around ``offset``: nearest before the cursor first, then after it."""
     query = _tag_queries(doc.language).references
@@ -455,7 +459,7 @@ def references_near(
     return _names_in(doc, query, start, end, offset)
 
 
-def _defining_names(doc: SyntaxDocument, root: Node, start_byte: int, end_byte: int) -> set[int]:
+def _defining_names(doc: ParsedText, root: Node, start_byte: int, end_byte: int) -> set[int]:
     """Start bytes of the names that definitions in the range define (a definition is not a reference)."""
     query = _tag_queries(doc.language).definitions
     if query is None:
@@ -465,7 +469,7 @@ def _defining_names(doc: SyntaxDocument, root: Node, start_byte: int, end_byte: 
     return {node.start_byte for node in cursor.captures(root).get("name", ())}
 
 
-def _names_in(doc: SyntaxDocument, query: Query, start: int, end: int, offset: int) -> list[str]:
+def _names_in(doc: ParsedText, query: Query, start: int, end: int, offset: int) -> list[str]:
     cursor = QueryCursor(query)
     start_byte, end_byte, cursor_byte = doc.byte_offset(start), doc.byte_offset(end), doc.byte_offset(offset)
     cursor.set_byte_range(start_byte, end_byte)

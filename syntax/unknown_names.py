@@ -45,7 +45,7 @@ from typing import Literal
 from tree_sitter import Node, Query, QueryCursor
 
 from syntax.checks import canonical_language
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument, parse_text
 from syntax.languages import grammar, query_source
 
 __all__ = ["Known", "Members", "UnknownKind", "UnknownName", "module_names", "preload", "unknown_names"]
@@ -274,7 +274,7 @@ def _module_parts(module: str) -> tuple[str, tuple[str, ...]]:
     return first, tuple(rest)
 
 
-def _python_import(doc: SyntaxDocument, captures: dict[str, list[Node]]) -> _Import | None:
+def _python_import(doc: ParsedText, captures: dict[str, list[Node]]) -> _Import | None:
     statement = captures["import"][0]
     module_node = captures["import.module"][0]
     root, attributes = _module_parts(doc.node_text(module_node))
@@ -308,7 +308,7 @@ def _first(nodes: list[Node] | None) -> Node | None:
     return nodes[0] if nodes else None
 
 
-def _string_content(doc: SyntaxDocument, node: Node) -> str:
+def _string_content(doc: ParsedText, node: Node) -> str:
     return doc.node_text(node).strip()
 
 
@@ -526,7 +526,7 @@ def _python_module(
     queries = _queries("python")
     if queries is None or queries.scopes is None or queries.imports is None:
         return _OPAQUE
-    doc = SyntaxDocument(text, "python")
+    doc = parse_text(text, "python")
     root = doc.tree.root_node
     end = len(doc.source)
     local: list[tuple[int, int]] = []  # function parameters and bodies, class bodies
@@ -607,7 +607,7 @@ def _python_module(
     return _Module(None if is_open else top_level, aliases, top_level, compiled)
 
 
-def _ecma_exports(doc: SyntaxDocument, queries: _Queries) -> frozenset[str] | None:
+def _ecma_exports(doc: ParsedText, queries: _Queries) -> frozenset[str] | None:
     if any(marker in doc.text for marker in ("module.exports", "exports.")) or queries.module is None:
         return None
     names: set[str] = set()
@@ -618,7 +618,7 @@ def _ecma_exports(doc: SyntaxDocument, queries: _Queries) -> frozenset[str] | No
     return frozenset(names)
 
 
-def _go_exports(doc: SyntaxDocument, queries: _Queries) -> frozenset[str]:
+def _go_exports(doc: ParsedText, queries: _Queries) -> frozenset[str]:
     names: set[str] = set()
     if queries.module is not None:
         for captures in _matches(queries.module, doc.tree.root_node, 0, len(doc.source), depth=0):
@@ -655,9 +655,9 @@ def module_names(text: str, language: str, package: str | None = None) -> frozen
             if name == "python":
                 result = _python_module(text, package, _stdlib_exists, _star_names_stdlib).names
             elif name in ("javascript", "typescript", "tsx"):
-                result = _ecma_exports(SyntaxDocument(text, name), queries)
+                result = _ecma_exports(parse_text(text, name), queries)
             elif name == "go":
-                result = _go_exports(SyntaxDocument(text, name), queries)
+                result = _go_exports(parse_text(text, name), queries)
         except (ValueError, RuntimeError):
             result = None
     if len(text) <= _MODULE_NAMES_CACHED_CHARS:
@@ -768,7 +768,7 @@ def unknown_names(
     known: Known | None = None,
     members: Members | None = None,
     *,
-    document: SyntaxDocument | None = None,
+    document: SyntaxDocument | ParsedText | None = None,
 ) -> list[UnknownName]:
     """Names inside ``text[start:end]`` (a suggestion already inserted in its document) that are defined
     nowhere, sorted by offset; every use is listed. Names partly typed before ``start`` and completed by the
@@ -796,12 +796,13 @@ def unknown_names(
         return []
 
 
-def _view(text: str, language: str, document: SyntaxDocument | None) -> SyntaxDocument:
+def _view(text: str, language: str, document: SyntaxDocument | ParsedText | None) -> ParsedText:
+    """The caller's snapshot when it holds exactly ``text``, else a parse of it."""
     if document is not None and document.language == language:
         view = document.snapshot()
         if view.text == text:
             return view
-    return SyntaxDocument(text, language)
+    return parse_text(text, language)
 
 
 @dataclass
@@ -816,7 +817,7 @@ class _Check:
 
     def __init__(
         self,
-        view: SyntaxDocument,
+        view: ParsedText,
         rules: _Rules,
         queries: _Queries,
         start: int,

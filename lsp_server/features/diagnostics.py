@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from lsp_server.documents import DocumentEvent
-from syntax.diagnostics import ParsedText, SyntaxDiagnostic, diagnose
-from syntax.document import LARGE_TEXT_BYTES
+from syntax.diagnostics import SyntaxDiagnostic, diagnose
+from syntax.document import LARGE_TEXT_BYTES, ParsedText
 from syntax.fixes import CandidateGenerator, Fix, propose_fixes
 
 if TYPE_CHECKING:
@@ -53,10 +53,8 @@ class DiagnosticsFeature:
         if document is None:
             return None
         if len(document.source) < LARGE_TEXT_BYTES:
-            parsed = document.snapshot()  # a small reparse: cheaper here than a hop to a busy pool
-        else:
-            parsed = await self.server.run_blocking(document.snapshot)
-        return ParsedText(parsed.text, parsed.language, parsed.tree, parsed.source)
+            return document.snapshot()  # a small reparse: cheaper here than a hop to a busy pool
+        return await self.server.run_blocking(document.snapshot)
 
     async def diagnostics(self, uri: str) -> tuple[ParsedText, list[SyntaxDiagnostic]] | None:
         if not self.server.settings.diagnostics.enabled:

@@ -16,7 +16,8 @@ from types import ModuleType
 import pytest
 from tree_sitter import Tree
 
-from syntax.diagnostics import ParsedText, diagnose, parse_text
+from syntax.diagnostics import diagnose
+from syntax.document import ParsedText, parse_text
 from syntax.fixes import apply_edits, propose_fixes, repaired_region
 from tests.benches import load_bench
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from syntax.diagnostics import DiagnosticsOptions, UnsupportedLanguageError, diagnose, parse_text
+from syntax.diagnostics import DiagnosticsOptions, diagnose
+from syntax.document import UnsupportedLanguageError, parse_text
 from syntax.fixes import TextEdit, apply_edits, fix_region, propose_fixes, repaired_region, verify_edit
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syntax.diagnostics import diagnose, parse_text
+from syntax.diagnostics import diagnose
+from syntax.document import parse_text
 from syntax.fixes import apply_edits, propose_fixes
 
 from .cases import CASES

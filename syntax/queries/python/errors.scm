@@ -1,6 +1,4 @@
-;; Syntax errors: tokens tree-sitter could not place (ERROR) and tokens it had to invent (MISSING).
-(ERROR) @error
-(MISSING) @missing
+; inherits: shared
 ;; Blocks, checked for consistent indentation (tree-sitter-python accepts any indentation).
 (block) @block
 ;; Clauses, which must line up with the statement they belong to.
