@@ -91,7 +91,7 @@ THIRD_PARTY_FILES = [
     (SITE, "requests/sessions.py"),
     (SITE, "pluggy/_manager.py"),
     (ROOT, "completion/engine.py"),
-    (ROOT, "completion/workspace_index.py"),
+    (ROOT, "completion/workspace/retrieval.py"),
     (ROOT, "lsp_server/server.py"),
     (ROOT, "syntax/fixes.py"),
 ]

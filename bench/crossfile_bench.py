@@ -33,8 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from completion.workspace.index import WorkspaceIndex
+from completion.workspace.options import IndexOptions
 from completion.workspace.resolve import PathTable, resolve_module
-from completion.workspace_index import IndexOptions, WorkspaceIndex
 
 SITE_PACKAGES = Path(__file__).resolve().parent.parent / ".venv/lib/python3.11/site-packages"
 QUALITY_PACKAGES = ("pygls", "watchdog")

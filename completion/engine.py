@@ -33,6 +33,7 @@ from completion.privacy import PrivacyPolicy
 from completion.prompt import (
     ContextLike,
     Prompt,
+    Retriever,
     SnippetLike,
     build_prompt,
     prefix_window_start,
@@ -40,7 +41,6 @@ from completion.prompt import (
 )
 from completion.routing import RemoteAsk, RoutingOptions, position_key, wants_remote
 from completion.token_healing import heal_split, strip_healed
-from completion.workspace_index import Retriever
 from syntax.checks import (
     MID_BLOCK_REASONS,
     CompletionShape,
@@ -297,7 +297,9 @@ class CompletionEngine:
             context = self._parse_context(request, spec.name, window_start)
         snippets: Sequence[SnippetLike] = ()
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
-            snippets = self.retriever.retrieve(request.path, request.text, request.offset)
+            snippets = self.retriever.retrieve(
+                request.path, request.text, request.offset, document=_matching_snapshot(request)
+            )
             if _is_remote(model):
                 retriever = self.retriever
                 snippets = [

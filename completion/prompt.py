@@ -10,19 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from completion.fim import FimTemplate, PromptPiece, fim_pieces, repo_pieces
 
+if TYPE_CHECKING:
+    from syntax.document import ParsedText, SyntaxDocument
+
 
 class SnippetLike(Protocol):
-    """A piece of another file chosen by retrieval (see completion.workspace_index)."""
+    """A piece of another file chosen by retrieval (completion.workspace.retrieval.Snippet)."""
 
     @property
     def path(self) -> str: ...
 
     @property
     def text(self) -> str: ...
+
+
+class Retriever(Protocol):
+    """What the engine needs from cross-file retrieval (completion.workspace.index.WorkspaceIndex)."""
+
+    def retrieve(
+        self,
+        path: str,
+        text: str,
+        offset: int,
+        budget_chars: int | None = None,
+        document: SyntaxDocument | ParsedText | None = None,
+    ) -> Sequence[SnippetLike]:
+        """Snippets of other files for a completion at ``offset`` of ``text`` (``document``: its parse, so
+        that retrieval need not parse the text again)."""
+        ...
+
+    def file_text(self, path: str) -> str | None:
+        """The whole text of a snippet's file as retrieval sees it (for the privacy policy)."""
+        ...
 
 
 class ContextLike(Protocol):

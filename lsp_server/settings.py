@@ -24,7 +24,7 @@ from completion.model import ModelOptions
 from completion.privacy import PrivacyOptions
 from completion.remote.options import RemoteOptions
 from completion.routing import RoutingOptions
-from completion.workspace_index import IndexOptions
+from completion.workspace.options import IndexOptions
 from syntax.diagnostics import DiagnosticsOptions
 
 SECTION = "infill"

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 
+from completion.workspace.files import source_lines
+
 __all__ = ["STOP_WORDS", "ChunkHit", "ChunkStore", "identifier_tokens"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -100,7 +102,7 @@ class ChunkStore:
         """Chunk ``text`` and index it in place of the file's previous chunks; returns how many were added
         (fewer once the store holds ``max_chunks``)."""
         self.remove_file(path)
-        lines = text.splitlines()
+        lines = source_lines(text)
         stride = self.stride_lines
         token_id = self._token_id
         block_ids = [

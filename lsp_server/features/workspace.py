@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from completion.workspace_index import WorkspaceIndex
+from completion.workspace.index import WorkspaceIndex
 from lsp_server.documents import DocumentEvent
 from lsp_server.loop import on_loop
 from syntax.languages import LANGUAGES
@@ -69,15 +69,15 @@ def register(server: InfillServer) -> None:
                 await ls.run_blocking(index.remove_root, path)  # drops that folder's files: off the loop
         for folder in params.event.added:
             if path := to_fs_path(folder.uri):
-                index.add_root(path)
+                await ls.run_blocking(index.add_root, path)  # starts watching it: off the loop
 
     @server.feature(INDEX_STATUS_REQUEST)
-    def index_status(ls: InfillServer, params: Any) -> dict[str, Any]:
+    async def index_status(ls: InfillServer, params: Any) -> dict[str, Any]:
         """What the index holds and whether it is still working: for users' bug reports and for tests."""
         index = index_of(ls)
         if index is None:
             return {"running": False, "roots": [], "files": 0, "chunks": 0, "definitions": 0, "idle": True}
-        return {"running": True, "roots": index.roots, **index.stats(), "idle": index.idle}
+        return {"running": True, **await ls.run_blocking(index.status)}  # takes the index lock
 
     server.document_listeners.append(lambda event: _document_event(server, event))
     server.settings_listeners.append(lambda: _settings_changed(server))

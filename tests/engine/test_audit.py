@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
-from completion.workspace_index import IndexOptions, WorkspaceIndex
+from completion.workspace.index import WorkspaceIndex
+from completion.workspace.options import IndexOptions
 from tests.engine.test_hybrid import ScriptedRemote
 from tests.engine.test_ranking import ScriptedModel
 

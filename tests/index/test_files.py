@@ -6,13 +6,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from completion.workspace.files import IgnoreRules, looks_generated, read_source, walk_sources
+from completion.workspace.files import IgnoreRules, looks_generated, read_source
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
 
 def _walked(root: str, exclude: tuple[str, ...] = (), max_bytes: int = 100_000) -> list[str]:
-    return sorted(os.path.relpath(p, root) for p, _, _ in walk_sources([root], exclude, max_bytes))
+    return sorted(os.path.relpath(p, root) for p, _, _ in IgnoreRules(root, exclude).walk(max_bytes))
 
 
 def test_walk_honours_gitignore_vendor_dirs_and_excludes(write_tree: WriteTree) -> None:
@@ -90,12 +90,6 @@ def test_walk_of_a_subdirectory_applies_outer_gitignores(write_tree: WriteTree) 
     rules = IgnoreRules(str(root))
     found = [os.path.relpath(p, root) for p, _, _ in rules.walk(1000, start=str(root / "pkg"))]
     assert found == ["pkg/sub/a.py"]
-
-
-def test_nested_roots_yield_each_file_once(write_tree: WriteTree) -> None:
-    root = write_tree({"a.py": "x = 1\n", "inner/b.py": "x = 1\n"})
-    paths = [p for p, _, _ in walk_sources([str(root), str(root / "inner")], (), 1000)]
-    assert len(paths) == len(set(paths)) == 2
 
 
 def test_only_regular_files_of_their_own_are_read(tmp_path: Path) -> None:

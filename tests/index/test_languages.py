@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from completion.workspace_index import IndexOptions, WorkspaceIndex
+from completion.workspace.index import WorkspaceIndex
+from completion.workspace.options import IndexOptions
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from completion.workspace_index import IndexOptions, Snippet, WorkspaceIndex
+from completion.workspace.index import WorkspaceIndex
+from completion.workspace.options import IndexOptions
+from completion.workspace.retrieval import Snippet
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -242,3 +244,62 @@ def test_after_a_module_dot_the_prompt_carries_that_modules_definitions(tmp_path
         assert not any("charge_customer" in text for text in texts)  # no dot: no member listing
     finally:
         index.stop()
+
+
+def test_chunks_after_form_feeds_are_the_lines_that_matched(write_tree: WriteTree) -> None:
+    """A form feed does not end a line (LSP, the editor): chunk line numbers and the text read for them
+    count lines alike (str.splitlines would count each "\\f" line twice and read past the block)."""
+    block = "\n".join(
+        f"    ledger_total_{i} = reconcile_ledger(ledger_entries, ledger_rate_{i})" for i in range(10)
+    )
+    root = write_tree({"pages.py": "\f\n" * 20 + "def reconcile_all(ledger_entries):\n" + block + "\n"})
+    index = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index.start()
+    try:
+        assert index.wait_idle(20.0)
+        source = "def again(ledger_entries):\n" + block.replace("ledger_total", "copy") + "\n    <CURSOR>\n"
+        [chunk] = [s for s in _retrieve(index, root / "app.py", source) if s.kind == "chunk"]
+        assert "def reconcile_all(ledger_entries):" in chunk.text and "ledger_rate_9)" in chunk.text
+        lines = (root / "pages.py").read_text().split("\n")
+        assert chunk.text.split("\n")[0] == lines[chunk.start_line]
+    finally:
+        index.stop()
+
+
+def test_a_long_definition_keeps_its_whole_header(write_tree: WriteTree) -> None:
+    """The header reaches the body the outline found (a signature collapsed to one line would cut it)."""
+    body = "\n".join(f"    factor = factor * {i}" for i in range(14))
+    scale = (
+        "@cache\ndef scale_all(\n    values: list[float],\n    factor: float,\n    *,\n    clamp: bool = False,\n"
+        ') -> list[float]:\n    """Scale every value."""\n' + body + "\n    return values\n"
+    )
+    root = write_tree({"pkg/__init__.py": "", "pkg/scaling.py": scale})
+    index = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index.start()
+    try:
+        assert index.wait_idle(20.0)
+        source = "from .scaling import scale_all\n\nresult = scale_all(values, 2.0)\n<CURSOR>\n"
+        [snippet] = [s for s in _retrieve(index, root / "pkg/app.py", source) if s.kind == "definition"]
+        assert snippet.text == (
+            "@cache\ndef scale_all(\n    values: list[float],\n    factor: float,\n    *,\n"
+            '    clamp: bool = False,\n) -> list[float]:\n    """Scale every value."""\n    ...'
+        )
+    finally:
+        index.stop()
+
+
+def test_the_callers_parse_gives_the_same_snippets(workspace: tuple[Path, WorkspaceIndex]) -> None:
+    """With the request's parsed snapshot, retrieval edits that tree instead of parsing the text afresh."""
+    from syntax.document import SyntaxDocument
+
+    root, index = workspace
+    text, offset = _at_cursor(APP)
+    fresh = index.retrieve(str(root / "pkg/app.py"), text, offset, 1500)
+    index_again = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index_again.start()
+    try:
+        assert index_again.wait_idle(20.0)
+        snapshot = SyntaxDocument(text, "python").snapshot()
+        assert index_again.retrieve(str(root / "pkg/app.py"), text, offset, 1500, snapshot) == fresh
+    finally:
+        index_again.stop()
