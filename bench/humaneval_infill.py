@@ -235,7 +235,7 @@ def _truth_postprocessed_arm(
 ) -> Callable[[InfillTask], tuple[str | None, int]]:
     """The ground truth through ``postprocess`` as if the model had written it: what the checks cost."""
     from completion.postprocess import postprocess
-    from syntax.checks import completion_shape
+    from syntax.shape import completion_shape
 
     def run(task: InfillTask) -> tuple[str | None, int]:
         shape = completion_shape(task.text, task.offset, LANGUAGE)

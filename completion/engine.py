@@ -28,7 +28,7 @@ from completion.backend import (
     TokenModel,
 )
 from completion.local_backend import as_backend
-from completion.postprocess import MID_BLOCK_STATEMENTS, Suggestion, postprocess
+from completion.postprocess import Suggestion, postprocess
 from completion.privacy import PrivacyPolicy
 from completion.prompt import (
     ContextLike,
@@ -41,16 +41,9 @@ from completion.prompt import (
 )
 from completion.routing import RemoteAsk, RoutingOptions, position_key, wants_remote
 from completion.token_healing import heal_split, strip_healed
-from syntax.checks import (
-    MID_BLOCK_REASONS,
-    CompletionShape,
-    completion_shape,
-    indentation_of,
-    is_header_line,
-    next_nonblank_line,
-    previous_nonblank_line,
-)
 from syntax.languages import LanguageSpec, spec_for
+from syntax.shape import CompletionShape, completion_shape, statement_limit
+from syntax.text import indentation_of, is_header_line, next_nonblank_line, previous_nonblank_line
 
 if TYPE_CHECKING:
     from syntax.document import SyntaxDocument
@@ -980,9 +973,8 @@ def _moved(completion: Completion, offset: int, typed: str) -> Completion:
 
 
 def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> StopRule:
-    """When to stop generating: the end of the line for single-line shapes; for blocks a dedent, too many
-    lines, or (between existing statements) more statements at the first line's level than could be shown."""
+    """When to stop generating (``syntax.shape.stops`` decides, in the worker): the end of the line for
+    single-line shapes; for blocks a dedent, too many lines, or more statements than the shape allows."""
     if not shape.multiline:
         return StopRule("line", skip_chars=healed_chars)
-    limit = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else None
-    return StopRule("block", healed_chars, shape.indent, max_lines, limit)
+    return StopRule("block", healed_chars, shape.indent, max_lines, statement_limit(shape))

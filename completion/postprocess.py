@@ -1,33 +1,22 @@
-"""Shape a raw model output into the suggestion an editor shows: text checks first, then syntax checks.
+"""Turn a raw model output into the suggestion an editor shows: shaped, merged with the line, then checked.
 
-The common complaints about inline completion each have a check here: a suggestion that repeats the line
-below, duplicates a closing bracket the editor already inserted, runs past the end of the block, stops after
-one line where a body was wanted, or does not merge with the half-typed word under the cursor. The text
-checks are language-agnostic; ``syntax.checks.truncate_to_valid`` then cuts what would add a syntax error.
+The common complaints about inline completion each have a check: a suggestion that repeats the line below,
+runs past the end of the block or stops after one line where a body was wanted (``syntax.shape.shaped``),
+duplicates a closing bracket the editor already inserted, or does not merge with the half-typed word under
+the cursor (here). ``syntax.checks.truncate_to_valid`` then cuts what would add a syntax error.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from syntax.checks import (
-    MID_BLOCK_REASONS,
-    CompletionShape,
-    canonical_language,
-    indentation_of,
-    is_closer_line,
-    is_header_line,
-    next_nonblank_line,
-    scan_brackets,
-    truncate_to_valid,
-)
+from syntax.checks import truncate_to_valid
+from syntax.languages import canonical_language
+from syntax.shape import CompletionShape, Parsed, shaped
+from syntax.text import next_nonblank_line, scan_brackets
 
-if TYPE_CHECKING:
-    from syntax.document import SyntaxDocument
-
-__all__ = ["MID_BLOCK_STATEMENTS", "Suggestion", "continues_statement", "postprocess"]
+__all__ = ["Suggestion", "postprocess"]
 
 
 @dataclass(frozen=True)
@@ -46,178 +35,8 @@ _SPECIAL_TOKEN = re.compile(
 )
 _WORD_START = re.compile(r"\w+")
 _FIRST_TOKEN = re.compile(r"\w+|\S")
-_BARE_CLOSER = re.compile(r"^([)\]};,\s]|end\b|until\b)*$")
 _CLOSERS = ")]}"
 _OPENERS = "([{"
-# A line at the block's own indentation that still belongs to the statement above it.
-_CONTINUES_STATEMENT = re.compile(
-    r"^\s*([)\]}.?:+\-*/%&|^,]|else\b|elif\b|except\b|finally\b|catch\b|where\b)"
-)
-_LUA_CONTINUES_STATEMENT = re.compile(r"^\s*(end|until|else|elseif)\b")
-_FLOW_END = re.compile(r"^\s*(return|raise|throw|break|continue|goto|panic!?)\b")
-# Between existing statements: a few (one cost correct multi-line answers half their passes).
-MID_BLOCK_STATEMENTS = 4
-_MAX_STATEMENTS = 1_000
-_OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
-
-
-def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
-    """A generated line that repeats the one before it, or the document's next line at its indentation.
-
-    The indentation counts for the line below (``return False`` one level deeper than an existing
-    ``return False`` is new code), spaces inside the line do not.
-    """
-    stripped = line.strip()
-    if not stripped:
-        return False
-    has_code = any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
-    if previous is not None and has_code and stripped == previous.strip():
-        return True
-    return below is not None and _normalized(line) == _normalized(below)
-
-
-def _normalized(line: str) -> str:
-    """A line's indentation and its code without inner whitespace (``i+=1`` equals ``i += 1``)."""
-    return indentation_of(line) + "".join(line.split())
-
-
-def _single_line(raw: str, before: str, after: str) -> str | None:
-    """The rest of the current line; a next-line suggestion only when the cursor ends its line."""
-    lines = raw.split("\n")
-    first = lines[0].rstrip()
-    if first.strip():
-        if not before.strip() or before[-1:].isspace():
-            first = first.lstrip()
-        return first
-    if after.strip():
-        return None  # a line break in the middle of a line is not a single-line completion
-    following = next((line.rstrip() for line in lines[1:] if line.strip()), None)
-    return None if following is None else "\n" + following
-
-
-def continues_statement(line: str, language: str | None) -> bool:
-    """A line at the block's indentation that still belongs to the statement above (``else``, ``)``...)."""
-    if _CONTINUES_STATEMENT.match(line):
-        return True
-    return language in (None, "lua") and _LUA_CONTINUES_STATEMENT.match(line) is not None
-
-
-def _reindented(line: str, model_base: str, target: str) -> str | None:
-    """The line moved from the model's base indentation to the block's; None when it is left of the base."""
-    if not line.strip():
-        return ""
-    if not line.startswith(model_base):
-        return None
-    rest = line[len(model_base) :]
-    extra = indentation_of(rest)
-    if (
-        target.startswith("\t")
-        and model_base
-        and not model_base.strip(" ")
-        and extra
-        and not extra.strip(" ")
-    ):
-        # Tab-indented document, space-indented model: one model level (its base width) becomes one tab.
-        levels, spaces = divmod(len(extra), len(model_base))
-        rest = "\t" * levels + " " * spaces + rest[len(extra) :]
-    return target + rest
-
-
-def _outdented_closer(line: str, model_base: str, target: str) -> str:
-    """A closing line that left the model's block, placed as far left of ``target`` as it was of the base."""
-    shift = len(model_base.expandtabs(4)) - len(indentation_of(line).expandtabs(4))
-    kept = target
-    while shift > 0 and kept:
-        shift -= 4 if kept.endswith("\t") else 1
-        kept = kept[:-1]
-    return kept + line.strip()
-
-
-def _block(
-    raw: str, before: str, after: str, shape: CompletionShape, language: str | None, below: str | None
-) -> str | None:
-    """A multi-line suggestion re-indented to the block, cut at a dedent, a repeat or the statement's end."""
-    lines = raw.rstrip().split("\n")
-    after_code = bool(before.strip())
-    head = lines[0].rstrip() if after_code else ""
-    body = lines[1:] if after_code or not lines[0].strip() else [before + lines[0], *lines[1:]]
-    while body and not body[0].strip():
-        body = body[1:]
-    if not body:
-        return _single_line(head, before, after) if head.strip() else None
-    column_zero = not after_code and not before
-    if column_zero:
-        # The model chose the indentation itself (a dedent is a real option); it must stay above the floor.
-        model_base = target = ""
-        floor = shape.indent
-        block_level = indentation_of(body[0])
-    else:
-        model_base = floor = indentation_of(body[0])
-        target = block_level = shape.indent
-    statements_left = MID_BLOCK_STATEMENTS if shape.reason in MID_BLOCK_REASONS else _MAX_STATEMENTS
-    # Code below the cursor (not just a closer): the suggestion must not leave the block it starts in.
-    code_follows = below is not None and not is_closer_line(below, language)
-    closes_block = shape.block_end is None and language != "python"
-    kept: list[str] = []
-    for line in body:
-        placed = _reindented(line, model_base, target)
-        leaves_block = bool(placed and placed.strip()) and _shallower(
-            indentation_of(placed or ""), block_level
-        )
-        leaves_block = leaves_block and code_follows
-        if placed is None or leaves_block or (line.strip() and _shallower(indentation_of(line), floor)):
-            if closes_block and is_closer_line(line, language):
-                kept.append(
-                    _outdented_closer(line, model_base if not column_zero else floor, target or floor)
-                )
-            break
-        previous = next((earlier for earlier in reversed(kept) if earlier.strip()), None)
-        if _is_repeat(placed, previous, below):
-            break
-        starts_statement = (
-            bool(placed.strip())
-            and indentation_of(placed) == block_level
-            and not continues_statement(placed, language)
-            and not scan_brackets("\n".join(kept)).unclosed
-            and not _OPEN_LINE_END.search(previous or "")
-        )
-        if starts_statement:
-            if statements_left == 0 or (kept and _ends_flow(previous, block_level)):
-                break  # enough statements, or code after a return at the same level (unreachable)
-            statements_left -= 1
-        kept.append(placed)
-        if len(kept) == 1 and _body_exists_below(placed, below, language):
-            break  # a header whose body the document already has: the model's own body would be a second one
-    while kept and not kept[-1].strip():
-        kept.pop()
-    if not kept:
-        return None
-    if after_code:
-        text = head + "\n" + "\n".join(kept)
-    else:
-        first = kept[0]
-        cursor_indent = before if (target or floor).startswith(before) else ""
-        kept[0] = first[len(cursor_indent) :] if first.startswith(cursor_indent) else first.lstrip()
-        text = "\n".join(kept)
-    if "\n" in text and is_closer_line(after, language):
-        text = text.rstrip() + "\n" + indentation_of(before)  # the existing closer goes on its own line
-    return text
-
-
-def _body_exists_below(line: str, below: str | None, language: str | None) -> bool:
-    """Whether ``line`` opens a block and the document's next line is indented under it."""
-    if below is None or not is_header_line(line, language):
-        return False
-    return _shallower(indentation_of(line), indentation_of(below))
-
-
-def _shallower(indent: str, than: str) -> bool:
-    return len(indent.expandtabs(4)) < len(than.expandtabs(4))
-
-
-def _ends_flow(line: str | None, block_level: str) -> bool:
-    """A statement after which nothing at the same level runs (``return``, ``raise``, ``break``...)."""
-    return line is not None and indentation_of(line) == block_level and _FLOW_END.match(line) is not None
 
 
 def _merge_with_rest_of_line(suggestion: str, rest: str, replace_end: int) -> tuple[str, int]:
@@ -298,7 +117,7 @@ def postprocess(
     shape: CompletionShape,
     language: str | None,
     *,
-    document: SyntaxDocument | None = None,
+    document: Parsed | None = None,
 ) -> Suggestion | None:
     """The suggestion to show for a raw model output at ``offset``, or None when nothing useful is left.
 
@@ -325,24 +144,17 @@ def postprocess(
         after = after[len(word_rest.group()) :]
     following = next_nonblank_line(text, offset)
     below = following[1].rstrip() if following else None
-    if shape.multiline:
-        shaped = _block(raw, before, after, shape, language, below)
-    else:
-        shaped = _single_line(raw, before, after)
-        if shaped is not None and below is not None:
-            completed = shaped[1:] if shaped.startswith("\n") else before + shaped + after
-            if _normalized(completed) == _normalized(below):
-                return None  # the completed line is the line below
-    if shaped is None or not shaped.strip():
+    suggestion = shaped(raw, before, after, shape, language, below)
+    if suggestion is None or not suggestion.strip():
         return None
-    shaped, replace_end = _merge_with_rest_of_line(shaped, after, replace_end)
-    if not shaped.strip() or shaped == text[offset:replace_end]:
+    suggestion, replace_end = _merge_with_rest_of_line(suggestion, after, replace_end)
+    if not suggestion.strip() or suggestion == text[offset:replace_end]:
         return None  # nothing left, or only what the document already has
-    if _WORD_START.match(shaped[-1:]) and _WORD_START.match(text[replace_end : replace_end + 1]):
+    if _WORD_START.match(suggestion[-1:]) and _WORD_START.match(text[replace_end : replace_end + 1]):
         return None  # it would glue onto the word right of it
     if "\r\n" in text[max(0, line_start - 2) : line_end + 2 if line_end >= 0 else len(text)]:
-        shaped = shaped.replace("\n", "\r\n")
-    checked = truncate_to_valid(text, offset, replace_end, shaped, language, shape, document=document)
+        suggestion = suggestion.replace("\n", "\r\n")
+    checked = truncate_to_valid(text, offset, replace_end, suggestion, language, shape, document=document)
     if checked is None or not checked.strip():
         return None
     return Suggestion(checked, replace_end)

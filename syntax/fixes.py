@@ -23,7 +23,6 @@ from typing import Protocol
 
 from tree_sitter import Node, QueryCursor, Tree
 
-from syntax.checks import indentation_of, next_nonblank_line
 from syntax.diagnostics import (
     SyntaxDiagnostic,
     diagnose,
@@ -34,6 +33,7 @@ from syntax.diagnostics import (
 )
 from syntax.document import ParsedText, parse_text
 from syntax.languages import query
+from syntax.text import indentation_of, next_nonblank_line
 
 __all__ = [
     "CandidateGenerator",

@@ -101,12 +101,29 @@ def available_grammars() -> dict[str, str | None]:
     return found
 
 
+def canonical_language(language: str | None) -> str | None:
+    """The canonical grammar name for a language id or name, or None when unsupported or unloadable."""
+    if not language:
+        return None
+    spec = spec_for(language)
+    if spec is None:
+        return None
+    try:
+        grammar(spec.name)
+    except Exception:  # a broken grammar wheel degrades to the text heuristics
+        return None
+    return spec.name
+
+
+# Languages whose blocks are their indentation (no closer token ends a block).
+INDENT_LANGUAGES = frozenset({"python"})
+
+
 # TSX is TypeScript plus JSX: its grammar accepts TypeScript's queries, which are not copied.
 _QUERIES_FROM = {"tsx": "typescript"}
 # A query file that starts with `; inherits: a, b` gets those folders' files of the same kind first (their
 # patterns must compile against its grammar): JavaScript and TypeScript share `ecma`, C++ builds on C.
 _INHERITS = re.compile(r";\s*inherits:\s*(.+)")
-
 # What every grammar says alike (the ERROR and MISSING nodes of `errors.scm`) is written once, in `shared`:
 # a language without its own file of a kind gets the shared one; one with more to say inherits it.
 _SHARED = "shared"

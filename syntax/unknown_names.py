@@ -44,9 +44,8 @@ from typing import Literal
 
 from tree_sitter import Node, Query, QueryCursor
 
-from syntax.checks import canonical_language
 from syntax.document import ParsedText, SyntaxDocument, parse_text
-from syntax.languages import grammar, query_source
+from syntax.languages import canonical_language, grammar, query_source
 
 __all__ = ["Known", "Members", "UnknownKind", "UnknownName", "module_names", "preload", "unknown_names"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from completion.postprocess import postprocess
-from syntax.checks import completion_shape, syntax_errors
+from syntax.checks import syntax_errors
 from syntax.document import SyntaxDocument
+from syntax.shape import completion_shape
 
 from .casefile import GOLDEN, Case, all_cases
 

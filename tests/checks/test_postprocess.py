@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from completion.postprocess import Suggestion, postprocess
-from syntax.checks import CompletionShape, completion_shape
+from syntax.shape import CompletionShape, completion_shape
 
 
 def run(marked: str, raw: str, language: str | None) -> Suggestion | None:

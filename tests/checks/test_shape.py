@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syntax.checks import CompletionShape, completion_shape
+from syntax.shape import CompletionShape, completion_shape
 
 CURSOR = "<|cursor|>"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from syntax import checks
-from syntax.checks import CompletionShape, completion_shape, cut_past_block, syntax_errors, truncate_to_valid
+from syntax.checks import syntax_errors, truncate_to_valid
 from syntax.document import SyntaxDocument
+from syntax.shape import CompletionShape, completion_shape, cut_past_block
 
 SINGLE = CompletionShape(False, "", None, "mid-expression")
 
