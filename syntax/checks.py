@@ -15,7 +15,7 @@ from functools import cache
 
 from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
-from syntax.languages import INDENT_LANGUAGES, canonical_language
+from syntax.languages import INDENT_LANGUAGES, canonical_language, query_source
 from syntax.shape import CompletionShape, Parsed, cut_past_block, document_for
 from syntax.text import (
     indentation_of,
@@ -32,7 +32,6 @@ __all__ = ["syntax_errors", "truncate_to_valid"]
 
 log = logging.getLogger(__name__)
 
-_ERROR_QUERY = "(ERROR) @error (MISSING) @missing"
 _TOKEN = re.compile(r"\w+|\s+|\S")
 _WORD_CHAR = re.compile(r"\w")
 _MAX_REPARSES = 14
@@ -41,7 +40,10 @@ _SMALL_SUBTREE_BYTES = 4096
 
 @cache
 def _error_query(language: Language) -> Query:
-    return Query(language, _ERROR_QUERY)
+    """The ERROR/MISSING query every grammar shares (``queries/shared/errors.scm``), for a bare tree."""
+    source = query_source("shared", "errors")
+    assert source is not None, "syntax/queries/shared/errors.scm ships with the package"
+    return Query(language, source)
 
 
 def syntax_errors(tree: Tree) -> list[tuple[int, int]]:
