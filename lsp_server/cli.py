@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             choice=backend_choice(settings),
             privacy=settings.privacy,
         )
-    from lsp_server.server import create_server
+    from lsp_server.app import create_server
 
     server = create_server(settings)
     # Threads parsing or scanning large files hand the GIL back sooner (Python's default is 5 ms): the

@@ -1,94 +1,152 @@
-"""textDocument/inlineCompletion, the textDocument/completion fallback, and infill/prompt (what the model sees)."""
+"""textDocument/inlineCompletion, the textDocument/completion fallback, and infill/prompt (what the model sees).
+
+Requests are scheduled here: a newer request for a document cancels the one before it, and a request made while
+the model loads waits for it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+import threading
+import time
+from typing import Any
 
 from lsprotocol import types
 
-from completion.engine import Completion
-from lsp_server.methods import DID_FOCUS, PROMPT_REQUEST, STATS_REQUEST, DidFocusParams
-
-if TYPE_CHECKING:
-    from lsp_server.server import InfillServer
+from completion.engine import Completion, CompletionRequest
+from lsp_server.documents import DocumentEvent
+from lsp_server.features.status import StatusFeature
+from lsp_server.host import Feature, ServerHost
+from lsp_server.methods import PROMPT_REQUEST
 
 _WORD_BEFORE = re.compile(r"[\w$]*\Z")
+LOAD_WAIT_S = 60.0  # a completion request made while the model loads waits this long for it at most
+CANCEL_POLL_S = 0.1  # ... looking at its cancel flag this often
 
 
-def register(server: InfillServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(
-        ls: InfillServer, params: types.InlineCompletionParams
-    ) -> types.InlineCompletionList | None:
-        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        request = ls.completion_request(params.text_document.uri, params.position, invoked)
-        if request is None:
+class CompletionFeature(Feature):
+    """The completion handlers and the requests in flight, one per document."""
+
+    def __init__(self, server: ServerHost, status: StatusFeature) -> None:
+        self.server = server
+        self.status = status
+        self._pending: dict[str, threading.Event] = {}  # each document's request in flight: its cancel flag
+
+    def register(self) -> None:
+        server = self.server
+
+        @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+        async def inline_completion(
+            params: types.InlineCompletionParams,
+        ) -> types.InlineCompletionList | None:
+            invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+            request = self.request(params.text_document.uri, params.position, invoked)
+            if request is None:
+                return None
+            completion = await self.complete(request)
+            if completion is None:
+                return types.InlineCompletionList(items=[])
+            uri = params.text_document.uri
+            edit_range = types.Range(
+                server.to_position(uri, completion.start), server.to_position(uri, completion.end)
+            )
+            return types.InlineCompletionList(
+                items=[types.InlineCompletionItem(completion.text, range=edit_range)]
+            )
+
+        @server.feature(
+            types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+        )
+        async def completion(params: types.CompletionParams) -> types.CompletionList | None:
+            """For clients without inline completion: the suggestion as one completion item."""
+            capabilities = server.client_capabilities.text_document
+            if capabilities is not None and capabilities.inline_completion is not None:
+                return None  # the client shows ghost text instead; don't duplicate it in the popup
+            request = self.request(params.text_document.uri, params.position)
+            if request is None:
+                return None
+            result = await self.complete(request)
+            if result is None:
+                return types.CompletionList(is_incomplete=True, items=[])
+            return types.CompletionList(
+                is_incomplete=True, items=[_completion_item(server, params, request.text, result)]
+            )
+
+        @server.feature(PROMPT_REQUEST)
+        async def prompt(params: types.TextDocumentPositionParams) -> dict[str, Any] | None:
+            """The prompt the engine would send for a position: for debugging and for tests of context
+            building."""
+            request = self.request(params.text_document.uri, params.position)
+            if request is None:
+                return None
+            # on the syntax pool: building a prompt never waits for the model
+            built = await server.run_blocking(server.engine.build_prompt, request)
+            return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
+
+    def on_document(self, event: DocumentEvent) -> None:
+        if event.kind == "close":
+            self.server.engine.forget(event.uri)
+
+    def request(self, uri: str, position: types.Position, invoked: bool = False) -> CompletionRequest | None:
+        """The engine's request for a position in an open document (None: not open)."""
+        document = self.server.text_document(uri)
+        if document is None:
             return None
-        completion: Completion | None = await ls.complete(request)
-        if completion is None:
-            return types.InlineCompletionList(items=[])
-        uri = params.text_document.uri
-        edit_range = types.Range(ls.to_position(uri, completion.start), ls.to_position(uri, completion.end))
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(completion.text, range=edit_range)]
+        return CompletionRequest(
+            text=document.source,
+            offset=self.server.to_offset(uri, position),
+            uri=uri,
+            language_id=document.language_id,
+            path=self.server.document_path(uri),
+            document=self.server.syntax_document(uri),
+            invoked=invoked,
         )
 
-    @server.feature(
-        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
-    )
-    async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
-        """For clients without inline completion: the suggestion as one completion item."""
-        capabilities = ls.client_capabilities.text_document
-        if capabilities is not None and capabilities.inline_completion is not None:
-            return None  # the client shows ghost text instead; don't duplicate it in the popup
-        request = ls.completion_request(params.text_document.uri, params.position)
-        if request is None:
-            return None
-        result: Completion | None = await ls.complete(request)
-        if result is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(
-            is_incomplete=True, items=[_completion_item(ls, params, request.text, result)]
-        )
+    async def complete(self, request: CompletionRequest) -> Completion | None:
+        """Run the engine for a request; a newer request for the same document cancels this one."""
+        cancel = threading.Event()
+        previous = self._pending.get(request.uri)
+        if previous is not None:
+            previous.set()
+        self._pending[request.uri] = cancel
+        engine = self.server.engine
+        try:
+            hit = engine.cached(request)
+            if hit is not None:
+                return hit
+            debounce_ms = self.server.settings.completion.debounce_ms
+            if debounce_ms:
+                await asyncio.sleep(debounce_ms / 1000)
+            await self._while_loading(cancel)
+            if cancel.is_set():
+                return None
+            return await self.server.run_model(engine.complete, request, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            if self._pending.get(request.uri) is cancel:
+                del self._pending[request.uri]
 
-    @server.feature(PROMPT_REQUEST)
-    async def prompt(ls: InfillServer, params: types.TextDocumentPositionParams) -> dict[str, Any] | None:
-        """The prompt the engine would send for a position: for debugging and for tests of context building."""
-        request = ls.completion_request(params.text_document.uri, params.position)
-        if request is None:
-            return None
-        built = await ls.run_blocking(ls.engine.build_prompt, request)  # never waits for the model
-        return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
-
-    @server.feature(DID_FOCUS)
-    def did_focus(ls: InfillServer, params: DidFocusParams) -> None:
-        """The editor the user is in changed (VS Code: active editor; Neovim: BufEnter)."""
-        if ls.text_document(params.text_document.uri) is not None:
-            ls.focus(params.text_document.uri)
-
-    _register_stats(server)
-
-
-def _register_stats(server: InfillServer) -> None:
-    @server.feature(STATS_REQUEST)
-    def stats(ls: InfillServer, params: Any) -> dict[str, Any]:
-        """Recent completions (cached?, time, prompt/evaluated/generated tokens), then forgets them; and the
-        model worker's state and process id."""
-        recent = list(ls.engine.history)
-        ls.engine.history.clear()
-        return {"completions": recent, "worker": ls.model_stats(), "remote": ls.remote_stats()}
+    async def _while_loading(self, cancel: threading.Event) -> None:
+        """A request made while the model loads waits for it (at most LOAD_WAIT_S; a newer request or the
+        client's cancel ends the wait): Neovim's client does not ask again until the user types, so an empty
+        answer lost the first suggestion after start-up."""
+        deadline = time.monotonic() + LOAD_WAIT_S
+        while self.status.state == "loading" and not cancel.is_set() and time.monotonic() < deadline:
+            await self.status.next_change(CANCEL_POLL_S)  # or a look at the cancel flag again
 
 
 def _completion_item(
-    ls: InfillServer, params: types.CompletionParams, text: str, result: Completion
+    server: ServerHost, params: types.CompletionParams, text: str, result: Completion
 ) -> types.CompletionItem:
     """Replace from the start of the word being typed, so clients' prefix filtering keeps the item."""
     word = _WORD_BEFORE.search(text, max(0, result.start - 256), result.start)
     word_start = word.start() if word else result.start
     new_text = text[word_start : result.start] + result.text
     uri = params.text_document.uri
-    edit_range = types.Range(ls.to_position(uri, word_start), ls.to_position(uri, result.end))
+    edit_range = types.Range(server.to_position(uri, word_start), server.to_position(uri, result.end))
     first_line = new_text.strip().splitlines()[0] if new_text.strip() else new_text
     return types.CompletionItem(
         label=first_line[:60] + ("…" if len(first_line) > 60 or "\n" in new_text.strip() else ""),

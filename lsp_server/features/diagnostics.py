@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from lsp_server.documents import DocumentEvent
+from lsp_server.host import Feature, ServerHost
 from syntax.diagnostics import SyntaxDiagnostic, diagnose
 from syntax.document import LARGE_TEXT_BYTES, ParsedText
 from syntax.fixes import CandidateGenerator, Fix, propose_fixes
-
-if TYPE_CHECKING:
-    from lsp_server.server import InfillServer
 
 log = logging.getLogger(__name__)
 SOURCE = "infill-ls"
@@ -34,15 +31,35 @@ class _Published:
     diagnostics: list[SyntaxDiagnostic]
 
 
-class DiagnosticsFeature:
+class DiagnosticsFeature(Feature):
     """Per-document state: the pending debounced push and the diagnostics of the latest computed text."""
 
-    def __init__(self, server: InfillServer) -> None:
+    def __init__(self, server: ServerHost) -> None:
         self.server = server
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.latest: dict[str, _Published] = {}
         self.open: set[str] = set()
         self.edited_line: dict[str, int] = {}
+
+    def register(self) -> None:
+        @self.server.feature(
+            types.TEXT_DOCUMENT_DIAGNOSTIC,
+            types.DiagnosticOptions(
+                identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False
+            ),
+        )
+        async def pull(params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+            uri = params.text_document.uri
+            result = await self.diagnostics(uri)
+            items = [self.to_lsp(uri, d) for d in result[1]] if result is not None else []
+            return types.RelatedFullDocumentDiagnosticReport(items=items)
+
+        @self.server.feature(
+            types.TEXT_DOCUMENT_CODE_ACTION,
+            types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+        )
+        async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+            return await self.code_actions(params)
 
     # --- state shared by push, pull and code actions ------
 
@@ -223,33 +240,6 @@ class DiagnosticsFeature:
             edit=types.WorkspaceEdit(changes={uri: edits}),
             is_preferred=fix.preferred,  # one per diagnostic: what auto-fix and "fix all" apply
         )
-
-
-def register(server: InfillServer) -> None:
-    feature = DiagnosticsFeature(server)
-    server.document_listeners.append(feature.on_document)
-    server.settings_listeners.append(feature.on_settings)
-
-    @server.feature(
-        types.TEXT_DOCUMENT_DIAGNOSTIC,
-        types.DiagnosticOptions(
-            identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False
-        ),
-    )
-    async def pull(
-        ls: InfillServer, params: types.DocumentDiagnosticParams
-    ) -> types.DocumentDiagnosticReport:
-        uri = params.text_document.uri
-        result = await feature.diagnostics(uri)
-        items = [feature.to_lsp(uri, d) for d in result[1]] if result is not None else []
-        return types.RelatedFullDocumentDiagnosticReport(items=items)
-
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
-    )
-    async def code_action(ls: InfillServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        return await feature.code_actions(params)
 
 
 def _on_line(

@@ -1,166 +1,152 @@
 """The workspace index in the server: built on `initialized` with `$/progress`, kept fresh by watchdog, the
-client's file events and open documents, handed to the engine as its retriever, stopped on `shutdown`.
-
-`initialized` and `shutdown` already have handlers (lifecycle.py) and pygls allows one per method, so this
-module chains its own step after the existing one (or registers it when there is none).
-"""
+client's file events and open documents, handed to the engine as its retriever, stopped on `shutdown`."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import logging
 import uuid
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from completion.workspace.index import WorkspaceIndex
 from lsp_server.documents import DocumentEvent
+from lsp_server.host import Feature, ServerHost
 from lsp_server.loop import on_loop
 from syntax.languages import LANGUAGES
 
-if TYPE_CHECKING:
-    from lsp_server.server import InfillServer
-
 log = logging.getLogger(__name__)
 
-_INDEXES: weakref.WeakKeyDictionary[InfillServer, WorkspaceIndex] = weakref.WeakKeyDictionary()
 _STOP_TIMEOUT_S = 5.0
 INDEX_STATUS_REQUEST = "infill/indexStatus"
-
-
-def index_of(server: InfillServer) -> WorkspaceIndex | None:
-    """The server's running index (None before `initialized`, after `shutdown`, or when disabled)."""
-    return _INDEXES.get(server)
-
-
-def register(server: InfillServer) -> None:
-    _after(server, types.INITIALIZED, start_index)
-    _after(server, types.SHUTDOWN, stop_index)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(ls: InfillServer, params: types.DidChangeWatchedFilesParams) -> None:
-        index = index_of(ls)
-        if index is None:
-            return
-        for change in params.changes:
-            path = to_fs_path(change.uri)
-            if path is None:
-                continue
-            if change.type == types.FileChangeType.Deleted:
-                index.file_deleted(path)
-            else:
-                index.file_changed(path)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    async def did_change_workspace_folders(
-        ls: InfillServer, params: types.DidChangeWorkspaceFoldersParams
-    ) -> None:
-        index = index_of(ls)
-        if index is None:
-            return
-        for folder in params.event.removed:
-            if path := to_fs_path(folder.uri):
-                await ls.run_blocking(index.remove_root, path)  # drops that folder's files: off the loop
-        for folder in params.event.added:
-            if path := to_fs_path(folder.uri):
-                await ls.run_blocking(index.add_root, path)  # starts watching it: off the loop
-
-    @server.feature(INDEX_STATUS_REQUEST)
-    async def index_status(ls: InfillServer, params: Any) -> dict[str, Any]:
-        """What the index holds and whether it is still working: for users' bug reports and for tests."""
-        index = index_of(ls)
-        if index is None:
-            return {"running": False, "roots": [], "files": 0, "chunks": 0, "definitions": 0, "idle": True}
-        return {"running": True, **await ls.run_blocking(index.status)}  # takes the index lock
-
-    server.document_listeners.append(lambda event: _document_event(server, event))
-    server.settings_listeners.append(lambda: _settings_changed(server))
-
-
 # Options the running index reads on every call; any other change needs a fresh index.
 _LIVE_OPTIONS = frozenset({"retrieval", "budget_chars", "min_similarity"})
-_RESTARTS: set[asyncio.Future[None]] = set()
-_RESTART_LOCKS: weakref.WeakKeyDictionary[InfillServer, asyncio.Lock] = weakref.WeakKeyDictionary()
-_INITIALIZED: weakref.WeakSet[InfillServer] = weakref.WeakSet()  # servers past `initialized`
+_NOT_RUNNING: dict[str, Any] = {"running": False, "files": 0, "chunks": 0, "definitions": 0, "idle": True}
 
 
-def _settings_changed(server: InfillServer) -> None:
-    if server not in _INITIALIZED:
-        return  # settings from `initialize`: `initialized` starts the index with them
-    index = index_of(server)
-    new = server.settings.index
-    if index is None and not new.enabled:
-        return
-    if index is not None:
-        old = index.options
-        changed = {name for name in vars(new) if getattr(new, name) != getattr(old, name)}
-        if changed <= _LIVE_OPTIONS:
-            index.options = dataclasses.replace(new)
+class WorkspaceIndexFeature(Feature):
+    """The running index (None before `initialized`, after `shutdown`, or when disabled) and its restarts."""
+
+    def __init__(self, server: ServerHost) -> None:
+        self.server = server
+        self.index: WorkspaceIndex | None = None
+        self._initialized = False  # past `initialized`: settings changes restart the index from then on
+        self._restart_lock = asyncio.Lock()  # restarts never interleave
+        self._restarts: set[asyncio.Future[None]] = set()
+
+    def register(self) -> None:
+        server = self.server
+
+        @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+        def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+            index = self.index
+            if index is None:
+                return
+            for change in params.changes:
+                path = to_fs_path(change.uri)
+                if path is None:
+                    continue
+                if change.type == types.FileChangeType.Deleted:
+                    index.file_deleted(path)
+                else:
+                    index.file_changed(path)
+
+        @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+        async def did_change_workspace_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+            index = self.index
+            if index is None:
+                return
+            for folder in params.event.removed:
+                if path := to_fs_path(folder.uri):
+                    await server.run_blocking(index.remove_root, path)  # drops its files: off the loop
+            for folder in params.event.added:
+                if path := to_fs_path(folder.uri):
+                    await server.run_blocking(index.add_root, path)  # starts watching it: off the loop
+
+        @server.feature(INDEX_STATUS_REQUEST)
+        async def index_status(params: Any) -> dict[str, Any]:
+            """What the index holds and whether it is still working: for users' bug reports and for tests."""
+            index = self.index
+            if index is None:
+                return {**_NOT_RUNNING, "roots": []}
+            return {"running": True, **await server.run_blocking(index.status)}  # takes the index lock
+
+    async def on_initialized(self) -> None:
+        self._initialized = True
+        await self.start()
+
+    async def on_shutdown(self) -> None:
+        await self.stop()
+
+    def on_settings(self) -> None:
+        if not self._initialized:
+            return  # settings from `initialize`: `initialized` starts the index with them
+        index = self.index
+        new = self.server.settings.index
+        if index is None and not new.enabled:
             return
-    task = asyncio.ensure_future(_restart(server))
-    _RESTARTS.add(task)
-    task.add_done_callback(_RESTARTS.discard)
+        if index is not None:
+            old = index.options
+            changed = {name for name in vars(new) if getattr(new, name) != getattr(old, name)}
+            if changed <= _LIVE_OPTIONS:
+                index.options = dataclasses.replace(new)
+                return
+        task = asyncio.ensure_future(self._restart())
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    def on_document(self, event: DocumentEvent) -> None:
+        """Open documents win over the disk: mirror the editor's text into the index."""
+        index = self.index
+        path = to_fs_path(event.uri) if event.uri.startswith("file:") else None
+        if index is None or path is None:
+            return
+        if event.kind in ("open", "change"):
+            text = self.server.document_text(event.uri)
+            if text is not None:
+                index.set_open_document(path, text, event.lines)
+        elif event.kind == "close":
+            index.close_open_document(path)
+
+    async def _restart(self) -> None:
+        """Stop and start with the current settings."""
+        async with self._restart_lock:
+            await self.stop()
+            await self.start()
+
+    async def start(self) -> None:
+        """Index the workspace folders (or rootUri) in the background and make the engine retrieve from it."""
+        options = self.server.settings.index
+        if not options.enabled or self.index is not None:
+            return
+        roots = self.server.workspace_roots()
+        if not roots:
+            return
+        index = WorkspaceIndex(roots, options)
+        self.index = index
+        self.server.engine.retriever = index
+        for uri in self.server.open_uris():  # documents opened before `initialized` was handled
+            self.on_document(DocumentEvent("open", uri))
+        index.start(await _progress(self.server))
+        await _watch_files_through_client(self.server)
+
+    async def stop(self) -> None:
+        """Stop the watcher and the indexer thread (joined off the event loop)."""
+        index, self.index = self.index, None
+        if index is None:
+            return
+        engine = self.server.engine
+        if engine.retriever is index:
+            engine.retriever = None
+        await self.server.run_blocking(index.stop, _STOP_TIMEOUT_S)
+        log.info("workspace index stopped; index threads left: %s", WorkspaceIndex.live_threads())
 
 
-async def _restart(ls: InfillServer) -> None:
-    """Stop and start with the current settings; restarts never interleave."""
-    lock = _RESTART_LOCKS.setdefault(ls, asyncio.Lock())
-    async with lock:
-        await stop_index(ls)
-        await start_index(ls)
-
-
-def _document_event(server: InfillServer, event: DocumentEvent) -> None:
-    """Open documents win over the disk: mirror the editor's text into the index."""
-    index = index_of(server)
-    path = to_fs_path(event.uri) if event.uri.startswith("file:") else None
-    if index is None or path is None:
-        return
-    if event.kind in ("open", "change"):
-        text = server.document_text(event.uri)
-        if text is not None:
-            index.set_open_document(path, text, event.lines)
-    elif event.kind == "close":
-        index.close_open_document(path)
-
-
-async def start_index(ls: InfillServer, params: Any = None) -> None:
-    """Index the workspace folders (or rootUri) in the background and make the engine retrieve from it."""
-    _INITIALIZED.add(ls)
-    options = ls.settings.index
-    if not options.enabled or index_of(ls) is not None:
-        return
-    folders = [to_fs_path(folder.uri) for folder in ls.workspace.folders.values()]
-    roots = [root for root in folders if root] or ([ls.workspace.root_path] if ls.workspace.root_path else [])
-    if not roots:
-        return
-    index = WorkspaceIndex(roots, options)
-    _INDEXES[ls] = index
-    ls.engine.retriever = index
-    for uri in list(ls.workspace.text_documents):  # documents opened before `initialized` was handled
-        _document_event(ls, DocumentEvent("open", uri))
-    index.start(await _progress(ls))
-    await _watch_files_through_client(ls)
-
-
-async def stop_index(ls: InfillServer, params: Any = None) -> None:
-    """Stop the watcher and the indexer thread (joined off the event loop)."""
-    index = _INDEXES.pop(ls, None)
-    if index is None:
-        return
-    if ls.engine.retriever is index:
-        ls.engine.retriever = None
-    await ls.run_blocking(index.stop, _STOP_TIMEOUT_S)
-    log.info("workspace index stopped; index threads left: %s", WorkspaceIndex.live_threads())
-
-
-async def _progress(ls: InfillServer) -> Callable[[int, int], None] | None:
+async def _progress(ls: ServerHost) -> Callable[[int, int], None] | None:
     """A thread-safe ``progress(done, total)`` reporting `$/progress`; None if the client can't show it."""
     window = ls.client_capabilities.window
     if not (window and window.work_done_progress):
@@ -195,7 +181,7 @@ async def _progress(ls: InfillServer) -> Callable[[int, int], None] | None:
     return report
 
 
-async def _watch_files_through_client(ls: InfillServer) -> None:
+async def _watch_files_through_client(ls: ServerHost) -> None:
     """Ask the client for file events too (a fallback when inotify runs out of watches)."""
     workspace = ls.client_capabilities.workspace
     watched = workspace.did_change_watched_files if workspace else None
@@ -214,21 +200,3 @@ async def _watch_files_through_client(ls: InfillServer) -> None:
         await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
     except Exception:
         log.debug("client refused file watching", exc_info=True)
-
-
-def _after(server: InfillServer, method: str, step: Callable[..., Any]) -> None:
-    """Run ``step(server, params)`` after the handler already registered for ``method`` (if any)."""
-    features = server.protocol.fm.features
-    previous = features.get(method)
-    if previous is None:
-        server.feature(method)(step)
-        return
-
-    async def chained(*args: Any) -> Any:
-        result = previous(*args)
-        if inspect.isawaitable(result):
-            result = await result
-        await step(server, *args)
-        return result
-
-    features[method] = chained

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lsp_server.server import create_server
+from lsp_server.app import create_server
 from lsp_server.transport import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
