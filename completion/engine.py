@@ -28,6 +28,7 @@ from completion.backend import (
     TokenModel,
 )
 from completion.local_backend import as_backend
+from completion.name_constraint import KnownMembers, name_choices
 from completion.postprocess import Suggestion, postprocess
 from completion.privacy import PrivacyPolicy
 from completion.prompt import (
@@ -46,7 +47,7 @@ from syntax.shape import CompletionShape, completion_shape, statement_limit
 from syntax.text import indentation_of, is_header_line, next_nonblank_line, previous_nonblank_line
 
 if TYPE_CHECKING:
-    from syntax.document import SyntaxDocument
+    from syntax.document import ParsedText, SyntaxDocument
 
 log = logging.getLogger(__name__)
 _MAX_CUTS = 3  # shorter cuts of one multi-line suggestion offered to the ranking
@@ -126,6 +127,14 @@ class CompletionOptions:
     )
     token_healing: bool = field(
         default=True, metadata={"description": "Complete a half-typed word from the start of its token."}
+    )
+    constrain_names: bool = field(
+        default=True,
+        metadata={
+            "description": "After `module.`, `self.` or `this.` where the members are known (a workspace "
+            "module, the enclosing class), the local model may only start with one of their names; the "
+            "most likely one wins. Off where nothing is known."
+        },
     )
     reuse: bool = field(
         default=True,
@@ -322,9 +331,9 @@ class CompletionEngine:
         """Context from the tree of the request's own text: the open document's, reparsed once for every
         reader (None when an edit moved it on: a newer request is on its way); else a parse of the text."""
         from syntax.context import parse_context
-        from syntax.document import SyntaxDocument
+        from syntax.document import parse_text
 
-        document = _matching_snapshot(request) if request.document else SyntaxDocument(request.text, language)
+        document = _matching_snapshot(request) if request.document else parse_text(request.text, language)
         if document is None:
             return None
         return parse_context(document, request.offset, window_start, self.options.context_budget_chars)
@@ -418,7 +427,7 @@ class CompletionEngine:
         spec: LanguageSpec | None,
         prompt: Prompt,
         shape: CompletionShape,
-        document: SyntaxDocument | None,
+        document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
     ) -> _Candidate | None:
@@ -430,11 +439,14 @@ class CompletionEngine:
         count = self._candidate_count(request)
         wants_starts = model.info.fim is None and count > 1
         starts = _name_starts(request, language, document, prompt) if wants_starts else []
+        names = self._name_choices(model, request, language, document, prompt)
         for attempt in range(count):
             if attempt and time.monotonic() > deadline:
                 break
             start = _next_start(starts, found) if attempt else ""
-            generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start, count > 1)
+            generation = self._generate(
+                model, prompt, shape, deadline, cancel, attempt, start, count > 1, () if start else names
+            )
             if generation.stop_reason == "cancelled":
                 return None
             raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
@@ -454,7 +466,7 @@ class CompletionEngine:
         request: CompletionRequest,
         shape: CompletionShape,
         language: str | None,
-        document: SyntaxDocument | None,
+        document: ParsedText | None,
         found: list[_Candidate],
     ) -> list[_Candidate]:
         """Candidates that use a name defined nowhere (``completion.audit``): a remote one is cut before the
@@ -484,14 +496,53 @@ class CompletionEngine:
                     kept.append(_Candidate(cut, candidate.generation, candidate.source))
         return kept
 
+    def _name_choices(
+        self,
+        model: ModelBackend,
+        request: CompletionRequest,
+        language: str | None,
+        document: ParsedText | None,
+        prompt: Prompt,
+    ) -> tuple[bytes, ...]:
+        """What the first name a local model writes may be, where the members at the cursor are known: the
+        enclosing class's after ``self.``/``this.``, an imported workspace module's after ``module.``."""
+        if not self.options.constrain_names or language is None or not model.info.heals:
+            return ()
+        known = self.members_at(request, language, document)
+        if known is None:
+            return ()
+        return name_choices(known.names, known.partial, prompt.healed)
+
+    def members_at(
+        self, request: CompletionRequest, language: str, document: ParsedText | None = None
+    ) -> KnownMembers | None:
+        """The names that can follow the member access at the cursor, when something knows them all."""
+        from syntax.members import member_access
+
+        access = member_access(request.text, language, request.offset, document)
+        if access is None:
+            return None
+        retriever = self.retriever
+        if access.members is not None:
+            names: frozenset[str] | None = frozenset(member.name for member in access.members)
+        elif retriever is None or not request.path:
+            return None
+        elif access.kind == "module":
+            names = retriever.module_members(access.receiver, request.path)
+        else:
+            names = retriever.member_names(request.path, request.text, access.receiver, document)
+        if names and not access.partial.startswith("__"):  # module dunders (`__file__`) only when typed
+            names = frozenset(name for name in names if not (name.startswith("__") and name.endswith("__")))
+        if not names:
+            return None
+        return KnownMembers(access.receiver, access.partial, names)
+
     def _name_lookup(self, request: CompletionRequest) -> NameLookup:
         """What the workspace index says is defined, for the request's file."""
         retriever = self.retriever
-        defines = getattr(retriever, "defines", None)
-        module_members = getattr(retriever, "module_members", None)
-        if module_members is None:
-            return NameLookup(defines)
-        return NameLookup(defines, lambda module: module_members(module, request.path))
+        if retriever is None:
+            return NameLookup(None)
+        return NameLookup(retriever.defines, lambda module: retriever.module_members(module, request.path))
 
     # --- hybrid: local first, the remote model where it helps (completion.routing) ---------------------------
 
@@ -503,7 +554,7 @@ class CompletionEngine:
         request: CompletionRequest,
         spec: LanguageSpec | None,
         shape: CompletionShape,
-        document: SyntaxDocument | None,
+        document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
     ) -> _Candidate | None:
@@ -566,7 +617,7 @@ class CompletionEngine:
         request: CompletionRequest,
         spec: LanguageSpec | None,
         shape: CompletionShape,
-        document: SyntaxDocument | None,
+        document: ParsedText | None,
         key: tuple[str, int, int],
     ) -> RemoteAsk[_Candidate] | None:
         """Start the remote model on this request in the background (when the document may go there and the
@@ -597,7 +648,7 @@ class CompletionEngine:
         spec: LanguageSpec | None,
         prompt: Prompt,
         shape: CompletionShape,
-        document: SyntaxDocument | None,
+        document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
     ) -> _Candidate | None:
@@ -697,7 +748,7 @@ class CompletionEngine:
         )
 
     def _shape(
-        self, request: CompletionRequest, language: str | None, document: SyntaxDocument | None
+        self, request: CompletionRequest, language: str | None, document: ParsedText | None
     ) -> CompletionShape:
         shape = completion_shape(request.text, request.offset, language, document=document)
         mode = self.options.multiline
@@ -717,8 +768,10 @@ class CompletionEngine:
         attempt: int,
         start: str = "",
         ranked: bool = True,
+        names: tuple[bytes, ...] = (),
     ) -> Generation:
-        """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line."""
+        """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line; with
+        ``names``, starting with one of them (``completion.name_constraint``)."""
         healed = "" if start else prompt.healed
         spec = GenerationSpec(
             max_tokens=self.options.max_tokens,
@@ -726,6 +779,7 @@ class CompletionEngine:
             temperature=0.0 if attempt == 0 or start else 0.7,
             seed=attempt,
             healed=healed.encode("utf-8"),
+            names=names,
             time_limit_s=max(0.0, deadline - time.monotonic()),
             ranked=ranked,
         )
@@ -826,7 +880,7 @@ def _shaped_candidates(
     request: CompletionRequest,
     shape: CompletionShape,
     language: str | None,
-    document: SyntaxDocument | None,
+    document: ParsedText | None,
 ) -> list[Suggestion]:
     """The post-processed suggestion for a raw output, then (multi-line) the same cut after fewer lines.
 
@@ -858,7 +912,7 @@ class _Start:
 
 
 def _name_starts(
-    request: CompletionRequest, language: str | None, document: SyntaxDocument | None, prompt: Prompt
+    request: CompletionRequest, language: str | None, document: ParsedText | None, prompt: Prompt
 ) -> list[_Start]:
     """Starts that define the names used below the cursor and bound nowhere before it (blank lines only).
 
@@ -872,10 +926,10 @@ def _name_starts(
         return []
     if text[offset : len(text) if line_end < 0 else line_end].strip():
         return []
-    from syntax.document import SyntaxDocument
+    from syntax.document import parse_text
     from syntax.names import undefined_names
 
-    parsed = document if document is not None else SyntaxDocument(text, language)
+    parsed = document if document is not None else parse_text(text, language)
     wanted = sorted(undefined_names(parsed, offset, limit=_MAX_NAME_STARTS), key=lambda name: not name.called)
     above = previous_nonblank_line(text, line_start) or ""
     following = next_nonblank_line(text, offset)
@@ -919,7 +973,7 @@ def _suffix_head(text: str, start: int) -> str:
     return text[start : min(end, start + _SUFFIX_HEAD_CHARS)]
 
 
-def _matching_snapshot(request: CompletionRequest) -> SyntaxDocument | None:
+def _matching_snapshot(request: CompletionRequest) -> ParsedText | None:
     """The request's parsed document frozen at the request's text; None if an edit has moved it on since.
     Pending edits are reparsed in the live document, once for every reader (a 1 MB reparse takes 0.5 s)."""
     if request.document is None:

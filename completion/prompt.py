@@ -47,6 +47,20 @@ class Retriever(Protocol):
         """The whole text of a snippet's file as retrieval sees it (for the privacy policy)."""
         ...
 
+    def member_names(
+        self, path: str, text: str, receiver: str, document: ParsedText | None = None
+    ) -> frozenset[str] | None:
+        """Every name that can follow ``receiver.`` in ``text``, when the index knows them all, else None."""
+        ...
+
+    def module_members(self, module: str, importer: str | None = None) -> frozenset[str] | None:
+        """The names a workspace Python module binds (``.mod``: relative to ``importer``), else None."""
+        ...
+
+    def defines(self, name: str) -> bool:
+        """Some workspace file defines ``name`` at its top level."""
+        ...
+
 
 class ContextLike(Protocol):
     """Parse context as text blocks (syntax.context.ParseContext)."""

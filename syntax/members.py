@@ -3,7 +3,8 @@
 There the real choices are the enclosing class's members, and a small model left alone invents names.
 Structure comes from ``queries/<language>/members.scm`` (see its header for the captures); signatures and
 first docstring lines of methods come from the outline (``syntax.outline``), so they read as everywhere else.
-Any other receiver (``billing.``) is reported with its name only: modules are the workspace index's to resolve.
+Any other receiver (``billing.``) is reported with its name only, and so is the module of a Python
+``from billing import ``: modules are the workspace index's to resolve.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import Protocol
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument, parse_text
 from syntax.languages import grammar, query_source
 from syntax.outline import Definition, collapse_lines, outline_range
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Member", "MemberAccess", "member_access"]
+__all__ = ["Member", "MemberAccess", "from_import_module", "member_access"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class MemberAccess:
     receiver: str  # the text before the dot: "self", "this", "billing", "s"
     partial: str  # the member name typed so far (up to the cursor), may be ""
     start: int  # str offset where the member name starts
-    kind: str  # "self": the enclosing class's instance (or Go receiver); "name": any other receiver
+    kind: str  # "self": the enclosing class's instance (or Go receiver); "name": any other receiver;
+    # "module": a Python `from <receiver> import ` (the receiver is the module, relative dots included)
     members: tuple[Member, ...] | None  # for "self", the class's members in source order; else None
 
 
@@ -51,6 +53,10 @@ class MemberAccess:
 _PLACEHOLDER = "_m"
 _PARTIAL = {"ecma": re.compile(r"#?[\w$]*\Z"), "other": re.compile(r"\w*\Z")}
 _ECMA = frozenset({"javascript", "typescript", "tsx"})
+_FROM_IMPORT = re.compile(  # `from billing import `, `from .pkg import (a, b as c, ` up to the typed word
+    r"[ \t]*from[ \t]+(?P<module>\.*[\w.]*\w|\.+)[ \t]+import[ \t]+\(?[ \t]*"
+    r"(?:\w+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*\Z"
+)
 _DUNDER = re.compile(r"__\w*__\Z")
 _PROPERTY_DECORATORS = frozenset({"property", "cached_property", "setter", "getter", "deleter"})
 _MAX_SIGNATURE = 200
@@ -86,7 +92,7 @@ def _queries(language: str) -> _Queries | None:
 
 
 def member_access(
-    text: str, language: str, offset: int, document: SyntaxDocument | None = None
+    text: str, language: str, offset: int, document: SyntaxDocument | ParsedText | None = None
 ) -> MemberAccess | None:
     """The member access whose name the cursor is in or right after (``self.``, ``self.to``), or None (no
     dot before the word, a string or comment, a language without members.scm).
@@ -105,10 +111,13 @@ def member_access(
     typed = _PARTIAL["ecma" if language in _ECMA else "other"].search(text, line_start, offset)
     partial = typed.group() if typed else ""
     start = offset - len(partial)
+    module = from_import_module(text[line_start:start]) if language == "python" else None
+    if module is not None:
+        return MemberAccess(module, partial, start, "module", None)
     if text[start - 1 : start] != ".":
         return None
     if document is None or document.language != language or document.text != text:
-        document = SyntaxDocument(text, language)
+        document = parse_text(text, language)
     doc = document.snapshot()
     found = _access_at(doc, queries.access, start)
     if found is None:  # `self.` alone does not parse: read it as `self._m`
@@ -135,6 +144,13 @@ def member_access(
         if special or not (_DUNDER.match(item.name) or (language in _ECMA and item.name == "constructor"))
     )
     return MemberAccess(receiver_text, partial, start, "self", members)
+
+
+def from_import_module(line_before_word: str) -> str | None:
+    """The module of a Python ``from billing import `` (``from .pkg import (a, b as c, ``) that the line
+    before the typed word is, or None. An unfinished statement does not parse, so the line is read as text."""
+    imported = _FROM_IMPORT.match(line_before_word)
+    return imported.group("module") if imported else None
 
 
 class _Parsed(Protocol):

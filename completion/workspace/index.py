@@ -20,7 +20,7 @@ from completion.workspace.indexer import THREAD_PREFIX, Indexer, ProgressCallbac
 from completion.workspace.options import IndexOptions
 from completion.workspace.retrieval import Retrieval, Snippet
 from completion.workspace.sources import Sources
-from completion.workspace.store import IndexedDefinition, IndexedImport, IndexStore
+from completion.workspace.store import IndexedDefinition, IndexedImport, IndexStore, imports_of
 from syntax.languages import spec_for
 
 if TYPE_CHECKING:
@@ -156,6 +156,22 @@ class WorkspaceIndex:
         """The names a workspace Python module binds, or None when it is not a workspace file (see
         ``IndexStore.module_members``)."""
         return self._store.module_members(module, importer)
+
+    def member_names(
+        self, path: str, text: str, receiver: str, document: SyntaxDocument | ParsedText | None = None
+    ) -> frozenset[str] | None:
+        """Every name that can follow ``receiver.`` in ``text`` (the document at ``path``; ``document``: its
+        parse), when ``receiver`` is an imported workspace module whose names can all be told, else None
+        (see ``IndexStore.member_names``)."""
+        from syntax.document import parse_text
+
+        spec = spec_for(path=path)
+        if spec is None:
+            return None
+        parsed = document.snapshot() if document is not None else None
+        if parsed is None or parsed.text != text:
+            parsed = parse_text(text, spec.name)
+        return self._store.member_names(path, spec.name, imports_of(parsed), receiver)
 
     def stats(self) -> dict[str, int]:
         return self._store.stats()

@@ -18,8 +18,15 @@ from completion.workspace.chunks import identifier_tokens
 from completion.workspace.options import IndexOptions
 from completion.workspace.render import definition_text, member_stub
 from completion.workspace.resolve import implicit_neighbours, rust_module_declarations
-from completion.workspace.store import IndexedDefinition, IndexedImport, IndexStore, imports_of
+from completion.workspace.store import (
+    IndexedDefinition,
+    IndexedImport,
+    IndexStore,
+    bound_names,
+    imports_of,
+)
 from syntax.languages import spec_for
+from syntax.members import from_import_module
 
 if TYPE_CHECKING:
     from syntax.document import ParsedText, SyntaxDocument
@@ -57,6 +64,8 @@ class _Candidate:
 
 
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_]\w*)\s*\.\s*\w*\Z")
+_TYPED_WORD = re.compile(r"\w+\Z")
+_FROM_IMPORT = "from "  # a receiver that is a module of `from module import ` (no name has a space)
 _MAX_MEMBERS_SHOWN = 24  # after `module.`: this many of its definitions at most (the budget cuts further)
 _QUERY_LINES_BEFORE = 15
 _QUERY_LINES_AFTER = 5
@@ -239,15 +248,20 @@ class Retrieval:
     def _member_candidates(
         self, path: str, language: str, imports: Iterable[IndexedImport], receiver: str
     ) -> list[_Candidate]:
-        """After ``receiver.`` where ``receiver`` is an imported workspace module: its public top-level
-        definitions (signature and first docstring line), in file order, above every other snippet: what
-        can follow the dot is exactly these names."""
+        """After ``receiver.`` where ``receiver`` is an imported workspace module (or after a Python ``from
+        receiver import ``): its public top-level definitions (signature and first docstring line), in file
+        order, above every other snippet: what can follow is exactly these names."""
         store = self._store
         with store.lock:
             files: list[str] = []
-            for statement in imports:
+            module = receiver.removeprefix(_FROM_IMPORT) if receiver.startswith(_FROM_IMPORT) else None
+            if module is not None:
+                files = [
+                    found for found in store.resolve(language, module, (), "", path)[:1] if found != path
+                ]
+            for statement in imports if module is None else ():
                 for module in statement.modules:
-                    bound = _binds(statement, module, receiver)
+                    bound = bound_names(statement, module, receiver)
                     if bound is None:
                         continue
                     for resolved in store.resolve(language, module, bound, statement.text, path):
@@ -333,21 +347,13 @@ def _nearby(
 
 
 def _member_access(before_cursor: str) -> str | None:
-    """The name before the dot the cursor follows (``billing.`` or ``billing.cha``), or None."""
+    """The name before the dot the cursor follows (``billing.`` or ``billing.cha``), ``_FROM_IMPORT`` and
+    the module after a Python ``from billing import ``, or None."""
+    module = from_import_module(_TYPED_WORD.sub("", before_cursor))
+    if module is not None:
+        return _FROM_IMPORT + module
     match = _MEMBER_ACCESS.search(before_cursor)
     return match.group(1) if match else None
-
-
-def _binds(statement: IndexedImport, module: str, receiver: str) -> tuple[str, ...] | None:
-    """The names to resolve ``module`` with when ``statement`` binds ``receiver`` to it, else None:
-    ``import billing``, ``import pkg.billing as billing``, ``from pkg import billing``, a Go or JS path whose
-    last part (or alias) is the name."""
-    if receiver in statement.names:
-        return (receiver,)  # from pkg import billing: the name may be a module of the package
-    if re.search(rf"\bas\s+{re.escape(receiver)}\b", statement.text):
-        return statement.names
-    last = re.split(r"[./\\]", module.strip("\"'"))[-1]
-    return statement.names if last == receiver else None
 
 
 def _proximity(name: str, window: str) -> float:

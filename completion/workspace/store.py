@@ -1,17 +1,19 @@
 """What the index knows: each file's definitions and imports, its similarity chunks, the names the files
-define, and the questions the audit of names and retrieval ask of it (``defines``, ``module_members``,
-``resolve``). One lock (``IndexStore.lock``) guards all of it; it is never taken on the event loop.
+define, and the questions the audit of names, retrieval and constrained decoding ask of it (``defines``,
+``module_members``, ``member_names``, ``resolve``). One lock (``IndexStore.lock``) guards all of it; it is
+never taken on the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +25,7 @@ from completion.workspace.sources import Sources
 if TYPE_CHECKING:
     from syntax.document import ParsedText
 
-__all__ = ["FileRecord", "IndexStore", "IndexedDefinition", "IndexedImport", "outline_of"]
+__all__ = ["FileRecord", "IndexStore", "IndexedDefinition", "IndexedImport", "bound_names", "outline_of"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,18 @@ def outline_of(text: str, language: str) -> tuple[tuple[IndexedDefinition, ...],
     except Exception:  # an outline bug must never stop indexing; the file still gets chunks
         log.debug("outline failed for a %s file", language, exc_info=True)
         return (), ()
+
+
+def bound_names(statement: IndexedImport, module: str, receiver: str) -> tuple[str, ...] | None:
+    """The names to resolve ``module`` with when ``statement`` binds ``receiver`` to it, else None:
+    ``import billing``, ``import pkg.billing as billing``, ``from pkg import billing``, a Go or JS path whose
+    last part (or alias) is the name."""
+    if receiver in statement.names:
+        return (receiver,)  # from pkg import billing: the name may be a module of the package
+    if re.search(rf"\bas\s+{re.escape(receiver)}\b", statement.text):
+        return statement.names
+    last = re.split(r"[./\\]", module.strip("\"'"))[-1]
+    return statement.names if last == receiver else None
 
 
 def imports_of(document: ParsedText) -> tuple[IndexedImport, ...]:
@@ -298,6 +312,46 @@ class IndexStore:
         if names is None or not is_package:
             return names
         return names | self._package_modules(os.path.dirname(path))  # `from package import module`
+
+    def member_names(
+        self, importer: str, language: str, imports: Iterable[IndexedImport], receiver: str
+    ) -> frozenset[str] | None:
+        """Every name that can follow ``receiver.`` in ``importer``, when one of its ``imports`` binds
+        ``receiver`` to workspace modules whose names can all be told, else None: constrained decoding must
+        never narrow the choice on a guess. Python: what the module binds (a package's modules too);
+        JavaScript/TypeScript: what it exports, through ``import * as receiver`` only (a default or named
+        import is some value); Go: the exported names of the package's files."""
+        from syntax.unknown_names import module_names
+
+        current = self.absolute(importer)
+        for statement in imports:
+            for module in statement.modules:
+                bound = bound_names(statement, module, receiver)
+                if bound is None:
+                    continue
+                if language == "python":
+                    if receiver in statement.names and statement.text.lstrip().startswith("from"):
+                        # from pkg import billing: pkg.billing, if it is a module
+                        module = module + ("" if module.endswith(".") else ".") + receiver
+                    return self.module_members(module, current)
+                if language in ("javascript", "typescript", "tsx") and not re.search(
+                    rf"\*\s*as\s+{re.escape(receiver)}\b", statement.text
+                ):
+                    return None
+                files = [found for found in self.resolve(language, module, bound, statement.text, current)]
+                if not files or current in files:
+                    return None
+                names: set[str] = set()
+                for path in files:
+                    text = self.sources.text(path)
+                    found = module_names(text, language) if text else None
+                    if found is None:
+                        return None
+                    names |= found
+                if language == "go":
+                    return frozenset(name for name in names if name[:1].isupper())
+                return frozenset(names)
+        return None
 
     def _package_modules(self, directory: str) -> frozenset[str]:
         """The modules and subpackages in a package's directory, listed once per index generation (the
