@@ -37,6 +37,7 @@ from completion.prompt import (
     Retriever,
     SnippetLike,
     build_prompt,
+    member_hint,
     prefix_window_start,
     suffix_window_end,
 )
@@ -294,14 +295,13 @@ class CompletionEngine:
             request.text, request.offset, options.prefix_chars, options.window_stride_lines
         )
         suffix_end = suffix_window_end(request.text, request.offset, options.suffix_chars)
+        document = _matching_snapshot(request)
         context = None
         if options.parse_context and spec is not None and options.context_budget_chars > 0:
-            context = self._parse_context(request, spec.name, window_start)
+            context = self._parse_context(request, spec.name, window_start, document)
         snippets: Sequence[SnippetLike] = ()
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
-            snippets = self.retriever.retrieve(
-                request.path, request.text, request.offset, document=_matching_snapshot(request)
-            )
+            snippets = self.retriever.retrieve(request.path, request.text, request.offset, document=document)
             if _is_remote(model):
                 retriever = self.retriever
                 snippets = [
@@ -312,6 +312,14 @@ class CompletionEngine:
         healed = ""
         if (options.token_healing if heal is None else heal) and model is not None and model.info.heals:
             healed = heal_split(request.text[window_start : request.offset])[1]
+        known = self.members_at(request, spec.name, document) if spec is not None else None
+        hint = ""
+        names: tuple[bytes, ...] = ()
+        if known is not None:
+            if known.kind == "self":  # a workspace module's members are in the snippets already
+                hint = member_hint(known.receiver, known.names, request.text[window_start : request.offset])
+            if options.constrain_names and model is not None and model.info.heals:
+                names = name_choices(known.names, known.partial, healed)
         return build_prompt(
             text=request.text,
             offset=request.offset,
@@ -323,18 +331,21 @@ class CompletionEngine:
             window_start=window_start,
             suffix_end=suffix_end,
             healed=healed,
+            hint=hint,
+            names=names,
         )
 
     def _parse_context(
-        self, request: CompletionRequest, language: str, window_start: int
+        self, request: CompletionRequest, language: str, window_start: int, document: ParsedText | None
     ) -> ContextLike | None:
         """Context from the tree of the request's own text: the open document's, reparsed once for every
         reader (None when an edit moved it on: a newer request is on its way); else a parse of the text."""
         from syntax.context import parse_context
         from syntax.document import parse_text
 
-        document = _matching_snapshot(request) if request.document else parse_text(request.text, language)
-        if document is None:
+        if request.document is None:
+            document = parse_text(request.text, language)
+        elif document is None:
             return None
         return parse_context(document, request.offset, window_start, self.options.context_budget_chars)
 
@@ -439,14 +450,11 @@ class CompletionEngine:
         count = self._candidate_count(request)
         wants_starts = model.info.fim is None and count > 1
         starts = _name_starts(request, language, document, prompt) if wants_starts else []
-        names = self._name_choices(model, request, language, document, prompt)
         for attempt in range(count):
             if attempt and time.monotonic() > deadline:
                 break
             start = _next_start(starts, found) if attempt else ""
-            generation = self._generate(
-                model, prompt, shape, deadline, cancel, attempt, start, count > 1, () if start else names
-            )
+            generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start, count > 1)
             if generation.stop_reason == "cancelled":
                 return None
             raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
@@ -496,23 +504,6 @@ class CompletionEngine:
                     kept.append(_Candidate(cut, candidate.generation, candidate.source))
         return kept
 
-    def _name_choices(
-        self,
-        model: ModelBackend,
-        request: CompletionRequest,
-        language: str | None,
-        document: ParsedText | None,
-        prompt: Prompt,
-    ) -> tuple[bytes, ...]:
-        """What the first name a local model writes may be, where the members at the cursor are known: the
-        enclosing class's after ``self.``/``this.``, an imported workspace module's after ``module.``."""
-        if not self.options.constrain_names or language is None or not model.info.heals:
-            return ()
-        known = self.members_at(request, language, document)
-        if known is None:
-            return ()
-        return name_choices(known.names, known.partial, prompt.healed)
-
     def members_at(
         self, request: CompletionRequest, language: str, document: ParsedText | None = None
     ) -> KnownMembers | None:
@@ -523,19 +514,23 @@ class CompletionEngine:
         if access is None:
             return None
         retriever = self.retriever
+        found: Sequence[str] | frozenset[str] | None
         if access.members is not None:
-            names: frozenset[str] | None = frozenset(member.name for member in access.members)
+            found = [member.name for member in access.members]
         elif retriever is None or not request.path:
             return None
         elif access.kind == "module":
-            names = retriever.module_members(access.receiver, request.path)
+            found = retriever.module_members(access.receiver, request.path)
         else:
-            names = retriever.member_names(request.path, request.text, access.receiver, document)
-        if names and not access.partial.startswith("__"):  # module dunders (`__file__`) only when typed
-            names = frozenset(name for name in names if not (name.startswith("__") and name.endswith("__")))
-        if not names:
+            found = retriever.member_names(request.path, request.text, access.receiver, document)
+        if not found:
             return None
-        return KnownMembers(access.receiver, access.partial, names)
+        names = tuple(
+            name
+            for name in (found if access.members is not None else sorted(found))
+            if access.partial.startswith("__") or not (name.startswith("__") and name.endswith("__"))
+        )  # dunders (`__file__`, `__init__`) only when typed
+        return KnownMembers(access.receiver, access.partial, names, access.kind) if names else None
 
     def _name_lookup(self, request: CompletionRequest) -> NameLookup:
         """What the workspace index says is defined, for the request's file."""
@@ -768,10 +763,9 @@ class CompletionEngine:
         attempt: int,
         start: str = "",
         ranked: bool = True,
-        names: tuple[bytes, ...] = (),
     ) -> Generation:
-        """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line; with
-        ``names``, starting with one of them (``completion.name_constraint``)."""
+        """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line; where
+        the prompt knows the names that can come first, one of them (``completion.name_constraint``)."""
         healed = "" if start else prompt.healed
         spec = GenerationSpec(
             max_tokens=self.options.max_tokens,
@@ -779,7 +773,7 @@ class CompletionEngine:
             temperature=0.0 if attempt == 0 or start else 0.7,
             seed=attempt,
             healed=healed.encode("utf-8"),
-            names=names,
+            names=() if start else prompt.names,
             time_limit_s=max(0.0, deadline - time.monotonic()),
             ranked=ranked,
         )

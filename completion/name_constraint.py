@@ -34,7 +34,8 @@ class KnownMembers:
 
     receiver: str
     partial: str
-    names: frozenset[str]
+    names: tuple[str, ...]  # in the order their source gives (a class's own members first)
+    kind: str = "name"  # "self" (the enclosing class's), "name" (a module bound to the receiver), "module"
 
 
 _NAME_BYTES = np.array([is_name_byte(byte) for byte in range(256)] + [False], dtype=np.bool_)

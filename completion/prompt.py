@@ -8,6 +8,7 @@ defeats the KV cache). FIM models then get the suffix window and the middle toke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -89,6 +90,7 @@ class Prompt:
     files: tuple[tuple[str, str], ...] = ()  # cross-file snippets as (path, text), one section per file
     header: str = ""  # the path and the snippets as comments: what a prefix-only layout puts first
     path: str | None = None  # the document's path as the model sees it
+    names: tuple[bytes, ...] = ()  # what generation must start with (GenerationSpec.names), () = anything
 
     def text(self) -> str:
         return "".join(piece.text for piece in self.pieces)
@@ -141,11 +143,22 @@ def build_prompt(
     window_start: int,
     suffix_end: int,
     healed: str = "",
+    hint: str = "",
+    names: tuple[bytes, ...] = (),
 ) -> Prompt:
-    """Lay out the prompt pieces; `healed` characters before the cursor are left out (token healing)."""
+    """Lay out the prompt pieces; `healed` characters before the cursor are left out (token healing).
+
+    ``hint`` (one line, ``member_hint``) goes right above the cursor line: it changes as that line does, so
+    only the tokens from there on are evaluated again, never the cached start of the prompt."""
     text, path = encodable(text), encodable(path) if path is not None else None
     snippets = [_Snippet(encodable(item.path), encodable(item.text)) for item in snippets]
-    window = text[window_start : offset - len(healed)]
+    line_start = max(window_start, text.rfind("\n", 0, offset) + 1)
+    hint_line = ""
+    if hint:
+        before_cursor = text[line_start:offset]
+        indent = before_cursor[: len(before_cursor) - len(before_cursor.lstrip())]
+        hint_line = f"{indent}{line_comment} {hint}\n"
+    window = text[window_start:line_start] + hint_line + text[line_start : offset - len(healed)]
     sketch = _file_sketch(context, line_comment, elided=window_start > 0)
     files = _by_file(snippets)
     suffix = text[offset:suffix_end]
@@ -172,7 +185,19 @@ def build_prompt(
         files=tuple(files),
         header=comments,
         path=path,
+        names=names,
     )
+
+
+def member_hint(receiver: str, names: Sequence[str], window: str, limit: int = 12) -> str:
+    """What ``receiver.`` can be followed by that the window does not show (``self has: total, items``),
+    or "" when the window names them all: the constraint keeps the choice to them, this tells the model of
+    the ones it cannot see."""
+    unseen = [name for name in names if not re.search(rf"(?<![\w$#]){re.escape(name)}(?![\w$])", window)]
+    if not unseen:
+        return ""
+    shown = ", ".join(unseen[:limit]) + (", ..." if len(unseen) > limit else "")
+    return f"{receiver} has: {shown}"
 
 
 def encodable(text: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 from completion.backend import Generation, GenerationSpec
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.model import ModelSession
+from completion.prompt import member_hint
 from completion.workspace.index import WorkspaceIndex
 from completion.workspace.options import IndexOptions
 from tests.engine.test_ranking import ScriptedModel
@@ -262,3 +263,27 @@ def test_a_rename_on_disk_changes_the_names(workspace: tuple[Path, WorkspaceInde
         lambda: "bill_customer" in (names_at(index, root, "books.py", BOOKS, "python") or ()), 30
     )
     assert "charge_customer" not in (names_at(index, root, "books.py", BOOKS, "python") or ())
+
+
+def test_members_the_window_does_not_show_are_named_right_above_the_cursor_line() -> None:
+    engine = CompletionEngine(CompletionOptions(parse_context=False, prefix_chars=120, window_stride_lines=1))
+    engine.model = RecordingModel(["x\n"], likelihood=lambda text: -1.0)  # type: ignore[assignment]
+    text = ACCOUNT.replace("|", "")
+    offset = ACCOUNT.index("|")
+    prompt = engine.build_prompt(CompletionRequest(text, offset, "file:///m.py", "python", "m.py"))
+    window = prompt.prefix
+    assert window.endswith("        # self has: rate, owner, deposit, balance_of\n        return self.")
+    # Above the cursor line the prompt is what it is on a line without a member access: the cached start.
+    plain = engine.build_prompt(
+        CompletionRequest(text, offset - len("self."), "file:///m.py", "python", "m.py")
+    )
+    above = plain.prefix[: plain.prefix.rindex("\n") + 1]
+    assert window == above + "        # self has: rate, owner, deposit, balance_of\n        return self."
+    assert prompt.names and plain.names == ()
+
+
+def test_member_hint_lists_only_what_the_window_lacks() -> None:
+    assert member_hint("self", ("items", "total", "clear"), "x = self.items\n") == "self has: total, clear"
+    assert member_hint("this", ("items",), "this.items.push(1)") == ""
+    many = tuple(f"m{number}" for number in range(20))
+    assert member_hint("self", many, "", limit=3) == "self has: m0, m1, m2, ..."
