@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 
-from completion.workspace.files import source_lines
+from syntax.text import lsp_lines
 
 __all__ = ["STOP_WORDS", "ChunkHit", "ChunkStore", "identifier_tokens"]
 
@@ -102,7 +102,7 @@ class ChunkStore:
         """Chunk ``text`` and index it in place of the file's previous chunks; returns how many were added
         (fewer once the store holds ``max_chunks``)."""
         self.remove_file(path)
-        lines = source_lines(text)
+        lines = lsp_lines(text)
         stride = self.stride_lines
         token_id = self._token_id
         block_ids = [

@@ -22,11 +22,8 @@ __all__ = [
     "SKIPPED_DIRECTORIES",
     "IgnoreRules",
     "is_below",
-    "line_at",
-    "line_starts",
     "looks_generated",
     "read_source",
-    "source_lines",
 ]
 
 SKIPPED_DIRECTORIES: frozenset[str] = frozenset(
@@ -86,35 +83,9 @@ def read_source(path: str, max_bytes: int) -> str | None:
     return data.decode("utf-8", "replace")
 
 
-_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines breaks at these; LSP does not
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def source_lines(text: str) -> list[str]:
-    """The lines of a source as the index numbers them (as ``str.splitlines``, breaks dropped): LSP's line
-    breaks only (``\\n``, ``\\r\\n``, ``\\r``), so a form feed or U+2028 stays inside its line, as the editor
-    and the server's documents count it (chunks, definitions and edits name the same lines)."""
-    if not any(character in text for character in _OTHER_BREAKS):
-        return text.splitlines()  # the same split at C speed
-    lines = _LINE_BREAK.split(text)
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def is_below(path: str, directory: str) -> bool:
     """Whether ``path`` is ``directory`` or inside it (both absolute)."""
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def line_starts(text: str) -> list[int]:
-    """The offset where each line of ``text`` starts, lines as ``source_lines`` counts them."""
-    return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
-
-
-def line_at(text: str, offset: int) -> int:
-    """The 0-based line of ``offset`` in ``text``, lines as ``source_lines`` counts them."""
-    return text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset)
 
 
 @dataclass

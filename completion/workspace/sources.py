@@ -10,7 +10,8 @@ import threading
 import time
 from collections import OrderedDict
 
-from completion.workspace.files import line_at, read_source, source_lines
+from completion.workspace.files import read_source
+from syntax.text import line_at, lsp_lines
 
 __all__ = ["RecentEdit", "Sources"]
 
@@ -69,7 +70,7 @@ class Sources:
         return self._text_and_lines(path)[0]
 
     def lines(self, path: str) -> list[str]:
-        """The lines of ``path`` as ``source_lines`` splits them."""
+        """The lines of ``path`` as ``syntax.text.lsp_lines`` splits them."""
         return self._text_and_lines(path)[1]
 
     def forget(self, path: str) -> None:
@@ -102,7 +103,7 @@ class Sources:
             opened = text = self._open.get(path)
         if text is None:
             text = read_source(path, self.max_file_bytes) or ""
-        read = (text, source_lines(text))
+        read = (text, lsp_lines(text))
         with self._lock:
             if self._open.get(path) is not opened:
                 return read  # edited meanwhile: never cache the older text

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from completion.workspace.chunks import ChunkStore
-from completion.workspace.files import is_below, line_starts
+from completion.workspace.files import is_below
 from completion.workspace.resolve import PathTable, resolve_module
 from completion.workspace.sources import Sources
+from syntax.text import line_starts
 
 if TYPE_CHECKING:
     from syntax.document import ParsedText
