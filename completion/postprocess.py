@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 
 from syntax.checks import truncate_to_valid
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.languages import canonical_language
-from syntax.shape import CompletionShape, Parsed, shaped
+from syntax.shape import CompletionShape, shaped
 from syntax.text import next_nonblank_line, scan_brackets
 
 __all__ = ["Suggestion", "postprocess"]
@@ -117,7 +118,7 @@ def postprocess(
     shape: CompletionShape,
     language: str | None,
     *,
-    document: Parsed | None = None,
+    document: SyntaxDocument | ParsedText | None = None,
 ) -> Suggestion | None:
     """The suggestion to show for a raw model output at ``offset``, or None when nothing useful is left.
 

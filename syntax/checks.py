@@ -15,8 +15,9 @@ from functools import cache
 
 from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
+from syntax.document import ParsedText, SyntaxDocument, parsed_for
 from syntax.languages import INDENT_LANGUAGES, canonical_language, query_source
-from syntax.shape import CompletionShape, Parsed, cut_past_block, document_for
+from syntax.shape import CompletionShape, cut_past_block
 from syntax.text import (
     indentation_of,
     is_closer_line,
@@ -128,7 +129,7 @@ class _ErrorCheck:
     after the suggestion indented deeper than its last line, which is no block header.
     """
 
-    def __init__(self, parsed: Parsed, start: int, end: int) -> None:
+    def __init__(self, parsed: ParsedText, start: int, end: int) -> None:
         self._parsed = parsed
         self.language = parsed.language
         self._start = start
@@ -260,7 +261,7 @@ def truncate_to_valid(
     language: str | None,
     shape: CompletionShape,
     *,
-    document: Parsed | None = None,
+    document: SyntaxDocument | ParsedText | None = None,
 ) -> str | None:
     """The longest prefix of ``suggestion`` that adds no syntax error and stays in the enclosing block.
 
@@ -281,7 +282,7 @@ def truncate_to_valid(
         return None
     try:
         best = _longest_valid_prefix(
-            candidate, text, replace_end, _ErrorCheck(document_for(text, name, document), offset, replace_end)
+            candidate, text, replace_end, _ErrorCheck(parsed_for(text, name, document), offset, replace_end)
         )
     except Exception:  # a suggestion that cannot be checked is not shown: the check is the promise
         log.warning("a suggestion could not be checked (the parser failed); it is not shown", exc_info=True)

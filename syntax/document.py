@@ -27,6 +27,7 @@ __all__ = [
     "encode",
     "parse",
     "parse_text",
+    "parsed_for",
     "thread_parser",
 ]
 
@@ -233,6 +234,16 @@ def parse_text(text: str, language: str) -> ParsedText:
         raise UnsupportedLanguageError(f"unsupported language {language!r}") from None
     source = encode(text)
     return ParsedText(text, language, parse(language, source), source=source)
+
+
+def parsed_for(text: str, language: str, document: SyntaxDocument | ParsedText | None = None) -> ParsedText:
+    """``text`` with its tree: the snapshot of ``document`` when that holds exactly ``text`` in ``language``
+    (no parse; a document edited meanwhile is not), else a parse of ``text`` (``parse_text``)."""
+    if document is not None and document.language == language and document.text == text:
+        view = document.snapshot()
+        if view.text == text:
+            return view
+    return parse_text(text, language)
 
 
 _thread_state = threading.local()

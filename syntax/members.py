@@ -18,7 +18,7 @@ from typing import Protocol
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from syntax.document import ParsedText, SyntaxDocument, parse_text
+from syntax.document import ParsedText, SyntaxDocument, parsed_for
 from syntax.languages import grammar, query_source
 from syntax.outline import Definition, collapse_lines, outline_range
 
@@ -116,9 +116,7 @@ def member_access(
         return MemberAccess(module, partial, start, "module", None)
     if text[start - 1 : start] != ".":
         return None
-    if document is None or document.language != language or document.text != text:
-        document = parse_text(text, language)
-    doc = document.snapshot()
+    doc = parsed_for(text, language, document)
     found = _access_at(doc, queries.access, start)
     if found is None:  # `self.` alone does not parse: read it as `self._m`
         doc = doc.with_edit(offset, offset, _PLACEHOLDER)

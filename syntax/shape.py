@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, QueryCursor
 
-from syntax.document import ParsedText, SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument, parsed_for
 from syntax.languages import INDENT_LANGUAGES, canonical_language, query
 from syntax.text import (
     indent_unit,
@@ -40,11 +40,9 @@ __all__ = [
     "MID_BLOCK_REASONS",
     "MID_BLOCK_STATEMENTS",
     "CompletionShape",
-    "Parsed",
     "completion_shape",
     "continues_statement",
     "cut_past_block",
-    "document_for",
     "shaped",
     "statement_limit",
     "stops",
@@ -96,16 +94,6 @@ _OPEN_LINE_END = re.compile(r"([-+*/%=<>&|^~,.\\(\[{]|\band|\bor)\s*$")
 
 
 # The caller's parsed text: the live document, or a snapshot of it.
-Parsed = SyntaxDocument | ParsedText
-
-
-def document_for(text: str, language: str, document: Parsed | None) -> Parsed:
-    """The caller's document when it holds exactly ``text`` in ``language`` (no reparse), else a new one."""
-    if document is not None and document.language == language and document.text == text:
-        return document
-    return SyntaxDocument(text, language)
-
-
 @dataclass(frozen=True)
 class _CursorSyntax:
     """What the tree says about the cursor: the innermost container kind and the enclosing block's end."""
@@ -115,7 +103,7 @@ class _CursorSyntax:
     block_end: int | None  # str offset of that block's closer; None when it is missing or no block matched
 
 
-def _cursor_syntax(parsed: Parsed, offset: int) -> _CursorSyntax:
+def _cursor_syntax(parsed: ParsedText, offset: int) -> _CursorSyntax:
     shapes = query(parsed.language, "shapes")
     if shapes is None:
         return _CursorSyntax(None, False, None)
@@ -145,7 +133,7 @@ def _cursor_syntax(parsed: Parsed, offset: int) -> _CursorSyntax:
 
 
 def _contains_cursor(
-    node: Node, kind: str, match: dict[str, list[Node]], cursor_byte: int, parsed: Parsed
+    node: Node, kind: str, match: dict[str, list[Node]], cursor_byte: int, parsed: ParsedText
 ) -> bool:
     if kind == "block":
         closers = match.get("block.end")
@@ -214,7 +202,7 @@ def _top_level_body_indent(text: str, line_start: int, language: str | None, uni
 
 
 def completion_shape(
-    text: str, offset: int, language: str | None, *, document: Parsed | None = None
+    text: str, offset: int, language: str | None, *, document: SyntaxDocument | ParsedText | None = None
 ) -> CompletionShape:
     """Whether the cursor wants the rest of a line or a block body, with the body's indentation.
 
@@ -228,7 +216,7 @@ def completion_shape(
     syntax = _CursorSyntax(None, False, None)
     if name is not None:
         try:
-            syntax = _cursor_syntax(document_for(text, name, document), offset)
+            syntax = _cursor_syntax(parsed_for(text, name, document), offset)
         except Exception:  # the text heuristics below still give a usable answer
             syntax = _CursorSyntax(None, False, None)
     uses_scopes = syntax.scope_found and name not in INDENT_LANGUAGES

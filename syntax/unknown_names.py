@@ -44,7 +44,7 @@ from typing import Literal
 
 from tree_sitter import Node, Query, QueryCursor
 
-from syntax.document import ParsedText, SyntaxDocument, parse_text
+from syntax.document import ParsedText, SyntaxDocument, parse_text, parsed_for
 from syntax.languages import canonical_language, grammar, query_source
 
 __all__ = ["Known", "Members", "UnknownKind", "UnknownName", "module_names", "preload", "unknown_names"]
@@ -788,20 +788,11 @@ def unknown_names(
     if name is None or rules is None or queries is None or start == end:
         return []
     try:
-        view = _view(text, name, document)
+        view = parsed_for(text, name, document)
         return _Check(view, rules, queries, start, end, known, _Resolver(name, members)).run()
     except (ValueError, RuntimeError):  # a parse that fails must not lose the suggestion
         log.debug("unknown-name check failed", exc_info=True)
         return []
-
-
-def _view(text: str, language: str, document: SyntaxDocument | ParsedText | None) -> ParsedText:
-    """The caller's snapshot when it holds exactly ``text``, else a parse of it."""
-    if document is not None and document.language == language:
-        view = document.snapshot()
-        if view.text == text:
-            return view
-    return parse_text(text, language)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 
 from syntax import checks
 from syntax.checks import syntax_errors, truncate_to_valid
-from syntax.document import SyntaxDocument
+from syntax.document import ParsedText, SyntaxDocument
 from syntax.shape import CompletionShape, completion_shape, cut_past_block
 
 SINGLE = CompletionShape(False, "", None, "mid-expression")
@@ -111,13 +111,13 @@ def test_reparses_are_bounded_and_incremental_on_a_large_file(monkeypatch: pytes
     offset = text.index("def f350(a):") + len("def f350(a):")
     document = SyntaxDocument(text, "python")
     calls: list[int] = []
-    original = SyntaxDocument.with_insertion
+    original = ParsedText.with_insertion
 
-    def counting(self: SyntaxDocument, start: int, end: int, new_text: str) -> object:
+    def counting(self: ParsedText, start: int, end: int, new_text: str) -> object:
         calls.append(1)
         return original(self, start, end, new_text)
 
-    monkeypatch.setattr(SyntaxDocument, "with_insertion", counting)
+    monkeypatch.setattr(ParsedText, "with_insertion", counting)
     suggestion = "\n" + "".join(f"    v{i} = a + {i}\n" for i in range(40)) + "    return (v1 +"
     shape = completion_shape(text, offset, "python", document=document)
     result = truncate_to_valid(text, offset, offset, suggestion, "python", shape, document=document)
@@ -149,8 +149,8 @@ def test_unexpected_indent_already_there_is_not_blamed() -> None:
 def test_a_suggestion_that_cannot_be_checked_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     """A parser failure used to let the suggestion through unchecked; the check is the promise, so not."""
 
-    def failing(self: SyntaxDocument, start: int, end: int, new_text: str) -> object:
+    def failing(self: ParsedText, start: int, end: int, new_text: str) -> object:
         raise RuntimeError("parser gave up")
 
-    monkeypatch.setattr(SyntaxDocument, "with_insertion", failing)
+    monkeypatch.setattr(ParsedText, "with_insertion", failing)
     assert truncate("x = f(<|cursor|>)\n", "a))", "python") is None
