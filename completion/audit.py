@@ -10,10 +10,11 @@ the document, builtins and the standard library (the check itself), and the work
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from completion.postprocess import Suggestion
 from syntax.document import ParsedText, SyntaxDocument
+from syntax.options import option
 from syntax.unknown_names import UnknownName, unknown_names
 
 AUDIT_MODES = ("cut", "drop", "allow")
@@ -21,15 +22,13 @@ AUDIT_MODES = ("cut", "drop", "allow")
 
 @dataclass
 class AuditOptions:
-    unknown_names: str = field(
-        default="cut",
-        metadata={
-            "description": "A suggestion that uses a name defined nowhere (not in the document, the "
-            "workspace index, the builtins or a module that can be read): 'cut' before the line of that name, "
-            "'drop' it (remote suggestions; local candidates without such a name win over those with one), or "
-            "'allow'.",
-            "enum": list(AUDIT_MODES),
-        },
+    unknown_names: str = option(
+        "cut",
+        "A suggestion that uses a name defined nowhere (not in the document, the "
+        "workspace index, the builtins or a module that can be read): 'cut' before the line of that name, "
+        "'drop' it (remote suggestions; local candidates without such a name win over those with one), or "
+        "'allow'.",
+        enum=list(AUDIT_MODES),
     )
 
 

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from completion.audit import AuditOptions, NameLookup, first_unknown
@@ -44,6 +44,7 @@ from completion.prompt import (
 from completion.routing import RemoteAsk, RoutingOptions, position_key, wants_remote
 from completion.token_healing import heal_split, strip_healed
 from syntax.languages import LanguageSpec, spec_for
+from syntax.options import option
 from syntax.shape import CompletionShape, completion_shape, statement_limit
 from syntax.text import indentation_of, is_header_line, next_nonblank_line, previous_nonblank_line
 
@@ -59,90 +60,49 @@ _MAX_NAME_STARTS = 2  # candidates that start by defining a name the code below 
 
 @dataclass
 class CompletionOptions:
-    enabled: bool = field(default=True, metadata={"description": "Offer inline completions."})
-    max_tokens: int = field(
-        default=96,
-        metadata={"description": "Most tokens generated per suggestion.", "minimum": 1, "maximum": 1024},
+    enabled: bool = option(True, "Offer inline completions.")
+    max_tokens: int = option(96, "Most tokens generated per suggestion.", minimum=1, maximum=1024)
+    max_lines: int = option(12, "Most lines in a multi-line suggestion.", minimum=1)
+    multiline: str = option(
+        "auto",
+        "'auto': a whole body where the syntax wants one, else the rest of the line; "
+        "'never': always single-line; 'always': allow several lines everywhere.",
+        enum=["auto", "never", "always"],
     )
-    max_lines: int = field(
-        default=12, metadata={"description": "Most lines in a multi-line suggestion.", "minimum": 1}
+    time_budget_ms: int = option(2000, "Time budget per suggestion, model wait included.", minimum=50)
+    debounce_ms: int = option(30, "Wait this long for a newer keystroke before running the model.", minimum=0)
+    prefix_chars: int = option(3000, "Characters of text before the cursor in the prompt.", minimum=100)
+    suffix_chars: int = option(1200, "Characters after the cursor (FIM models).", minimum=0)
+    window_stride_lines: int = option(
+        16, "The prefix window starts on a multiple of this many lines (KV reuse).", minimum=1
     )
-    multiline: str = field(
-        default="auto",
-        metadata={
-            "description": "'auto': a whole body where the syntax wants one, else the rest of the line; "
-            "'never': always single-line; 'always': allow several lines everywhere.",
-            "enum": ["auto", "never", "always"],
-        },
+    parse_context: bool = option(
+        True, "Add enclosing scopes, imports and referenced definitions above the window."
     )
-    time_budget_ms: int = field(
-        default=2000,
-        metadata={"description": "Time budget per suggestion, model wait included.", "minimum": 50},
+    context_budget_chars: int = option(1000, "Characters of parse context in the prompt.", minimum=0)
+    candidates: int = option(
+        3,
+        "Suggestions generated within the time budget on a line with no code before the "
+        "cursor (greedy first, then sampled); the one that makes the document most likely, with the code "
+        "after the cursor, is shown. 1: greedy only.",
+        minimum=1,
     )
-    debounce_ms: int = field(
-        default=30,
-        metadata={
-            "description": "Wait this long for a newer keystroke before running the model.",
-            "minimum": 0,
-        },
+    mid_line_candidates: int = option(
+        1,
+        "Suggestions generated while typing within a line (after code on it); 1 keeps typing fast.",
+        minimum=1,
     )
-    prefix_chars: int = field(
-        default=3000,
-        metadata={"description": "Characters of text before the cursor in the prompt.", "minimum": 100},
+    token_healing: bool = option(True, "Complete a half-typed word from the start of its token.")
+    constrain_names: bool = option(
+        True,
+        "After `module.`, `self.` or `this.` where the members are known (a workspace "
+        "module, the enclosing class), the local model may only start with one of their names; the "
+        "most likely one wins. Off where nothing is known.",
     )
-    suffix_chars: int = field(
-        default=1200, metadata={"description": "Characters after the cursor (FIM models).", "minimum": 0}
-    )
-    window_stride_lines: int = field(
-        default=16,
-        metadata={
-            "description": "The prefix window starts on a multiple of this many lines (KV reuse).",
-            "minimum": 1,
-        },
-    )
-    parse_context: bool = field(
-        default=True,
-        metadata={
-            "description": "Add enclosing scopes, imports and referenced definitions above the window."
-        },
-    )
-    context_budget_chars: int = field(
-        default=1000, metadata={"description": "Characters of parse context in the prompt.", "minimum": 0}
-    )
-    candidates: int = field(
-        default=3,
-        metadata={
-            "description": "Suggestions generated within the time budget on a line with no code before the "
-            "cursor (greedy first, then sampled); the one that makes the document most likely, with the code "
-            "after the cursor, is shown. 1: greedy only.",
-            "minimum": 1,
-        },
-    )
-    mid_line_candidates: int = field(
-        default=1,
-        metadata={
-            "description": "Suggestions generated while typing within a line (after code on it); 1 keeps "
-            "typing fast.",
-            "minimum": 1,
-        },
-    )
-    token_healing: bool = field(
-        default=True, metadata={"description": "Complete a half-typed word from the start of its token."}
-    )
-    constrain_names: bool = field(
-        default=True,
-        metadata={
-            "description": "After `module.`, `self.` or `this.` where the members are known (a workspace "
-            "module, the enclosing class), the local model may only start with one of their names; the "
-            "most likely one wins. Off where nothing is known."
-        },
-    )
-    reuse: bool = field(
-        default=True,
-        metadata={
-            "description": "Reuse the model's cached prompt prefix and suggestions the user types into. Off: "
-            "re-evaluate the whole prompt on every request (a baseline for benchmarks)."
-        },
+    reuse: bool = option(
+        True,
+        "Reuse the model's cached prompt prefix and suggestions the user types into. Off: "
+        "re-evaluate the whole prompt on every request (a baseline for benchmarks).",
     )
 
 

@@ -13,13 +13,12 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from completion.backend import (
     CancelFlag,
     Generation,
@@ -42,6 +41,7 @@ from completion.fim import (
 from completion.llama_build import llama_cpp_version
 from completion.name_constraint import NameChoiceProcessor
 from completion.token_healing import LogitsProcessor, VocabPieces, llama_piece, llama_vocabulary
+from syntax.options import option
 
 GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
@@ -49,41 +49,23 @@ _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and dead
 
 @dataclass
 class ModelOptions:
-    path: str = field(
-        default="",
-        metadata={
-            "description": "Path to a GGUF model file. Empty: the embedded default model (Gemma 3 270M).",
-            "restricted": True,
-        },
+    path: str = option(
+        "", "Path to a GGUF model file. Empty: the embedded default model (Gemma 3 270M).", restricted=True
     )
-    context_size: int = field(
-        default=4096, metadata={"description": "Context window in tokens.", "minimum": 256, "maximum": 131072}
+    context_size: int = option(4096, "Context window in tokens.", minimum=256, maximum=131072)
+    threads: int = option(0, "CPU threads for generation; 0 = all cores.", minimum=0)
+    gpu_layers: int = option(0, "Layers to offload to a GPU (llama.cpp builds with GPU support).", minimum=-1)
+    fim_template: str = option(
+        "auto",
+        "FIM template: 'auto' (detect from the model's vocabulary), 'none' (prefix-only), a "
+        "family name (qwen2.5-coder, starcoder, deepseek-coder, codellama, codegemma, codestral) or "
+        "'PREFIX,SUFFIX,MIDDLE[,STOP...]' token texts.",
     )
-    threads: int = field(
-        default=0, metadata={"description": "CPU threads for generation; 0 = all cores.", "minimum": 0}
-    )
-    gpu_layers: int = field(
-        default=0,
-        metadata={
-            "description": "Layers to offload to a GPU (llama.cpp builds with GPU support).",
-            "minimum": -1,
-        },
-    )
-    fim_template: str = field(
-        default="auto",
-        metadata={
-            "description": "FIM template: 'auto' (detect from the model's vocabulary), 'none' (prefix-only), a "
-            "family name (qwen2.5-coder, starcoder, deepseek-coder, codellama, codegemma, codestral) or "
-            "'PREFIX,SUFFIX,MIDDLE[,STOP...]' token texts."
-        },
-    )
-    idle_unload_minutes: int = field(
-        default=0,
-        metadata={
-            "description": "Stop the model worker after this many minutes without requests, giving its memory "
-            "back; it starts again on the next request. 0: never.",
-            "minimum": 0,
-        },
+    idle_unload_minutes: int = option(
+        0,
+        "Stop the model worker after this many minutes without requests, giving its memory "
+        "back; it starts again on the next request. 0: never.",
+        minimum=0,
     )
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import pathspec
+
+from syntax.options import list_option, option
 
 DEFAULT_LOCAL_ONLY = [
     ".env",
@@ -62,21 +64,17 @@ _ROUTES_KEPT = 64
 
 @dataclass
 class PrivacyOptions:
-    local_only: list[str] = field(
-        default_factory=lambda: list(DEFAULT_LOCAL_ONLY),
-        metadata={
-            "description": "Gitignore-style patterns of files never sent to a remote server (not as the "
-            "document, a cross-file snippet or context). The defaults cover the usual secret files.",
-            "restricted": True,
-        },
+    local_only: list[str] = list_option(
+        DEFAULT_LOCAL_ONLY,
+        "Gitignore-style patterns of files never sent to a remote server (not as the "
+        "document, a cross-file snippet or context). The defaults cover the usual secret files.",
+        restricted=True,
     )
-    detect_secrets: bool = field(
-        default=True,
-        metadata={
-            "description": "A file in which a secret (private key, access token, password assignment) is "
-            "detected is local-only while it holds one; snippets holding one are never sent.",
-            "restricted": True,
-        },
+    detect_secrets: bool = option(
+        True,
+        "A file in which a secret (private key, access token, password assignment) is "
+        "detected is local-only while it holds one; snippets holding one are never sent.",
+        restricted=True,
     )
 
 

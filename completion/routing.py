@@ -14,20 +14,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from syntax.options import option
+
 T = TypeVar("T")
 
 
 @dataclass
 class RoutingOptions:
-    min_local_confidence: float = field(
-        default=-1.0,
-        metadata={
-            "description": "hybrid: when the local suggestion's mean log-probability per token is below "
-            "this, the remote model is asked too; its answer is kept for that position (shown on the next "
-            "request there). Blank lines, block positions and explicit invokes always ask it.",
-            "maximum": 0.0,
-            "restricted": True,  # how much code goes to the remote server
-        },
+    min_local_confidence: float = option(
+        -1.0,
+        "hybrid: when the local suggestion's mean log-probability per token is below "
+        "this, the remote model is asked too; its answer is kept for that position (shown on the next "
+        "request there). Blank lines, block positions and explicit invokes always ask it.",
+        maximum=0.0,
+        restricted=True,  # how much code goes to the remote server
     )
 
 

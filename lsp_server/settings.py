@@ -25,6 +25,7 @@ from completion.privacy import PrivacyOptions
 from completion.remote.options import RemoteOptions
 from completion.routing import RoutingOptions
 from completion.workspace.options import IndexOptions
+from syntax import options
 from syntax.diagnostics import DiagnosticsOptions
 
 SECTION = "infill"
@@ -37,15 +38,13 @@ BACKENDS = ("local", "remote", "hybrid")
 class Settings:
     """Groups of options (``infill.<group>.<name>``), plus the few top-level ones (``infill.<name>``)."""
 
-    backend: str = field(
-        default="local",
-        metadata={
-            "description": "Where suggestions come from: 'local' (the model in infill.model, on this machine), "
-            "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the local model "
-            "answers at once; the remote server is asked on new lines, blocks and invokes, see infill.routing).",
-            "enum": list(BACKENDS),
-            "restricted": True,
-        },
+    backend: str = options.option(
+        "local",
+        "Where suggestions come from: 'local' (the model in infill.model, on this machine), "
+        "'remote' (the server in infill.remote; no local model is loaded) or 'hybrid' (the local model "
+        "answers at once; the remote server is asked on new lines, blocks and invokes, see infill.routing).",
+        enum=list(BACKENDS),
+        restricted=True,
     )
     model: ModelOptions = field(default_factory=ModelOptions)
     completion: CompletionOptions = field(default_factory=CompletionOptions)

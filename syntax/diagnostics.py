@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import overload
 
@@ -20,6 +20,7 @@ from tree_sitter import Node, Query, QueryCursor
 
 from syntax.document import ParsedText, UnsupportedLanguageError, parse_text
 from syntax.languages import grammar, query
+from syntax.options import option
 
 __all__ = [
     "DiagnosticsOptions",
@@ -72,40 +73,23 @@ class SyntaxDiagnostic:
 class DiagnosticsOptions:
     """Settings of syntax diagnostics and their fixes (composed into the server settings as `diagnostics`)."""
 
-    enabled: bool = field(
-        default=True, metadata={"description": "Report syntax errors found by tree-sitter as diagnostics."}
+    enabled: bool = option(True, "Report syntax errors found by tree-sitter as diagnostics.")
+    debounce_ms: int = option(
+        400,
+        "Wait this long after the last edit before publishing diagnostics; errors only on "
+        "the line being typed wait three times as long.",
+        minimum=0,
+        maximum=10000,
     )
-    debounce_ms: int = field(
-        default=400,
-        metadata={
-            "description": "Wait this long after the last edit before publishing diagnostics; errors only on "
-            "the line being typed wait three times as long.",
-            "minimum": 0,
-            "maximum": 10000,
-        },
+    model_fixes: bool = option(
+        True, "Also ask the completion model for fixes (each is verified by reparsing before it is offered)."
     )
-    model_fixes: bool = field(
-        default=True,
-        metadata={
-            "description": "Also ask the completion model for fixes (each is verified by reparsing before "
-            "it is offered)."
-        },
-    )
-    max_fixes: int = field(
-        default=3,
-        metadata={
-            "description": "Most quick fixes offered for one syntax error.",
-            "minimum": 0,
-            "maximum": 20,
-        },
-    )
-    fix_time_budget_ms: int = field(
-        default=2000,
-        metadata={
-            "description": "Time allowed for finding and verifying the fixes of one error, in milliseconds.",
-            "minimum": 50,
-            "maximum": 30000,
-        },
+    max_fixes: int = option(3, "Most quick fixes offered for one syntax error.", minimum=0, maximum=20)
+    fix_time_budget_ms: int = option(
+        2000,
+        "Time allowed for finding and verifying the fixes of one error, in milliseconds.",
+        minimum=50,
+        maximum=30000,
     )
 
 
