@@ -32,7 +32,6 @@ from completion.name_constraint import KnownMembers, name_choices
 from completion.postprocess import Suggestion, postprocess
 from completion.privacy import PrivacyPolicy
 from completion.prompt import (
-    ContextLike,
     Prompt,
     Retriever,
     SnippetLike,
@@ -43,6 +42,7 @@ from completion.prompt import (
 )
 from completion.routing import RemoteAsk, RoutingOptions, position_key, wants_remote
 from completion.token_healing import heal_split, strip_healed
+from syntax.context import CursorOutline, context_blocks, cursor_outline
 from syntax.languages import LanguageSpec, spec_for
 from syntax.options import option
 from syntax.shape import CompletionShape, completion_shape, statement_limit
@@ -256,12 +256,15 @@ class CompletionEngine:
         )
         suffix_end = suffix_window_end(request.text, request.offset, options.suffix_chars)
         document = _matching_snapshot(request)
+        outline = self._cursor_outline(request, spec.name, document) if spec is not None else None
         context = None
-        if options.parse_context and spec is not None and options.context_budget_chars > 0:
-            context = self._parse_context(request, spec.name, window_start, document)
+        if options.parse_context and outline is not None and options.context_budget_chars > 0:
+            context = context_blocks(outline, window_start, options.context_budget_chars)
         snippets: Sequence[SnippetLike] = ()
         if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
-            snippets = self.retriever.retrieve(request.path, request.text, request.offset, document=document)
+            snippets = self.retriever.retrieve(
+                request.path, request.text, request.offset, document=document, outline=outline
+            )
             if _is_remote(model):
                 retriever = self.retriever
                 snippets = [
@@ -295,19 +298,30 @@ class CompletionEngine:
             names=names,
         )
 
-    def _parse_context(
-        self, request: CompletionRequest, language: str, window_start: int, document: ParsedText | None
-    ) -> ContextLike | None:
-        """Context from the tree of the request's own text: the open document's, reparsed once for every
-        reader (None when an edit moved it on: a newer request is on its way); else a parse of the text."""
-        from syntax.context import parse_context
+    def _cursor_outline(
+        self, request: CompletionRequest, language: str, document: ParsedText | None
+    ) -> CursorOutline | None:
+        """Scopes, imports and the names referenced near the cursor, worked out once for the parse context
+        and retrieval (syntax.context.cursor_outline, cached on the open document while the user types on
+        one line): from the tree of the request's own text, the open document's snapshot (None when an edit
+        moved it on: a newer request is on its way); else a parse of the text when the parse context wants
+        it (retrieval parses only when its own cache misses). None when neither wants it, or on a failure
+        (the prompt goes without the context, as retrieval without its outline)."""
         from syntax.document import parse_text
 
+        options = self.options
+        wants_context = options.parse_context and options.context_budget_chars > 0
         if request.document is None:
+            if not wants_context:
+                return None
             document = parse_text(request.text, language)
-        elif document is None:
+        elif document is None or not (wants_context or (self.retriever is not None and request.path)):
             return None
-        return parse_context(document, request.offset, window_start, self.options.context_budget_chars)
+        try:
+            return cursor_outline(document, request.offset, owner=request.document)
+        except Exception:
+            log.exception("the outline around the cursor failed")
+            return None
 
     # --- completion -------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from completion.fim import FimTemplate, PromptPiece, fim_pieces, repo_pieces
 
 if TYPE_CHECKING:
+    from syntax.context import CursorOutline
     from syntax.document import ParsedText, SyntaxDocument
 
 
@@ -39,9 +40,11 @@ class Retriever(Protocol):
         offset: int,
         budget_chars: int | None = None,
         document: SyntaxDocument | ParsedText | None = None,
+        outline: CursorOutline | None = None,
     ) -> Sequence[SnippetLike]:
-        """Snippets of other files for a completion at ``offset`` of ``text`` (``document``: its parse, so
-        that retrieval need not parse the text again)."""
+        """Snippets of other files for a completion at ``offset`` of ``text`` (``document``: its parse;
+        ``outline``: the cursor's outline, the one the parse context reads, so that retrieval need not work
+        out imports and nearby references again)."""
         ...
 
     def file_text(self, path: str) -> str | None:

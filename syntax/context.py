@@ -8,8 +8,10 @@ imports).
 
 The result sits in the cached part of the prompt, so it must not change while the user types on one line.
 It is therefore computed from the document with the cursor's line blanked (kept to its indentation): the
-line's text, and any syntax error it contains, cannot reach the result. That blanked outline is cached per
-document, so typing on a line costs one string comparison after the first call.
+line's text, and any syntax error it contains, cannot reach the result. That blanked outline
+(``CursorOutline``: enclosing scopes, names referenced nearby, the file's definitions and imports) is also
+what cross-file retrieval starts from; it is computed once per cursor line and cached per document, so
+typing on a line costs one string comparison after the first call.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from syntax.outline import (
     references_near,
 )
 
-__all__ = ["ParseContext", "parse_context"]
+__all__ = ["CursorOutline", "ParseContext", "context_blocks", "cursor_outline", "parse_context"]
 
 _REFERENCE_LINES_BEFORE = 30
 _REFERENCE_LINES_AFTER = 5
@@ -62,20 +64,35 @@ EMPTY = ParseContext((), (), ())
 
 
 @dataclass(frozen=True)
-class _LineView:
-    """What the context is computed from: the document with the cursor line blanked."""
+class CursorOutline:
+    """The outline around the cursor, read from the document with the cursor's line blanked (kept to its
+    indentation, Python's ``pass`` after a block opener), so that typing on that line cannot change it: what
+    the parse context and cross-file retrieval both start from."""
 
+    language: str
     blanked_text: str
     line_start: int  # start of the cursor line (same in the blanked text)
     cursor: int  # end of the kept indentation on the blanked line
-    scopes: tuple[Definition, ...]
-    referenced: tuple[str, ...]
-    definitions: tuple[Definition, ...]
-    imports: tuple[ImportRef, ...]
+    scopes: tuple[Definition, ...]  # enclosing definitions, outermost first
+    referenced: tuple[str, ...]  # names used in the lines around the cursor, nearest before it first
+    definitions: tuple[Definition, ...]  # the file's (near the cursor only, in a very large file)
+    imports: tuple[ImportRef, ...]  # the file's (those at its top and near the cursor, in a very large file)
 
 
 _cache_lock = threading.Lock()
-_line_views: weakref.WeakKeyDictionary[SyntaxDocument | ParsedText, _LineView] = weakref.WeakKeyDictionary()
+_line_views: weakref.WeakKeyDictionary[object, CursorOutline] = weakref.WeakKeyDictionary()
+
+
+def cursor_outline(doc: SyntaxDocument | ParsedText, offset: int, *, owner: object = None) -> CursorOutline:
+    """The outline of ``doc`` around ``offset`` with the cursor's line blanked, cached per ``owner`` (by
+    default ``doc`` itself): a caller that passes a new snapshot of one document per request names the
+    document as the owner, so that typing on a line reuses the outline instead of computing it again.
+
+    Offsets refer to ``doc.text`` as it is when called; the document may be edited from another thread
+    meanwhile (the work uses one snapshot of it)."""
+    current = doc.snapshot(parse=False)  # a typed-on line needs no tree: the cached outline answers
+    offset = max(0, min(offset, len(current.text)))
+    return _line_view(doc if owner is None else owner, current, offset)
 
 
 def parse_context(
@@ -87,11 +104,15 @@ def parse_context(
     meanwhile (the work uses one snapshot of it)."""
     if budget_chars <= 0:
         return EMPTY
-    current = doc.snapshot(parse=False)  # a typed-on line needs no tree: the cached view answers
-    offset = max(0, min(offset, len(current.text)))
-    view = _line_view(doc, current, offset)
+    return context_blocks(cursor_outline(doc, offset), window_start, budget_chars)
+
+
+def context_blocks(view: CursorOutline, window_start: int, budget_chars: int = 1200) -> ParseContext:
+    """The parse context of a cursor's outline for a prompt whose prefix window starts at ``window_start``."""
+    if budget_chars <= 0:
+        return EMPTY
     window_start = max(0, min(window_start, view.line_start))
-    style = _Style(spec_by_name(doc.language).line_comment, doc.language == "python")
+    style = _Style(spec_by_name(view.language).line_comment, view.language == "python")
     budget = _Budget(budget_chars)
     scopes = _scope_blocks(view, window_start, style, budget)
     definitions = _definition_blocks(view, window_start, style, budget)
@@ -105,12 +126,12 @@ class _Style:
     python: bool
 
 
-def _visible(view: _LineView, window_start: int, start: int) -> bool:
+def _visible(view: CursorOutline, window_start: int, start: int) -> bool:
     """Whether text starting at ``start`` is inside the prefix window (the model already sees it)."""
     return window_start <= start <= view.line_start
 
 
-def _scope_blocks(view: _LineView, window_start: int, style: _Style, budget: _Budget) -> tuple[str, ...]:
+def _scope_blocks(view: CursorOutline, window_start: int, style: _Style, budget: _Budget) -> tuple[str, ...]:
     """Headers of the enclosing scopes above the window; the innermost are kept when not all fit."""
     blocks: list[str] = []
     for scope in reversed(view.scopes):
@@ -123,7 +144,9 @@ def _scope_blocks(view: _LineView, window_start: int, style: _Style, budget: _Bu
     return tuple(blocks)
 
 
-def _definition_blocks(view: _LineView, window_start: int, style: _Style, budget: _Budget) -> tuple[str, ...]:
+def _definition_blocks(
+    view: CursorOutline, window_start: int, style: _Style, budget: _Budget
+) -> tuple[str, ...]:
     """Stubs of the file's definitions named near the cursor (nearest first), unless visible or a scope."""
     scope_starts = {scope.start for scope in view.scopes}
     by_name: dict[str, list[Definition]] = {}
@@ -143,7 +166,7 @@ def _definition_blocks(view: _LineView, window_start: int, style: _Style, budget
     return tuple(blocks)
 
 
-def _import_blocks(view: _LineView, window_start: int, budget: _Budget) -> tuple[str, ...]:
+def _import_blocks(view: CursorOutline, window_start: int, budget: _Budget) -> tuple[str, ...]:
     """Imports outside the window, in source order; those binding names used nearby get budget first."""
     text = view.blanked_text
     window_line = text.count("\n", 0, window_start)
@@ -177,11 +200,11 @@ class _Budget:
         return True
 
 
-# --- the blanked-line view -------------------------------------------------------------------------------
+# --- the blanked-line outline ----------------------------------------------------------------------------
 
 
-def _line_view(doc: SyntaxDocument | ParsedText, current: ParsedText, offset: int) -> _LineView:
-    """The blanked-line view of ``current`` (a snapshot of ``doc``), cached on ``doc`` for the next call."""
+def _line_view(owner: object, current: ParsedText, offset: int) -> CursorOutline:
+    """The blanked-line outline of ``current``, cached on ``owner`` for the next call."""
     text = current.text
     line_start = text.rfind("\n", 0, offset) + 1
     line_end = text.find("\n", offset)
@@ -194,13 +217,19 @@ def _line_view(doc: SyntaxDocument | ParsedText, current: ParsedText, offset: in
         filler = indent + "pass"  # keep the block that the previous line opened well-formed
     blanked_text = text[:line_start] + filler + text[line_end:]
     with _cache_lock:
-        cached = _line_views.get(doc)
-    if cached is not None and cached.line_start == line_start and cached.blanked_text == blanked_text:
+        cached = _line_views.get(owner)
+    if (
+        cached is not None
+        and cached.line_start == line_start
+        and cached.language == current.language
+        and cached.blanked_text == blanked_text
+    ):
         return cached
     blanked = current.with_edit(line_start, line_end, filler)
     cursor = line_start + len(indent)
     found_definitions, found_imports = _outline_near(blanked, line_start)
-    view = _LineView(
+    view = CursorOutline(
+        language=current.language,
         blanked_text=blanked_text,
         line_start=line_start,
         cursor=cursor,
@@ -210,7 +239,7 @@ def _line_view(doc: SyntaxDocument | ParsedText, current: ParsedText, offset: in
         imports=found_imports,
     )
     with _cache_lock:
-        _line_views[doc] = view
+        _line_views[owner] = view
     return view
 
 

@@ -24,6 +24,7 @@ from completion.workspace.store import IndexedDefinition, IndexedImport, IndexSt
 from syntax.languages import spec_for
 
 if TYPE_CHECKING:
+    from syntax.context import CursorOutline
     from syntax.document import ParsedText, SyntaxDocument
 
 __all__ = ["WorkspaceIndex"]
@@ -163,15 +164,14 @@ class WorkspaceIndex:
         """Every name that can follow ``receiver.`` in ``text`` (the document at ``path``; ``document``: its
         parse), when ``receiver`` is an imported workspace module whose names can all be told, else None
         (see ``IndexStore.member_names``)."""
-        from syntax.document import parse_text
+        from syntax.document import parsed_for
 
         spec = spec_for(path=path)
         if spec is None:
             return None
-        parsed = document.snapshot() if document is not None else None
-        if parsed is None or parsed.text != text:
-            parsed = parse_text(text, spec.name)
-        return self._store.member_names(path, spec.name, imports_of(parsed), receiver)
+        return self._store.member_names(
+            path, spec.name, imports_of(parsed_for(text, spec.name, document)), receiver
+        )
 
     def stats(self) -> dict[str, int]:
         return self._store.stats()
@@ -189,10 +189,12 @@ class WorkspaceIndex:
         offset: int,
         budget_chars: int | None = None,
         document: SyntaxDocument | ParsedText | None = None,
+        outline: CursorOutline | None = None,
     ) -> list[Snippet]:
         """Cross-file context for a completion at ``offset`` of ``text``, the document at ``path``
-        (``document``: its parse, when the caller has one); see ``Retrieval.retrieve``."""
-        return self._retrieval.retrieve(self.options, path, text, offset, budget_chars, document)
+        (``document``: its parse, ``outline``: the cursor's outline, when the caller has them); see
+        ``Retrieval.retrieve``."""
+        return self._retrieval.retrieve(self.options, path, text, offset, budget_chars, document, outline)
 
     def file_text(self, path: str) -> str | None:
         """The whole text of an indexed file (its open document's, else the disk's); None when unreadable."""

@@ -23,12 +23,13 @@ from completion.workspace.store import (
     IndexedImport,
     IndexStore,
     bound_names,
-    imports_of,
+    indexed_imports,
 )
 from syntax.languages import spec_for
 from syntax.members import from_import_module
 
 if TYPE_CHECKING:
+    from syntax.context import CursorOutline
     from syntax.document import ParsedText, SyntaxDocument
 
 __all__ = ["Retrieval", "Snippet"]
@@ -69,8 +70,6 @@ _FROM_IMPORT = "from "  # a receiver that is a module of `from module import ` (
 _MAX_MEMBERS_SHOWN = 24  # after `module.`: this many of its definitions at most (the budget cuts further)
 _QUERY_LINES_BEFORE = 15
 _QUERY_LINES_AFTER = 5
-_REFERENCE_LINES_BEFORE = 30
-_REFERENCE_LINES_AFTER = 5
 _SNIPPET_OVERHEAD = 16  # separator tokens and the path line the engine adds per file
 _CACHED_RETRIEVALS = 64
 
@@ -91,10 +90,14 @@ class Retrieval:
         offset: int,
         budget_chars: int | None = None,
         document: SyntaxDocument | ParsedText | None = None,
+        outline: CursorOutline | None = None,
     ) -> list[Snippet]:
-        """Cross-file context for a completion at ``offset`` of ``text`` (the document at ``path``;
-        ``document``, when given, is its parse: while that is still ``text``, its tree is edited rather than
-        the text parsed afresh).
+        """Cross-file context for a completion at ``offset`` of ``text`` (the document at ``path``).
+
+        The imports and the names referenced near the cursor come from ``outline``, the cursor's
+        ``syntax.context.cursor_outline`` of ``text`` at ``offset`` (the one the parse context reads), when
+        the caller has it; else from ``document``'s, while that is still ``text``; else from a parse of
+        ``text``.
 
         Returns snippets in prompt order: grouped by file, files ordered from the weakest to the strongest
         best snippet (the strongest ends up nearest the current file), lines in file order within a group.
@@ -119,14 +122,10 @@ class Retrieval:
                 self._cache.move_to_end(key)
                 return list(cached[1])
             generation = store.generation
-        parsed = document.snapshot(parse=False) if document is not None else None  # one version of it
-        without_line = None
-        if parsed is not None and parsed.text == text:  # its tree is reparsed without the line, not afresh
-            without_line = parsed.with_edit(line_start, len(text) if line_end < 0 else line_end + 1, "")
         try:
-            snippets = self._retrieve(
-                options, path, context, line_start, line, budget, receiver, without_line
-            )
+            if outline is None or outline.line_start != line_start:
+                outline = _outline(text, offset, path, document)
+            snippets = self._retrieve(options, path, context, line, budget, receiver, outline)
         except Exception:  # retrieval is an optional extra: never fail the completion
             log.exception("retrieval failed")
             return []
@@ -141,11 +140,10 @@ class Retrieval:
         options: IndexOptions,
         path: str,
         context: str,
-        cursor: int,
         line: int,
         budget: int,
         receiver: str | None,
-        document: ParsedText | None,
+        outline: CursorOutline | None,
     ) -> list[Snippet]:
         spec = spec_for(path=path)
         lines = context.split("\n")
@@ -153,7 +151,8 @@ class Retrieval:
         query = identifier_tokens(window)
         candidates: list[_Candidate] = []
         if spec is not None:
-            imports, references = _nearby(context, spec.name, cursor, document)
+            imports = indexed_imports(outline.imports) if outline is not None else ()
+            references = outline.referenced if outline is not None else ()
             if spec.name == "rust":
                 declared = rust_module_declarations(context)
                 imports += tuple(IndexedImport(f"mod {name};", (name,), (), -1) for name in declared)
@@ -327,23 +326,26 @@ class Retrieval:
         ]
 
 
-def _nearby(
-    context: str, language: str, cursor: int, document: ParsedText | None
-) -> tuple[tuple[IndexedImport, ...], list[str]]:
-    """Imports of ``context`` (the document without its cursor line) and the identifiers referenced near
-    ``cursor``, from ``document`` (a parse of ``context``) or a fresh parse; empty on any failure."""
+def _outline(
+    text: str, offset: int, path: str, document: SyntaxDocument | ParsedText | None
+) -> CursorOutline | None:
+    """The cursor's outline when the caller has none: from ``document`` while it holds ``text`` (cached on
+    it), else from a parse of ``text``; None for a language without a grammar or on any failure."""
+    spec = spec_for(path=path)
+    if spec is None:
+        return None
     try:
-        from syntax import outline
+        from syntax.context import cursor_outline
         from syntax.document import parse_text
 
-        parsed = document if document is not None else parse_text(context, language)
-        references = outline.references_near(
-            parsed, cursor, lines_before=_REFERENCE_LINES_BEFORE, lines_after=_REFERENCE_LINES_AFTER
-        )
-        return imports_of(parsed), list(references)
+        if document is not None and document.language == spec.name:
+            parsed = document.snapshot(parse=False)  # one version of it
+            if parsed.text == text:
+                return cursor_outline(parsed, offset, owner=document)
+        return cursor_outline(parse_text(text, spec.name), offset)
     except Exception:
         log.debug("outline failed while retrieving", exc_info=True)
-        return (), []
+        return None
 
 
 def _member_access(before_cursor: str) -> str | None:

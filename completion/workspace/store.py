@@ -25,6 +25,7 @@ from syntax.text import line_starts
 
 if TYPE_CHECKING:
     from syntax.document import ParsedText
+    from syntax.outline import ImportRef
 
 __all__ = ["FileRecord", "IndexStore", "IndexedDefinition", "IndexedImport", "bound_names", "outline_of"]
 
@@ -115,9 +116,12 @@ def imports_of(document: ParsedText) -> tuple[IndexedImport, ...]:
     """The import statements of a parsed document as the index keeps them."""
     from syntax import outline
 
-    return tuple(
-        IndexedImport(i.text, tuple(i.modules), tuple(i.names), i.line) for i in outline.imports(document)
-    )
+    return indexed_imports(outline.imports(document))
+
+
+def indexed_imports(imports: Iterable[ImportRef]) -> tuple[IndexedImport, ...]:
+    """Import statements of the outline (``syntax.outline.ImportRef``) as the index keeps them."""
+    return tuple(IndexedImport(i.text, tuple(i.modules), tuple(i.names), i.line) for i in imports)
 
 
 class IndexStore:

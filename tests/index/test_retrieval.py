@@ -303,3 +303,27 @@ def test_the_callers_parse_gives_the_same_snippets(workspace: tuple[Path, Worksp
         assert index_again.retrieve(str(root / "pkg/app.py"), text, offset, 1500, snapshot) == fresh
     finally:
         index_again.stop()
+
+
+def test_the_cursor_outline_gives_the_same_snippets(
+    workspace: tuple[Path, WorkspaceIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the outline the parse context read (the engine passes it), retrieval works out no imports or
+    references of its own, and answers the same."""
+    from completion.workspace import retrieval
+    from syntax.context import cursor_outline
+    from syntax.document import SyntaxDocument
+
+    root, index = workspace
+    text, offset = _at_cursor(APP)
+    fresh = index.retrieve(str(root / "pkg/app.py"), text, offset, 1500)
+    assert fresh
+    monkeypatch.setattr(retrieval, "_outline", None)  # calling it would fail the retrieval
+    index_again = WorkspaceIndex([str(root)], IndexOptions(watch=False))
+    index_again.start()
+    try:
+        assert index_again.wait_idle(20.0)
+        outline = cursor_outline(SyntaxDocument(text, "python").snapshot(), offset)
+        assert index_again.retrieve(str(root / "pkg/app.py"), text, offset, 1500, outline=outline) == fresh
+    finally:
+        index_again.stop()

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from syntax import context as context_module
-from syntax.context import ParseContext, parse_context
+from syntax.context import ParseContext, context_blocks, cursor_outline, parse_context
 from syntax.document import SyntaxDocument
 from syntax.outline import enclosing_definitions
 
@@ -115,6 +115,19 @@ def test_typing_reuses_the_cached_line_view() -> None:
     doc.edit(offset + 4, offset + 4, "\n        ")
     parse_context(doc, offset + 13, start)
     assert context_module._line_views[doc] is not view  # a new line: computed again
+
+
+def test_snapshots_of_one_document_share_its_outline() -> None:
+    """A request passes a new snapshot per keystroke: the outline is cached on the document it names."""
+    doc = SyntaxDocument(SOURCE, "python")
+    offset = at('x = os.path.join("a")')
+    start = SOURCE.index("        total")
+    first = cursor_outline(doc.snapshot(), offset, owner=doc)
+    assert context_blocks(first, start) == parse_context(doc.snapshot(), offset, start)
+    assert "helper" in first.referenced and first.imports[0].text == "import os"
+    doc.edit(offset, offset, ".strip(")
+    assert cursor_outline(doc.snapshot(), offset + 7, owner=doc) is first
+    assert context_blocks(first, start) == parse_context(doc, offset + 7, start)
 
 
 def test_python_indented_blank_line_after_a_body_stays_in_scope() -> None:
