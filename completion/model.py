@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from completion.backend import (
     CancelFlag,
     Generation,
