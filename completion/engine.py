@@ -70,7 +70,21 @@ class CompletionOptions:
         enum=["auto", "never", "always"],
     )
     time_budget_ms: int = option(2000, "Time budget per suggestion, model wait included.", minimum=50)
-    debounce_ms: int = option(30, "Wait this long for a newer keystroke before running the model.", minimum=0)
+    debounce_ms: int = option(
+        30,
+        "Wait at least this long for a newer keystroke before running the model (automatic "
+        "requests; an explicit invoke never waits). The wait adapts to the typing rhythm and the model's "
+        "latency, up to debounceMaxMs.",
+        minimum=0,
+    )
+    debounce_max_ms: int = option(
+        300,
+        "Most an automatic request waits for a newer keystroke: the wait is the typing "
+        "rhythm (the median gap between keystrokes) times 1.5 to 3 (less after a space or bracket at the "
+        "end of a line), less the model's recent latency, never below debounceMs. At or below debounceMs: "
+        "always debounceMs.",
+        minimum=0,
+    )
     prefix_chars: int = option(3000, "Characters of text before the cursor in the prompt.", minimum=100)
     suffix_chars: int = option(1200, "Characters after the cursor (FIM models).", minimum=0)
     window_stride_lines: int = option(
@@ -104,6 +118,13 @@ class CompletionOptions:
         "Reuse the model's cached prompt prefix and suggestions the user types into. Off: "
         "re-evaluate the whole prompt on every request (a baseline for benchmarks).",
     )
+    max_items: int = option(
+        3,
+        "Most suggestions returned per request, the most likely first, for editors that "
+        "cycle them (VS Code: Alt+] / Alt+[, Neovim: <M-]> / <M-[>): the best of each other candidate "
+        "generated (see candidates), distinct texts only. 1: only the most likely.",
+        minimum=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,14 @@ class CompletionRequest:
     path: str | None = None  # path shown to the model (relative to the workspace where possible)
     document: SyntaxDocument | None = None  # an up-to-date parsed document, if the caller keeps one
     invoked: bool = False  # the user asked (LSP triggerKind Invoked), rather than typed
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another ranked suggestion for the same cursor: ``text`` replaces ``[Completion.start, end)``."""
+
+    text: str
+    end: int
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,8 @@ class Completion:
     elapsed_ms: float = 0.0
     stop_reason: str = ""
     source: str = "local"  # which model wrote it: "local", or the remote API ("openai", "llama-server", ...)
+    # the next most likely suggestions, best first, each text distinct (completion.maxItems - 1 at most)
+    alternatives: tuple[Alternative, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,7 +217,7 @@ class CompletionEngine:
         self.routing = RoutingOptions()
         self.audit = AuditOptions()
         self._remote_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="infill-remote")
-        self._remote_asks: dict[str, RemoteAsk[_Candidate]] = {}  # hybrid: per document, the latest ask
+        self._remote_asks: dict[str, RemoteAsk[list[_Candidate]]] = {}  # hybrid: per document, the latest ask
         self._asks_lock = threading.Lock()
 
     # --- model lifecycle --------------------------------------------------------------------------------------
@@ -344,8 +375,7 @@ class CompletionEngine:
         if shown is None or after != shown.after or not before.startswith(shown.before):
             return None
         typed = before[len(shown.before) :]
-        rest = shown.completion.text
-        if not typed or not rest.startswith(typed) or not rest[len(typed) :].strip():
+        if not typed:
             return None
         return _moved(shown.completion, request.offset, typed)
 
@@ -357,7 +387,7 @@ class CompletionEngine:
         if not self.options.enabled or not 0 <= request.offset <= len(request.text):
             return None
         kept = self._kept_remote_answer(request)
-        hit = self.cached(request) if kept is None else None
+        hit = self.cached(request) if not kept else None
         if hit is not None:
             return hit
         spec = spec_for(request.language_id, request.path)
@@ -367,10 +397,10 @@ class CompletionEngine:
         document = _matching_snapshot(request)
         shape = self._shape(request, language, document)
         deadline = started + self.options.time_budget_ms / 1000
-        best = kept
-        models = [] if self._hybrid() or kept is not None else self._models()
-        if best is None and self._hybrid():
-            best = self._hybrid_best(request, spec, shape, document, deadline, cancel)
+        ranked = kept
+        models = [] if self._hybrid() or kept else self._models()
+        if not ranked and self._hybrid():
+            ranked = self._hybrid_best(request, spec, shape, document, deadline, cancel)
         for model in models:  # the fallback only when the model cannot answer at all
             prompt = self.build_prompt(request, model=model)
             if not self._may_send(model, request.path, request.text, prompt):
@@ -378,14 +408,17 @@ class CompletionEngine:
             if not _acquire(model.lock, cancel, deadline):
                 return None
             try:
-                best = self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
+                ranked = self._ranked_candidates(
+                    model, request, spec, prompt, shape, document, deadline, cancel
+                )
                 break
             except ModelUnavailable as error:  # down, restarting, unreachable or replaced: show nothing
                 log.info("no completion from %s: %s", _describe(model), error)
             finally:
                 model.lock.release()
-        if best is None:
+        if not ranked:
             return None
+        best = ranked[0]
         suggestion, generation = best.suggestion, best.generation
         completion = Completion(
             text=suggestion.text,
@@ -400,12 +433,13 @@ class CompletionEngine:
             elapsed_ms=(time.monotonic() - started) * 1000,
             stop_reason=generation.stop_reason,
             source=best.source,
+            alternatives=_alternatives(ranked, best, self.options.max_items - 1),
         )
         self._remember(request, completion)
         self._record(completion)
         return completion
 
-    def _best_candidate(
+    def _ranked_candidates(
         self,
         model: ModelBackend,
         request: CompletionRequest,
@@ -415,8 +449,9 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
-    ) -> _Candidate | None:
-        """Generate the candidates (greedy, forced name starts, sampled), check them, keep the most likely."""
+    ) -> list[_Candidate]:
+        """Generate the candidates (greedy, forced name starts, sampled), check them, rank them (the most
+        likely first; empty: none, or cancelled)."""
         language = spec.name if spec else None
         if not self.options.reuse:
             model.forget_prompt()
@@ -430,7 +465,7 @@ class CompletionEngine:
             start = _next_start(starts, found) if attempt else ""
             generation = self._generate(model, prompt, shape, deadline, cancel, attempt, start, count > 1)
             if generation.stop_reason == "cancelled":
-                return None
+                return []
             raw = start + generation.text if start else strip_healed(generation.text, prompt.healed)
             raw = _complete_part(raw, generation, shape)
             raw = _cut_header_echo(raw, spec.line_comment if spec else "#")
@@ -440,7 +475,7 @@ class CompletionEngine:
                 ):
                     found.append(_Candidate(suggestion, generation, model.info.api))
         found = self._audit_names(model, request, shape, language, document, found)
-        return self._most_likely(model, prompt, request.text, found, deadline, cancel)
+        return self._ranked(model, prompt, request.text, found, deadline, cancel)
 
     def _audit_names(
         self,
@@ -526,9 +561,10 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
-    ) -> _Candidate | None:
-        """The local answer, or the remote one when it is in by then (the local model ranks the two); never
-        a wait for the remote model beyond the local one, unless the local model cannot answer at all."""
+    ) -> list[_Candidate]:
+        """The local answer, or the remote one when it is in by then (the local model ranks the two, the
+        other follows it, then each model's own next candidates); never a wait for the remote model beyond
+        the local one, unless the local model cannot answer at all."""
         remote, local = self._model, self._fallback
         assert remote is not None and local is not None
         key = position_key(request.uri, request.text, request.offset)
@@ -536,40 +572,39 @@ class CompletionEngine:
         if ask is None and wants_remote(request.text, request.offset, shape.multiline, request.invoked):
             ask = self._ask_remote(remote, request, spec, shape, document, key)
         local_prompt = self.build_prompt(request, model=local)
-        local_best = self._answer(local, request, spec, local_prompt, shape, document, deadline, cancel)
-        if (
-            ask is None
-            and local_best is not None
-            and _confidence(local_best) < self.routing.min_local_confidence
-        ):
+        local_ranked = self._answer(local, request, spec, local_prompt, shape, document, deadline, cancel)
+        if ask is None and local_ranked and _confidence(local_ranked[0]) < self.routing.min_local_confidence:
             ask = self._ask_remote(remote, request, spec, shape, document, key)  # kept for the next request
         if ask is None:
-            return local_best
-        if local_best is None:  # the local model could not answer: the remote one may, within the budget
+            return local_ranked
+        if not local_ranked:  # the local model could not answer: the remote one may, within the budget
             try:
                 ask.future.result(timeout=max(0.0, deadline - time.monotonic()))
             except Exception:  # a timeout (it goes on, kept), or cancelled
-                return None
-        remote_best = ask.result_if_done()
-        if remote_best is None:
-            return local_best
-        if local_best is None or remote_best.suggestion == local_best.suggestion:
-            return remote_best
+                return []
+        remote_ranked = ask.result_if_done() or []
+        if not remote_ranked:
+            return local_ranked
+        remote_best = remote_ranked[0]
+        if not local_ranked or remote_best.suggestion == local_ranked[0].suggestion:
+            return [*remote_ranked, *local_ranked]
+        local_best = local_ranked[0]
         ranked = self._most_likely(
             local, local_prompt, request.text, [local_best, remote_best], deadline, cancel
         )
         log.info("hybrid: %s suggestion shown", "remote" if ranked is remote_best else "local")
-        return ranked
+        first, second = (remote_best, local_best) if ranked is remote_best else (local_best, remote_best)
+        return [first, second, *local_ranked[1:], *remote_ranked[1:]]
 
-    def _kept_remote_answer(self, request: CompletionRequest) -> _Candidate | None:
+    def _kept_remote_answer(self, request: CompletionRequest) -> list[_Candidate]:
         """hybrid: the remote answer asked for earlier at this very position and now in (shown at once, in
-        place of the local one shown then)."""
+        place of the local one shown then); empty when there is none."""
         if not self._hybrid():
-            return None
+            return []
         ask = self._current_ask(request.uri, position_key(request.uri, request.text, request.offset))
-        return ask.result_if_done() if ask is not None else None
+        return (ask.result_if_done() or []) if ask is not None else []
 
-    def _current_ask(self, uri: str, key: tuple[str, int, int]) -> RemoteAsk[_Candidate] | None:
+    def _current_ask(self, uri: str, key: tuple[str, int, int]) -> RemoteAsk[list[_Candidate]] | None:
         """The remote ask for this position, if one runs or ran; an ask for another position is cancelled
         (the user moved on)."""
         with self._asks_lock:
@@ -588,7 +623,7 @@ class CompletionEngine:
         shape: CompletionShape,
         document: ParsedText | None,
         key: tuple[str, int, int],
-    ) -> RemoteAsk[_Candidate] | None:
+    ) -> RemoteAsk[list[_Candidate]] | None:
         """Start the remote model on this request in the background (when the document may go there and the
         server is not in a failure episode); it has the whole time budget, whatever the local model does."""
         if getattr(remote, "failing", None) is not None:
@@ -599,7 +634,7 @@ class CompletionEngine:
         deadline = time.monotonic() + self.options.time_budget_ms / 1000
         cancel = threading.Event()
 
-        def run() -> _Candidate | None:
+        def run() -> list[_Candidate]:
             return self._answer(remote, request, spec, prompt, shape, document, deadline, cancel)
 
         ask = RemoteAsk(key, self._remote_pool.submit(run), cancel)
@@ -620,15 +655,15 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
-    ) -> _Candidate | None:
-        """One model's best checked candidate, holding its lock; None when it cannot answer."""
+    ) -> list[_Candidate]:
+        """One model's checked candidates, ranked, holding its lock; empty when it cannot answer."""
         if not _acquire(model.lock, cancel, deadline):
-            return None
+            return []
         try:
-            return self._best_candidate(model, request, spec, prompt, shape, document, deadline, cancel)
+            return self._ranked_candidates(model, request, spec, prompt, shape, document, deadline, cancel)
         except ModelUnavailable as error:
             log.info("no completion from %s: %s", _describe(model), error)
-            return None
+            return []
         finally:
             model.lock.release()
 
@@ -672,7 +707,21 @@ class CompletionEngine:
         deadline: float,
         cancel: threading.Event | None,
     ) -> _Candidate | None:
-        """The candidate under which the model finds the document most likely; the first one without time.
+        """The candidate under which the model finds the document most likely; the first one without time."""
+        ranked = self._ranked(model, prompt, text, found, deadline, cancel)
+        return ranked[0] if ranked else None
+
+    def _ranked(
+        self,
+        model: ModelBackend,
+        prompt: Prompt,
+        text: str,
+        found: list[_Candidate],
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> list[_Candidate]:
+        """The candidates, those under which the model finds the document most likely first (ties: the
+        earlier); those left unscored when time ran out follow in their order (without time: as found).
 
         A prefix-only model never saw the code after the cursor, so each candidate is scored with the start of
         that code after it (the suggestion that fits what follows wins), and with the end-of-text token where
@@ -681,9 +730,10 @@ class CompletionEngine:
         (a remote API) ranks by the log-probabilities its generations came with, where it returns them.
         """
         if len(found) <= 1:
-            return found[0] if found else None
+            return list(found)
         if not model.info.scores:
-            return _most_likely_generated(found) if model.info.logprobs else found[0]
+            # the generations the model found most likely per token first (ties: the earlier one)
+            return sorted(found, key=lambda c: -_confidence(c)) if model.info.logprobs else list(found)
         fim = model.info.fim is not None
         scores: list[float] = []
         for candidate in found:
@@ -700,9 +750,8 @@ class CompletionEngine:
             if score is None:
                 break
             scores.append(score)
-        if not scores:
-            return found[0]
-        return found[max(range(len(scores)), key=scores.__getitem__)]
+        order = sorted(range(len(scores)), key=lambda index: -scores[index])  # stable: ties keep their order
+        return [found[index] for index in order] + found[len(scores) :]
 
     def _record(self, completion: Completion) -> None:
         self.history.append(
@@ -820,11 +869,6 @@ class _Candidate:
     suggestion: Suggestion
     generation: Generation
     source: str = "local"  # the model's API: "local", or the remote one ("openai", ...)
-
-
-def _most_likely_generated(found: list[_Candidate]) -> _Candidate:
-    """The candidate whose generation the model found most likely per token (ties: the earlier one)."""
-    return max(found, key=_confidence)
 
 
 def _confidence(candidate: _Candidate) -> float:
@@ -982,16 +1026,47 @@ def _cut_header_echo(text: str | None, line_comment: str) -> str | None:
     return text if cut == -1 else text[:cut]
 
 
-def _moved(completion: Completion, offset: int, typed: str) -> Completion:
+def _moved(completion: Completion, offset: int, typed: str) -> Completion | None:
+    """A shown completion after the user typed ``typed`` into it: each of its suggestions that starts with
+    what was typed and has more to show, minus that, in their order (the first that still fits comes first:
+    typing into an alternative the editor cycled to keeps it); None when none fits."""
     shift = offset - completion.start
+    items = (Alternative(completion.text, completion.end), *completion.alternatives)
+    kept = [
+        Alternative(item.text[len(typed) :], item.end + shift)
+        for item in items
+        if item.text.startswith(typed) and (not typed or item.text[len(typed) :].strip())
+    ]
+    if not kept:
+        return None
+    first, *others = kept
     return Completion(
-        text=completion.text[len(typed) :],
+        text=first.text,
         start=offset,
-        end=completion.end + shift,
+        end=first.end,
         multiline=completion.multiline,
         cached=True,
         raw=completion.raw,
+        alternatives=tuple(others),
     )
+
+
+def _alternatives(ranked: Sequence[_Candidate], best: _Candidate, limit: int) -> tuple[Alternative, ...]:
+    """The next suggestions after ``best``, in ranked order: the best of each other generation (a shorter
+    cut of a suggestion already offered is no alternative to it), each text new and not blank."""
+    found: list[Alternative] = []
+    texts = {best.suggestion.text}
+    generations = [best.generation]
+    for candidate in ranked:
+        if len(found) >= limit:
+            break
+        text = candidate.suggestion.text
+        if text in texts or not text.strip() or any(candidate.generation is g for g in generations):
+            continue
+        texts.add(text)
+        generations.append(candidate.generation)
+        found.append(Alternative(text, candidate.suggestion.replace_end))
+    return tuple(found)
 
 
 def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> StopRule:

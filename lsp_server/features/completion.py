@@ -1,12 +1,15 @@
 """textDocument/inlineCompletion, the textDocument/completion fallback, and infill/prompt (what the model sees).
 
-Requests are scheduled here: a newer request for a document cancels the one before it, and a request made while
-the model loads waits for it.
+Requests are scheduled here: a newer request for a document cancels the one before it, an automatic request
+waits for a newer keystroke as long as ``completion.debounce.AdaptiveDebounce`` says (the typing rhythm and the
+model's latency, within completion.debounceMs and debounceMaxMs), and a request made while the model loads
+waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -14,7 +17,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from completion.engine import Completion, CompletionRequest
+from completion.debounce import AdaptiveDebounce, eagerness
+from completion.engine import Alternative, Completion, CompletionRequest
 from lsp_server.documents import DocumentEvent
 from lsp_server.features.status import StatusFeature
 from lsp_server.host import Feature, ServerHost
@@ -25,13 +29,26 @@ LOAD_WAIT_S = 60.0  # a completion request made while the model loads waits this
 CANCEL_POLL_S = 0.1  # ... looking at its cancel flag this often
 
 
+class _Pending:
+    """A request in flight: the engine's cancel flag, and the same news for its wait on the event loop."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.superseded = asyncio.Event()
+
+    def stop(self) -> None:
+        self.cancel.set()
+        self.superseded.set()
+
+
 class CompletionFeature(Feature):
     """The completion handlers and the requests in flight, one per document."""
 
     def __init__(self, server: ServerHost, status: StatusFeature) -> None:
         self.server = server
         self.status = status
-        self._pending: dict[str, threading.Event] = {}  # each document's request in flight: its cancel flag
+        self._pending: dict[str, _Pending] = {}  # each document's request in flight
+        self.debounce = AdaptiveDebounce()  # keystrokes and model latencies seen, the wait they call for
 
     def register(self) -> None:
         server = self.server
@@ -48,11 +65,15 @@ class CompletionFeature(Feature):
             if completion is None:
                 return types.InlineCompletionList(items=[])
             uri = params.text_document.uri
-            edit_range = types.Range(
-                server.to_position(uri, completion.start), server.to_position(uri, completion.end)
-            )
-            return types.InlineCompletionList(
-                items=[types.InlineCompletionItem(completion.text, range=edit_range)]
+            start = server.to_position(uri, completion.start)
+            items = (Alternative(completion.text, completion.end), *completion.alternatives)
+            return types.InlineCompletionList(  # the most likely first; editors cycle the others
+                items=[
+                    types.InlineCompletionItem(
+                        item.text, range=types.Range(start, server.to_position(uri, item.end))
+                    )
+                    for item in items
+                ]
             )
 
         @server.feature(
@@ -84,8 +105,14 @@ class CompletionFeature(Feature):
             built = await server.run_blocking(server.engine.build_prompt, request)
             return {"prompt": built.text(), "windowStart": built.window_start, "healed": built.healed}
 
+    def on_settings(self) -> None:
+        options = self.server.settings.completion
+        self.debounce.configure(options.debounce_ms / 1000, options.debounce_max_ms / 1000)
+
     def on_document(self, event: DocumentEvent) -> None:
-        if event.kind == "close":
+        if event.kind == "change":
+            self.debounce.keystroke(event.uri)
+        elif event.kind == "close":
             self.server.engine.forget(event.uri)
 
     def request(self, uri: str, position: types.Position, invoked: bool = False) -> CompletionRequest | None:
@@ -105,28 +132,34 @@ class CompletionFeature(Feature):
 
     async def complete(self, request: CompletionRequest) -> Completion | None:
         """Run the engine for a request; a newer request for the same document cancels this one."""
-        cancel = threading.Event()
+        pending = _Pending()
+        cancel = pending.cancel
         previous = self._pending.get(request.uri)
         if previous is not None:
-            previous.set()
-        self._pending[request.uri] = cancel
+            previous.stop()
+        self._pending[request.uri] = pending
         engine = self.server.engine
         try:
             hit = engine.cached(request)
             if hit is not None:
                 return hit
-            debounce_ms = self.server.settings.completion.debounce_ms
-            if debounce_ms:
-                await asyncio.sleep(debounce_ms / 1000)
+            delay = self.debounce.delay(request.uri, eagerness(request.text, request.offset), request.invoked)
+            if delay > 0:  # a newer request ends the wait at once
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(pending.superseded.wait(), delay)
             await self._while_loading(cancel)
             if cancel.is_set():
                 return None
-            return await self.server.run_model(engine.complete, request, cancel)
+            started = self.debounce.now()
+            completion = await self.server.run_model(engine.complete, request, cancel)
+            if not cancel.is_set() and (completion is None or not completion.cached):
+                self.debounce.latency(self.debounce.now() - started)
+            return completion
         except asyncio.CancelledError:
             cancel.set()
             raise
         finally:
-            if self._pending.get(request.uri) is cancel:
+            if self._pending.get(request.uri) is pending:
                 del self._pending[request.uri]
 
     async def _while_loading(self, cancel: threading.Event) -> None:

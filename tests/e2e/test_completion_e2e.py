@@ -242,3 +242,21 @@ async def test_malformed_requests_do_not_kill_the_server(workspace: Path) -> Non
             await client.protocol.send_request_async("infill/prompt", {"nonsense": True})
         result = await client.text_document_inline_completion_async(inline_params(uri, 2, 11))
         assert result is not None and len(result.items) == 1
+
+
+async def test_several_ranked_suggestions_come_back_as_several_items(workspace: Path) -> None:
+    # a blank line in a body: greedy and sampled candidates, ranked; the best of each is one item
+    options = {"completion": {"debounceMs": 0, "multiline": "never", "maxTokens": 24, "maxItems": 3}}
+    text = "import random\n\n\ndef roll_dice(sides):\n    \n"
+    async with lsp_session("neovim", initialization_options=options, root=workspace) as client:
+        uri = open_document(client, workspace / "dice.py", text)
+        result = await client.text_document_inline_completion_async(inline_params(uri, 4, 4))
+        assert result is not None and 2 <= len(result.items) <= 3, result
+        texts = [item.insert_text for item in result.items]
+        assert len(set(texts)) == len(texts) and all(isinstance(t, str) and t.strip() for t in texts), texts
+        assert all(
+            item.range is not None and item.range.start == types.Position(4, 4) for item in result.items
+        )
+        # asked again at the same place: the same items, from the cache
+        again = await client.text_document_inline_completion_async(inline_params(uri, 4, 4))
+        assert again is not None and [item.insert_text for item in again.items] == texts

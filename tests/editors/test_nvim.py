@@ -114,6 +114,12 @@ def test_extmark_ghost_text_show_type_along_accept_dismiss(tmp_path: Path) -> No
     run_script("ghost_extmark.lua", tmp_path, FAKE_SERVER)
 
 
+def test_several_items_cycle_and_type_along_in_both_uis(tmp_path: Path) -> None:
+    """<M-]> / <M-[> cycle the items of one answer (extmark UI, and Neovim 0.12's where present), <Tab>
+    accepts the one shown; typing along moves to another item when the shown one stops fitting."""
+    run_script("ghost_cycle.lua", tmp_path, FAKE_SERVER)
+
+
 def test_builtin_inline_completion_accept_and_fallback(tmp_path: Path) -> None:
     assert NVIM is not None
     if not _has_builtin_inline_completion(NVIM):

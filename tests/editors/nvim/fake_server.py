@@ -2,6 +2,7 @@
 
 Answers `textDocument/inlineCompletion` from the text before the cursor:
 - ends with "return " -> "a + b" on that line plus a second line "# done" (exercises virtual lines);
+- ends with "pick "   -> three items, "one(1)", "two(2)", "three(3)" (cycling);
 - ends with "slow"    -> holds the answer until the client sends `fake/release` (or cancels), then
                          notifies `fake/answered` and answers "_STALE" (a model busy for a long time);
 - anything else       -> no items.
@@ -89,6 +90,9 @@ async def on_inline_completion(
     here = types.Range(params.position, params.position)
     if prefix.endswith("return "):
         return types.InlineCompletionList([types.InlineCompletionItem("a + b\n# done", range=here)])
+    if prefix.endswith("pick "):
+        texts = ["one(1)", "two(2)", "three(3)"]
+        return types.InlineCompletionList([types.InlineCompletionItem(text, range=here) for text in texts])
     if prefix.endswith("slow"):
         await release.wait()
         release.clear()

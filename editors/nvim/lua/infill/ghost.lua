@@ -171,24 +171,34 @@ local function draw(bufnr, text, cursor)
   return true
 end
 
---- Shows the selected item of the buffer if it still fits the text at the cursor.
+--- Shows the selected item of the buffer if it still fits the text at the cursor, else the first
+--- item that does (the user typed into another one); items that no longer fit are dropped.
 ---@param bufnr integer
 ---@return boolean shown
 local function render(bufnr)
   local st = buffers[bufnr]
-  local s = st and st.items and st.items[st.index]
-  if not s then
+  if not (st and st.items and st.items[st.index]) then
     api.nvim_buf_clear_namespace(bufnr, M.namespace, 0, -1)
     return false
   end
   local cursor = cursor_of(bufnr)
-  local rest = remaining_text(bufnr, s, cursor)
-  if not rest or rest == '' then
+  local kept, rests, index = {}, {}, 1
+  for i, s in ipairs(st.items) do
+    local rest = remaining_text(bufnr, s, cursor)
+    if rest and rest ~= '' then
+      kept[#kept + 1], rests[#kept + 1] = s, rest
+      if i == st.index then
+        index = #kept
+      end
+    end
+  end
+  if #kept == 0 then
     st.items = nil
     api.nvim_buf_clear_namespace(bufnr, M.namespace, 0, -1)
     return false
   end
-  return draw(bufnr, rest, cursor)
+  st.items, st.index = kept, index
+  return draw(bufnr, rests[index], cursor)
 end
 
 ---@param st infill.ghost.BufState
