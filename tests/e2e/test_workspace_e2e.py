@@ -61,6 +61,12 @@ async def session(root: Path, log_file: Path) -> AsyncIterator[StatusClient]:
         if client._server is not None and client._server.returncode is None:
             await asyncio.wait_for(client.shutdown_session(), TIMEOUT_S)
     finally:
+        server = client._server
+        if server is not None and server.returncode is None:  # a failed test skipped the shutdown
+            try:
+                await asyncio.wait_for(client.shutdown_session(), 10)
+            except Exception:
+                server.kill()
         await cast(Any, client).stop()
 
 
@@ -175,3 +181,65 @@ async def test_workspace_folders_can_come_and_go(workspace: Path, tmp_path: Path
         change([], [folder])
         status = await status_when(client, lambda status: status.files == 1)
         assert status.roots == [str(workspace)]
+
+
+BILLING = '''\
+def charge_customer(customer_id: int, amount: float) -> float:
+    """Charge a customer's card."""
+    return amount
+
+
+def refund_order(order_id: int) -> None:
+    return None
+'''
+BOOKS = """\
+import billing
+
+
+def buy(customer_id, amount):
+    total = billing.
+"""
+MEMBER_CURSOR = (4, 20)  # right after "billing."
+
+
+async def prompt_at(client: StatusClient, uri: str, position: tuple[int, int]) -> str:
+    params = {"textDocument": {"uri": uri}, "position": {"line": position[0], "character": position[1]}}
+    result: Any = await cast(Any, client.protocol).send_request_async("infill/prompt", params)
+    return str(result.prompt)
+
+
+async def test_after_module_dot_the_prompt_carries_the_module_and_follows_a_rename(
+    workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / "billing.py").write_text(BILLING)
+    (workspace / "books.py").write_text(BOOKS)
+    async with session(workspace, tmp_path / "server.log") as client:
+        uri = open_document(client, workspace / "books.py", BOOKS)
+        await status_when(client, lambda status: status.idle and status.files == 2)
+        prompt = await prompt_at(client, uri, MEMBER_CURSOR)
+        assert "def charge_customer(customer_id: int, amount: float) -> float:" in prompt
+        assert "Charge a customer's card." in prompt and "def refund_order(order_id: int) -> None:" in prompt
+        assert prompt.index("def charge_customer") < prompt.index("total = billing.")
+        (workspace / "billing.py").write_text(BILLING.replace("charge_customer", "bill_customer"))
+        deadline = time.monotonic() + TIMEOUT_S
+        while "def bill_customer" not in (prompt := await prompt_at(client, uri, MEMBER_CURSOR)):
+            assert time.monotonic() < deadline, prompt
+            await asyncio.sleep(0.05)  # poll interval, not a timing assumption
+        assert "def charge_customer" not in prompt
+        elsewhere = await prompt_at(client, uri, (3, 0))  # not after the dot: the members are not pushed in
+        assert "def bill_customer" not in elsewhere
+
+
+async def test_after_self_dot_the_members_out_of_view_are_named(workspace: Path, tmp_path: Path) -> None:
+    body = "".join(f"    def step_{number}(self):\n        return {number}\n\n" for number in range(200))
+    text = f"class Pipeline:\n    limit = 3\n\n{body}    def run(self):\n        return self.\n"
+    (workspace / "pipeline.py").write_text(text)
+    cursor = (text.count("\n") - 1, len("        return self."))
+    async with session(workspace, tmp_path / "server.log") as client:
+        uri = open_document(client, workspace / "pipeline.py", text)
+        prompt = await prompt_at(client, uri, cursor)
+        hint = prompt[: prompt.rindex("return self.")].rstrip().rsplit("\n", 1)[-1]
+        assert hint.startswith("        # self has: limit, step_0, step_1"), (
+            hint
+        )  # the window shows the last steps
+        assert "step_199" not in hint and "limit" in hint
