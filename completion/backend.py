@@ -69,6 +69,12 @@ class Generation:
     tokens_evaluated: int  # prompt tokens that were not already in the KV cache
     tokens_generated: int
     stop_reason: str  # "eog" | "special" | "stop" | "max_tokens" | "deadline" | "cancelled" | "context"
+    # speculative decoding (completion.speculative): batches that verified drafts, draft tokens in them, those
+    # that became output, and tokens decoded again one by one at near ties (the text is the same as without)
+    verify_batches: int = 0
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
+    redecoded_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,19 @@
 
 We drive llama.cpp token by token ourselves instead of `Llama.create_completion` because we need: our own FIM
 prompts (its `suffix=` path is broken), special tokens that can never leak into text, cancellation and a time
-budget checked between tokens, and an exact count of the prompt tokens that had to be evaluated.
+budget checked between tokens, an exact count of the prompt tokens that had to be evaluated, and greedy
+generation that verifies drafts in batches without changing a token (`completion.speculative`).
 """
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,15 @@ from completion.fim import (
 )
 from completion.llama_build import llama_cpp_version
 from completion.name_constraint import NameChoiceProcessor
+from completion.speculative import (
+    Acceptance,
+    Speculation,
+    SpeculationCounts,
+    confident,
+    lookup_draft,
+    settled,
+    vocabulary_mismatch,
+)
 from completion.token_healing import LogitsProcessor, VocabPieces, llama_piece, llama_vocabulary
 from syntax.options import option
 
@@ -61,6 +72,13 @@ class ModelOptions:
         "FIM template: 'auto' (detect from the model's vocabulary), 'none' (prefix-only), a "
         "family name (qwen2.5-coder, starcoder, deepseek-coder, codellama, codegemma, codestral) or "
         "'PREFIX,SUFFIX,MIDDLE[,STOP...]' token texts.",
+    )
+    draft_path: str = option(
+        "",
+        "Path to a small GGUF model with the main model's vocabulary that drafts tokens "
+        "for the main model to verify in batches (speculative decoding: the same suggestions, sooner "
+        "where the draft model guesses well; it turns itself off where it does not pay). Empty: none.",
+        restricted=True,
     )
     idle_unload_minutes: int = option(
         0,
@@ -132,11 +150,17 @@ class ModelSession:
             end_of_middle=self._end_of_middle_token(fim),
             warnings=tuple(warnings),
         )
-        self._healing = VocabPieces.from_pieces(*llama_vocabulary(llama))
+        self.vocabulary = llama_vocabulary(llama)
+        self._healing = VocabPieces.from_pieces(*self.vocabulary)
         self._last_scored: tuple[list[int], list[int], list[float]] | None = None
+        self._draft_model: ModelSession | None = None
+        self.speculation: Speculation | None = Speculation(with_draft_model=False)
+        """Drafting's record in this session (None: greedy generation never drafts, as after a cache that
+        could not drop its end)."""
 
     @classmethod
     def load(cls, options: ModelOptions, model_path: Path) -> ModelSession:
+        """The model at ``model_path``, and the draft model of ``options.draft_path`` if one is set."""
         check_gguf_file(model_path)
         try:
             import llama_cpp
@@ -156,10 +180,40 @@ class ModelSession:
         except Exception as error:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ModelLoadError(f"llama.cpp could not load {model_path}: {error}") from error
         try:
-            return cls(llama, options, model_path, threads)
+            session = cls(llama, options, model_path, threads)
         except ValueError as error:  # a malformed fim_template override, or one naming foreign tokens
             llama.close()
             raise ModelLoadError(str(error)) from error
+        if options.draft_path.strip():
+            try:
+                session._attach_draft_model(options)
+            except ModelLoadError:
+                session.close()
+                raise
+        return session
+
+    def _attach_draft_model(self, options: ModelOptions) -> None:
+        """Load the draft model (its own context, as long as this one's) and check it shares our vocabulary."""
+        path = Path(os.path.expandvars(options.draft_path.strip())).expanduser()
+        try:
+            draft = ModelSession.load(dataclasses.replace(options, path=str(path), draft_path=""), path)
+        except ModelLoadError as error:
+            raise ModelLoadError(f"draft model: {error}") from error
+        if mismatch := vocabulary_mismatch(self._spelled_vocabulary(), draft._spelled_vocabulary()):
+            draft.close()
+            raise ModelLoadError(f"draft model {path} does not fit {self.info.path}: {mismatch}")
+        draft.speculation = None  # a draft model drafts for others, never for itself
+        self._draft_model = draft
+        self.speculation = Speculation(with_draft_model=True)
+
+    def _spelled_vocabulary(self) -> tuple[list[bytes], list[bool]]:
+        """Every token's piece, special tokens spelled out (``<|fim_prefix|>``: their plain piece is empty)."""
+        pieces, special = self.vocabulary
+        spelled = [
+            self.piece(token, special=True) if flag else piece
+            for token, (piece, flag) in enumerate(zip(pieces, special, strict=True))
+        ]
+        return spelled, special
 
     def close(self) -> None:
         with self.lock:
@@ -167,6 +221,8 @@ class ModelSession:
             close = getattr(self._llama, "close", None)
             if close is not None:
                 close()
+        if self._draft_model is not None:
+            self._draft_model.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -196,6 +252,7 @@ class ModelSession:
         return tokenize_pieces(self._llama, pieces, bos)
 
     def cached_prefix_length(self, tokens: Sequence[int]) -> int:
+        """How many leading ``tokens`` the KV cache already holds."""
         cached = self._llama.input_ids[: self._llama.n_tokens]
         limit = min(len(cached), len(tokens))
         if limit == 0:
@@ -210,6 +267,8 @@ class ModelSession:
         self._check_open()
         self._llama.reset()
         self._llama._ctx.kv_cache_clear()
+        if self._draft_model is not None:
+            self._draft_model.forget_prompt()
 
     def _evaluate_prompt(
         self, tokens: list[int], deadline: float | None = None, cancel: CancelFlag | None = None
@@ -236,17 +295,37 @@ class ModelSession:
         return len(tokens) - reuse, None
 
     def _last_logits(self) -> npt.NDArray[np.single]:
+        return self._logits_at(-1)
+
+    def _logits_at(self, row: int) -> npt.NDArray[np.single]:
+        """A copy of the scores at ``row`` of the last decoded batch (-1: its last row)."""
         import llama_cpp
 
-        pointer = llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, -1)
+        pointer = llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, row)
         return np.ctypeslib.as_array(pointer, shape=(self.info.n_vocab,)).copy()
+
+    def _logits_processor(self, spec: GenerationSpec) -> LogitsProcessor | None:
+        if spec.names:
+            return NameChoiceProcessor(self._healing, spec.names)
+        if spec.healed:
+            return self._healing.healing_processor(spec.healed)
+        return None
+
+    def _ending(self, token: int) -> str | None:
+        """Why ``token`` ends generation without being shown ("eog", "special"), or None."""
+        if token in self._stop_ids or self._is_eog(token):
+            return "eog"
+        if not self.piece(token) and self.piece(token, special=True):
+            return "special"  # a control token renders only with special=True: never show it
+        return None
 
     def generate(
         self, tokens: list[int], spec: GenerationSpec, cancel: CancelFlag | None = None
     ) -> Generation:
-        """Generate after `tokens`, checking cancel, the time limit and the stop rule between tokens.
+        """Generate after `tokens`, checking cancel, the time limit and the stop rule between decodes.
 
-        The caller must hold `lock`.
+        Greedy generation verifies drafts in batches where that pays (`completion.speculative`), with the
+        plain one-token loop's output, token for token. The caller must hold `lock`.
         """
         self._check_open()
         deadline = None if spec.time_limit_s is None else time.monotonic() + spec.time_limit_s
@@ -257,46 +336,187 @@ class ModelSession:
         evaluated, interrupted = self._evaluate_prompt(tokens, deadline, cancel)
         if interrupted:
             return Generation("", 0.0, len(tokens), evaluated, 0, interrupted)
-        processor: LogitsProcessor | None = None
-        if spec.names:
-            processor = NameChoiceProcessor(self._healing, spec.names)
-        elif spec.healed:
-            processor = self._healing.healing_processor(spec.healed)
-        rng = np.random.default_rng(spec.seed) if spec.temperature > 0 else None
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        logprob = 0.0
-        generated = 0
-        reason = "max_tokens"
-        history = np.asarray(tokens, dtype=np.intc)
-        while generated < spec.max_tokens:
+        decoding = _Decoding(spec, tokens, self._logits_processor(spec), self.piece, self._ending)
+        greedy = spec.temperature <= 0
+        counts = SpeculationCounts()
+        pending: int | None = None  # the token chosen last: in the text, not yet in the KV cache
+        alone = False  # a batch was unsure of the position after `pending`: decode it alone
+        exact = llama.n_tokens  # the cache up to here holds what the plain loop would (no batch rounding)
+        last_source: Acceptance | None = None  # the source whose batches rounded the cache after `exact`
+        while decoding.reason is None and decoding.generated < spec.max_tokens:
             if interrupted := _interrupted(deadline, cancel):
-                reason = interrupted
+                decoding.reason = interrupted
                 break
-            if llama.n_tokens >= room:
-                reason = "context"
+            if llama.n_tokens + (pending is not None) >= room:
+                decoding.reason = "context"
                 break
-            logits = self._last_logits()
-            if processor is not None:
-                logits = processor(history, logits)
-            token, token_logprob = _choose(logits, spec.temperature, rng)
-            if token in self._stop_ids or self._is_eog(token):
-                reason = "eog"
-                break
-            piece = self.piece(token)
-            if not piece and self.piece(token, special=True):
-                reason = "special"  # a control token renders only with special=True: never show it
-                break
-            logprob += token_logprob
-            generated += 1
-            text += decoder.decode(piece)
-            history = np.append(history, np.intc(token))
-            if spec.stop is not None and spec.stop(text):
-                reason = "stop"
+            if pending is None:  # the first token, from the prompt's scores
+                pending = decoding.take(decoding.process(self._last_logits()))
+                continue
+            speculation = self.speculation if greedy and not alone else None
+            limit = min(spec.max_tokens - decoding.generated, room - llama.n_tokens - 1) - 1
+            draft, source, drafting_seconds = self._draft(
+                speculation, decoding.history, limit, deadline, cancel
+            )
+            started = time.perf_counter()
+            if speculation is None or source is None or not draft:
+                rounded = exact < llama.n_tokens  # earlier batches left rounding in the cache
+                exact += not rounded
+                llama.eval([pending])
+                if speculation is not None:
+                    speculation.timed_step(time.perf_counter() - started)
+                logits = decoding.process(self._last_logits())
+                if rounded and not settled(logits):  # a near tie: decode as the plain loop did, then retry
+                    end, redo_started, before = llama.n_tokens, time.perf_counter(), exact
+                    exact = self._redo_alone(exact, end, deadline, cancel)
+                    counts.redecoded += exact - before
+                    if last_source is not None and speculation is not None and speculation.step_seconds:
+                        redo_seconds = time.perf_counter() - redo_started
+                        last_source.charge(exact - before, redo_seconds, speculation.step_seconds)
+                    if exact < end:
+                        continue  # interrupted: the next check stops generation
+                    logits = decoding.process(self._last_logits())
+                pending, alone = decoding.take(logits), False
+                continue
+            before = exact
+            exact, pending, accepted, alone = self._verify(decoding, pending, draft, exact, deadline, cancel)
+            seconds = drafting_seconds + time.perf_counter() - started
+            source.record(len(draft), accepted, seconds, speculation.step_seconds or seconds, unsure=alone)
+            counts.add(len(draft), accepted)
+            if alone:  # a near tie: the cache from `before` on was decoded again one by one
+                counts.redecoded += exact - before
+                source.totals.redecoded += exact - before
+            last_source = source
+        return Generation(
+            decoding.finish(),
+            decoding.logprob,
+            len(tokens),
+            evaluated,
+            decoding.generated,
+            decoding.reason or "max_tokens",
+            verify_batches=counts.verified,
+            drafted_tokens=counts.drafted,
+            accepted_tokens=counts.accepted,
+            redecoded_tokens=counts.redecoded,
+        )
+
+    def _draft(
+        self,
+        speculation: Speculation | None,
+        history: npt.NDArray[np.intc],
+        limit: int,
+        deadline: float | None,
+        cancel: CancelFlag | None,
+    ) -> tuple[list[int], Acceptance | None, float]:
+        """A draft of at most ``limit`` tokens after ``history``, its source and the seconds drafting took.
+
+        Prompt lookup first (free); the draft model where lookup finds nothing. Nothing until a one-token
+        decode has been timed in this session: break-even is counted in those.
+        """
+        if speculation is None or speculation.step_seconds is None or limit <= 0:
+            return [], None, 0.0
+        for source in speculation.sources():
+            source.sit_out()
+        started = time.perf_counter()
+        lookup = speculation.lookup
+        if lookup.active and (draft := lookup_draft(history, min(limit, lookup.length))):
+            return draft, lookup, time.perf_counter() - started
+        by_model = speculation.draft_model
+        if by_model is None or self._draft_model is None or not by_model.active:
+            return [], None, 0.0
+        draft = self._draft_model.draft_tokens(
+            history.tolist(), min(limit, by_model.length), deadline, cancel
+        )
+        seconds = time.perf_counter() - started
+        if not draft:  # the draft model was unsure at once: its time was spent on top of a plain step
+            by_model.record(0, 0, seconds + speculation.step_seconds, speculation.step_seconds)
+        return draft, by_model, seconds
+
+    def _verify(
+        self,
+        decoding: _Decoding,
+        pending: int,
+        draft: list[int],
+        exact: int,
+        deadline: float | None,
+        cancel: CancelFlag | None,
+    ) -> tuple[int, int | None, int, bool]:
+        """Decode ``pending`` and ``draft`` in one batch and take tokens as far as greedy decoding agrees.
+
+        A position whose best token does not lead by a safe margin is not taken from the batch: the cache is
+        brought back to what the plain loop would hold there (the tokens since ``exact`` decoded again one by
+        one, stopping early on cancel or the deadline), and the caller decodes that position alone.
+        Returns the new end of the exact cache, the token now pending (None: generation ended), how many draft
+        tokens were accepted, and whether the position after the pending token must be decoded alone.
+        """
+        llama = self._llama
+        start = llama.n_tokens
+        feed = [pending, *draft]
+        llama._batch.set_batch(batch=feed, n_past=start, logits_all=True)
+        llama._ctx.decode(llama._batch)
+        llama.input_ids[start : start + len(feed)] = feed
+        llama.n_tokens = start + len(feed)
+        for row, fed in enumerate(feed):  # rows before `row` were all accepted
+            logits = decoding.process(self._logits_at(row))
+            if not settled(logits):  # a near tie that batch rounding could flip
+                return self._redo_alone(exact, start + row, deadline, cancel), fed, row, True
+            token = decoding.take(logits)
+            if token is None or row == len(draft) or token != draft[row]:
+                self._drop_from(start + row + 1)
+                return exact, token, row, False
+            if decoding.generated >= decoding.spec.max_tokens:
+                self._drop_from(start + row + 1)
+                return exact, token, row + 1, False
+        raise AssertionError("the batch's last row always ends verification")
+
+    def _redo_alone(self, exact: int, end: int, deadline: float | None, cancel: CancelFlag | None) -> int:
+        """Decode the cached tokens from ``exact`` to ``end`` again one at a time (as the plain loop did);
+        returns how far the cache is exact now (``end`` unless cancel or the deadline stopped it)."""
+        llama = self._llama
+        redo = llama.input_ids[exact:end].tolist()
+        self._drop_from(exact)
+        for token in redo:
+            if _interrupted(deadline, cancel):
                 break
             llama.eval([token])
-        text += decoder.decode(b"", final=True)
-        return Generation(text, logprob, len(tokens), evaluated, generated, reason)
+        return int(llama.n_tokens)
+
+    def _drop_from(self, position: int) -> None:
+        """Forget the KV cache from ``position`` on (rejected draft tokens)."""
+        llama = self._llama
+        if position >= llama.n_tokens:
+            return
+        if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
+            # a cache that cannot drop its end (recurrent models): rebuild it, and never draft again here
+            self.speculation = None
+            kept = llama.input_ids[:position].tolist()
+            llama.reset()
+            llama._ctx.kv_cache_clear()
+            llama.eval(kept)
+            return
+        llama.n_tokens = position
+
+    def draft_tokens(
+        self, history: list[int], count: int, deadline: float | None, cancel: CancelFlag | None
+    ) -> list[int]:
+        """As a draft model: up to ``count`` greedy tokens after ``history``, as far as this model is sure.
+
+        The cache keeps ``history`` and the draft, so the next call evaluates only what was rejected since.
+        """
+        self._check_open()
+        _, interrupted = self._evaluate_prompt(history, deadline, cancel)
+        if interrupted:
+            return []
+        draft: list[int] = []
+        while len(draft) < count:
+            logits = self._last_logits()
+            token = int(np.argmax(logits))
+            if not confident(logits) or self._ending(token):
+                break
+            draft.append(token)
+            if len(draft) < count:
+                self._llama.eval([token])
+        return draft
 
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
         """log P(token | context, tokens before it) for each continuation token, reusing the KV cache.
@@ -384,7 +604,8 @@ class ModelSession:
         return [warning] if warning else []
 
     def measure_speed(self, prompt_tokens: int = 256, generated_tokens: int = 32) -> tuple[float, float]:
-        """Prompt and generation tokens per second on this model (for `infill-ls doctor`)."""
+        """Prompt and generation tokens per second on this model (for `infill-ls doctor`): one token per decode,
+        without drafts (the repeated probe line would measure prompt lookup instead)."""
         with self.lock:
             self._check_open()
             line = self.tokenize([PromptPiece("value = compute(value, 3) + 1\n", special=False)], False)
@@ -393,11 +614,65 @@ class ModelSession:
             started = time.perf_counter()
             self._evaluate_prompt(prompt)
             prompt_seconds = time.perf_counter() - started
+            speculation, self.speculation = self.speculation, None
             started = time.perf_counter()
-            generation = self.generate(prompt, GenerationSpec(max_tokens=generated_tokens))
+            try:
+                generation = self.generate(prompt, GenerationSpec(max_tokens=generated_tokens))
+            finally:
+                self.speculation = speculation
             generation_seconds = time.perf_counter() - started
             self.forget_prompt()
         return len(prompt) / prompt_seconds, max(1, generation.tokens_generated) / generation_seconds
+
+
+class _Decoding:
+    """What a generation has produced so far, and why it ended (``reason``; None while it goes on).
+
+    The plain loop and verified drafts extend it alike, one chosen token at a time, so the logits processor,
+    the text, the log-probability and the stop rule see the same sequence either way.
+    """
+
+    def __init__(
+        self,
+        spec: GenerationSpec,
+        prompt: list[int],
+        processor: LogitsProcessor | None,
+        piece: Callable[[int], bytes],
+        ending: Callable[[int], str | None],
+    ) -> None:
+        self.spec = spec
+        self.history = np.asarray(prompt, dtype=np.intc)
+        self._processor = processor
+        self._piece = piece
+        self._ending = ending
+        self._rng = np.random.default_rng(spec.seed) if spec.temperature > 0 else None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._text = ""
+        self.logprob = 0.0
+        self.generated = 0
+        self.reason: str | None = None
+
+    def process(self, logits: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
+        """The scores of the next token after the logits processor (token healing, the name constraint)."""
+        return logits if self._processor is None else self._processor(self.history, logits)
+
+    def take(self, logits: npt.NDArray[np.single]) -> int | None:
+        """Choose the next token from processed ``logits`` and add it; None when generation ends here."""
+        token, token_logprob = _choose(logits, self.spec.temperature, self._rng)
+        if ending := self._ending(token):
+            self.reason = ending
+            return None
+        self.logprob += token_logprob
+        self.generated += 1
+        self._text += self._decoder.decode(self._piece(token))
+        self.history = np.append(self.history, np.intc(token))
+        if self.spec.stop is not None and self.spec.stop(self._text):
+            self.reason = "stop"
+            return None
+        return token
+
+    def finish(self) -> str:
+        return self._text + self._decoder.decode(b"", final=True)
 
 
 def reuse_warning(evaluated_again: int, total: int) -> str | None:

@@ -298,12 +298,16 @@ def build_tiny_model(
     user_defined: Sequence[str] = (),
     seed: int = 0,
     always_emit: str | None = None,
+    weight_scale: float = 0.2,
 ) -> Path:
     """Write a 1-layer llama GGUF (n_embd 32, f32, seeded random weights) with ``family``'s vocabulary.
 
     ``always_emit`` (a token text of the vocabulary, e.g. one of ``extra_tokens``) makes a scripted model:
     every token embeds to the same vector and the layer adds nothing, so greedy decoding emits that token
     forever, whatever the prompt — a deterministic model for end-to-end tests of post-processing.
+
+    ``weight_scale`` is the standard deviation of the random weights: a larger one (2.0) makes a model that
+    is sure of its next token (speculative decoding's tests need positions that batch rounding cannot flip).
 
     ``family`` is a key of :data:`FAMILY_SPECIALS` (``None``: no FIM tokens). ``extra_tokens`` are plain-text
     NORMAL tokens appended at the end (e.g. ``" ghostly"`` for token-healing tests); ``tokenizer`` is
@@ -350,7 +354,7 @@ def build_tiny_model(
     rng = np.random.default_rng(seed)
 
     def weights(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
+        return (rng.standard_normal(shape) * weight_scale).astype(np.float32)
 
     n_vocab = len(vocab.tokens)
     embeddings, output = weights(n_vocab, N_EMBD), weights(n_vocab, N_EMBD)
