@@ -702,8 +702,8 @@ class _Resolver:
     def missing(self, root: str, attributes: Sequence[str]) -> int | None:
         """The index of the first of ``attributes`` that ``root`` (a module) surely lacks; None when they all
         exist or it cannot be told."""
-        if not self.exists(root):
-            return None
+        if not self.exists(root) and not (attributes and self.exists(_joined(root, attributes[0]))):
+            return None  # a package whose own names cannot be told may still have a module of that name
         current = [root]
         for index, attribute in enumerate(attributes):
             found, current = self._step(current, attribute)
@@ -736,7 +736,7 @@ class _Resolver:
         targets: list[str] = []
         found = undecided = value = False
         for path in paths:
-            sub = path + attribute if path.endswith(".") else f"{path}.{attribute}"
+            sub = _joined(path, attribute)
             if self.exists(sub):
                 found = True
                 targets.append(sub)
@@ -754,6 +754,11 @@ class _Resolver:
         if found:
             return True, [] if undecided or value else targets
         return (None if undecided else False), []
+
+
+def _joined(module: str, attribute: str) -> str:
+    """The module path of ``attribute`` in ``module`` (``.`` + ``events``: ``.events``)."""
+    return module + attribute if module.endswith(".") else f"{module}.{attribute}"
 
 
 # --- the check ---------------------------------------------------------------------------------------------

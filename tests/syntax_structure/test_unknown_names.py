@@ -207,6 +207,15 @@ def test_workspace_modules_come_from_members() -> None:
     assert judged("<<from .utils import nothing_known>>\n", members=lambda module: None) == []
 
 
+def test_a_module_of_a_package_whose_own_names_cannot_be_told() -> None:
+    """``from . import events`` in a package whose ``__init__`` star-imports (asyncio's): the package's names
+    cannot be told, but ``events`` is a module whose names can."""
+    members = {".": None, ".events": frozenset({"get_event_loop"})}.get
+    source = "<<from . import events\nevents.get_event_loop()\nevents.get_the_loop()>>\n"
+    assert judged(source, members=members) == [("attribute", "events.get_the_loop")]
+    assert judged("<<from . import events\nevents.anything()>>\n", members=lambda module: None) == []
+
+
 def test_a_workspace_module_with_getattr_is_not_judged() -> None:
     lazy = "def __getattr__(name):\n    return name\n"
     assert module_names(lazy, "python") is None
