@@ -230,29 +230,57 @@ def test_javascript_namespace_imports_and_go_packages(workspace: tuple[Path, Wor
     assert names_at(index, root, "main.go", go, "go") == {"Charge", "Rate"}
 
 
-def test_the_default_model_calls_what_the_module_defines(
-    workspace: tuple[Path, WorkspaceIndex], default_model: ModelSession
+BILLING_JS = (
+    "/** Charge a customer's card. */\nexport function chargeCustomer(customerId, amount) {\n  return amount;\n}\n\n"
+    "export function refundOrder(orderId) {\n  return null;\n}\n"
+)
+BOOKS_JS = (
+    "import * as billing from './billing.js';\n\n"
+    "export function buy(customerId, amount) {\n  const total = billing.|\n}\n"
+)
+BILLING_GO = (
+    "package billing\n\n// Charge charges a customer's card.\nfunc Charge(customerID int, amount float64) float64 {\n"
+    "\treturn amount\n}\n\nfunc Refund(orderID int) error {\n\treturn nil\n}\n"
+)
+BOOKS_GO = (
+    'package main\n\nimport "example.com/shop/billing"\n\nfunc buy(customerID int, amount float64) float64 {\n'
+    "\ttotal := billing.|\n\treturn total\n}\n"
+)
+TWO_FILE_WORKSPACES = {
+    "python": ({"billing.py": BILLING}, "books.py", BOOKS, "def charge_customer(customer_id, amount):"),
+    "javascript": ({"billing.js": BILLING_JS}, "books.js", BOOKS_JS, "export function chargeCustomer("),
+    "go": (
+        {"go.mod": "module example.com/shop\n", "billing/billing.go": BILLING_GO},
+        "main.go",
+        BOOKS_GO,
+        "func Charge(customerID int, amount float64) float64",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(TWO_FILE_WORKSPACES))
+def test_the_default_model_writes_a_member_the_module_has(
+    workspace: tuple[Path, WorkspaceIndex], default_model: ModelSession, language: str
 ) -> None:
     root, index = workspace
-    indexed(root, index, {"billing.py": BILLING, "books.py": BOOKS})
-    offset = BOOKS.index("|")
+    others, name, text, definition = TWO_FILE_WORKSPACES[language]
+    indexed(root, index, {**others, name: text})
+    members = names_at(index, root, name, text, language)
+    assert members, language
     request = CompletionRequest(
-        BOOKS.replace("|", ""), offset, "file:///books.py", "python", str(root / "books.py")
+        text.replace("|", ""), text.index("|"), f"file:///{name}", language, str(root / name)
     )
-    for constrain in (True, False):
-        engine = CompletionEngine(CompletionOptions(time_budget_ms=60_000, constrain_names=constrain))
-        engine.set_model(default_model)
-        engine.retriever = index
-        prompt = engine.build_prompt(request)
-        assert "def charge_customer(customer_id, amount):" in prompt.prefix + "".join(
-            piece.text for piece in prompt.pieces
-        )
-        completion = engine.complete(request)
-        if constrain:
-            assert completion is not None
-            assert completion.text.startswith(("charge_customer", "refund_order", "TAX_RATE", "os")), (
-                completion.text
-            )
+    engine = CompletionEngine(CompletionOptions(time_budget_ms=60_000))
+    engine.set_model(default_model)
+    engine.retriever = index
+    assert definition in engine.build_prompt(request).text()  # the module's definitions are in the prompt
+    completion = engine.complete(request)
+    assert completion is not None, language
+    written = completion.text
+    assert any(
+        written.startswith(member) and not written[len(member) : len(member) + 1].isidentifier()
+        for member in members
+    ), (language, written)
 
 
 def test_a_rename_on_disk_changes_the_names(workspace: tuple[Path, WorkspaceIndex]) -> None:
