@@ -8,12 +8,14 @@ and a model that dies or is replaced meanwhile makes the request return nothing 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,6 +58,7 @@ _MAX_CUTS = 3  # shorter cuts of one multi-line suggestion offered to the rankin
 _SUFFIX_HEAD_LINES = 2  # lines of code after a suggestion scored with it (prefix-only models)
 _SUFFIX_HEAD_CHARS = 240
 _MAX_NAME_STARTS = 2  # candidates that start by defining a name the code below needs
+_WARM_LIMIT_S = 30.0  # most a warm-up evaluates (a cold prompt on 2 cores: ~4 s); a request stops it at once
 
 
 @dataclass
@@ -124,6 +127,18 @@ class CompletionOptions:
         "cycle them (VS Code: Alt+] / Alt+[, Neovim: <M-]> / <M-[>): the best of each other candidate "
         "generated (see candidates), distinct texts only. 1: only the most likely.",
         minimum=1,
+    )
+    warm_up: bool = option(
+        True,
+        "When a document is opened or focused, and when edits pause with no suggestion asked for, "
+        "evaluate its prompt at the last edited position (else the end of the document) in the "
+        "background, so the first suggestion there finds it cached. Local model only; a request stops "
+        "it at once.",
+    )
+    prefetch_next: bool = option(
+        True,
+        "After a suggestion is shown, work out in the background the suggestion that follows it once "
+        "accepted, so accepting shows the next one at once. Local model only; a request stops it at once.",
     )
 
 
@@ -219,6 +234,12 @@ class CompletionEngine:
         self._remote_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="infill-remote")
         self._remote_asks: dict[str, RemoteAsk[list[_Candidate]]] = {}  # hybrid: per document, the latest ask
         self._asks_lock = threading.Lock()
+        # background work (warm-up, the next suggestion): at most one at a time, never beside a request
+        self._prefetched: set[tuple[str, int, int]] = set()  # keys of _exact the next-suggestion work wrote
+        self._background_lock = threading.Lock()
+        self._background_flag: threading.Event | None = None  # the cancel flag of the background work running
+        self._requests = 0  # requests in complete() past the caches (waiting for or holding the model)
+        self.background_counts = {"warmUps": 0, "prefetched": 0, "cancelled": 0}  # for infill/stats
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -267,6 +288,7 @@ class CompletionEngine:
         with self._cache_lock:
             self._shown.clear()
             self._exact.clear()
+            self._prefetched.clear()
 
     def forget(self, uri: str) -> None:
         with self._cache_lock:
@@ -367,9 +389,13 @@ class CompletionEngine:
 
     def _lookup(self, request: CompletionRequest) -> Completion | None:
         before, after = request.text[: request.offset], request.text[request.offset :]
+        key = (request.uri, hash(before), hash(after))
         with self._cache_lock:
-            exact = self._exact.get((request.uri, hash(before), hash(after)))
+            exact = self._exact.get(key)
             if exact is not None:
+                if key in self._prefetched:  # the next suggestion, worked out ahead: now it is the one shown
+                    self._prefetched.discard(key)
+                    self._shown[request.uri] = _Shown(before, after, exact)
                 return _moved(exact, request.offset, "")
             shown = self._shown.get(request.uri)
         if shown is None or after != shown.after or not before.startswith(shown.before):
@@ -390,6 +416,19 @@ class CompletionEngine:
         hit = self.cached(request) if not kept else None
         if hit is not None:
             return hit
+        with self._foreground():
+            return self._run(request, cancel, started, kept)
+
+    def _run(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None,
+        started: float,
+        kept: list[_Candidate],
+        background: bool = False,
+    ) -> Completion | None:
+        """complete() past its caches; ``background``: the local model only, taken only when idle, the
+        answer kept for the request to come (``_keep_next``), not counted in the history."""
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
         if cancel is not None and cancel.is_set():
@@ -398,14 +437,20 @@ class CompletionEngine:
         shape = self._shape(request, language, document)
         deadline = started + self.options.time_budget_ms / 1000
         ranked = kept
-        models = [] if self._hybrid() or kept else self._models()
-        if not ranked and self._hybrid():
+        hybrid = self._hybrid() and not background
+        models = self._models() if not (hybrid or kept) else []
+        if background:  # the local model alone
+            models = [model for model in models if not _is_remote(model)][:1]
+        if not ranked and hybrid:
             ranked = self._hybrid_best(request, spec, shape, document, deadline, cancel)
         for model in models:  # the fallback only when the model cannot answer at all
             prompt = self.build_prompt(request, model=model)
             if not self._may_send(model, request.path, request.text, prompt):
                 continue
-            if not _acquire(model.lock, cancel, deadline):
+            if background:
+                if cancel is None or not self._acquire_idle(model, cancel):
+                    return None
+            elif not _acquire(model.lock, cancel, deadline):
                 return None
             try:
                 ranked = self._ranked_candidates(
@@ -416,8 +461,8 @@ class CompletionEngine:
                 log.info("no completion from %s: %s", _describe(model), error)
             finally:
                 model.lock.release()
-        if not ranked:
-            return None
+        if not ranked or (background and cancel is not None and cancel.is_set()):
+            return None  # (background: cut short by a request, the ranking unfinished: not kept)
         best = ranked[0]
         suggestion, generation = best.suggestion, best.generation
         completion = Completion(
@@ -435,9 +480,147 @@ class CompletionEngine:
             source=best.source,
             alternatives=_alternatives(ranked, best, self.options.max_items - 1),
         )
+        if background:
+            self._keep_next(request, completion)
+            return completion
         self._remember(request, completion)
         self._record(completion)
         return completion
+
+    # --- background work: warm-up and the next suggestion, in idle time, on the local model only ---------------
+
+    def warm(self, request: CompletionRequest, cancel: threading.Event | None = None) -> Generation | None:
+        """Evaluate the prompt ``complete`` would build for ``request`` and generate nothing, so that a
+        request there (or one that shares the start of its prompt) finds it in the model's cache.
+
+        Local model only (a remote one is never sent anything for it); it runs only while no request waits
+        for or holds the model, and one at a time. A request that arrives sets ``cancel`` (``complete``
+        does it too), which the model looks at between prompt chunks. None when it did not run.
+        """
+        options = self.options
+        model = self._local_model()
+        if model is None or not (options.enabled and options.warm_up and options.reuse):
+            return None
+        if not 0 <= request.offset <= len(request.text):
+            return None
+        flag = self._begin_background(cancel)
+        if flag is None:
+            return None
+        try:
+            prompt = self.build_prompt(request, model=model)
+            if not self._acquire_idle(model, flag):
+                return None
+            try:
+                generation = model.generate(
+                    prompt, GenerationSpec(max_tokens=0, time_limit_s=_WARM_LIMIT_S), flag
+                )
+            except ModelUnavailable as error:
+                log.info("no warm-up: %s", error)
+                return None
+            finally:
+                model.lock.release()
+            self._count("cancelled" if generation.stop_reason == "cancelled" else "warmUps")
+            return generation
+        finally:
+            self._end_background(flag)
+
+    def accepted(self, request: CompletionRequest, completion: Completion) -> CompletionRequest:
+        """The request that follows accepting ``completion`` (shown for ``request``): its text in place, the
+        cursor at its end."""
+        text = request.text[: completion.start] + completion.text + request.text[completion.end :]
+        offset = completion.start + len(completion.text)
+        return dataclasses.replace(request, text=text, offset=offset, document=None, invoked=False)
+
+    def prefetch_next(
+        self, request: CompletionRequest, completion: Completion, cancel: threading.Event | None = None
+    ) -> Completion | None:
+        """Work out the suggestion that follows accepting ``completion`` (shown for ``request``) and keep it
+        in the exact cache, so the request after acceptance is answered with no model run (llama.vim's
+        next suggestion). Partial acceptance (a word, a line) needs nothing: the rest of ``completion`` is
+        served from the cache as the user types into it. The same rules as :meth:`warm`; the suggestion,
+        or None (nothing to show, or it did not run)."""
+        options = self.options
+        if not (options.enabled and options.prefetch_next and options.reuse) or not completion.text:
+            return None
+        target = self.accepted(request, completion)
+        known = self._exact_entry(target)
+        if known is not None or self._local_model() is None:
+            return known
+        flag = self._begin_background(cancel)
+        if flag is None:
+            return None
+        try:
+            found = self._run(target, flag, time.monotonic(), [], background=True)
+            if flag.is_set() or found is not None:
+                self._count("cancelled" if flag.is_set() else "prefetched")
+            return found
+        finally:
+            self._end_background(flag)
+
+    def interrupt_background(self) -> None:
+        """Stop the background work running (a request is coming)."""
+        with self._background_lock:
+            if self._background_flag is not None:
+                self._background_flag.set()
+
+    def _local_model(self) -> ModelBackend | None:
+        return next((model for model in self._models() if not _is_remote(model)), None)
+
+    @contextlib.contextmanager
+    def _foreground(self) -> Iterator[None]:
+        """A request past the caches: background work stops and none starts until it is done."""
+        with self._background_lock:
+            self._requests += 1
+            if self._background_flag is not None:
+                self._background_flag.set()
+        try:
+            yield
+        finally:
+            with self._background_lock:
+                self._requests -= 1
+
+    def _begin_background(self, cancel: threading.Event | None) -> threading.Event | None:
+        """The flag background work runs under, or None while a request or other background work runs."""
+        flag = cancel if cancel is not None else threading.Event()
+        with self._background_lock:
+            if self._requests or self._background_flag is not None or flag.is_set():
+                return None
+            self._background_flag = flag
+        return flag
+
+    def _end_background(self, flag: threading.Event) -> None:
+        with self._background_lock:
+            if self._background_flag is flag:
+                self._background_flag = None
+
+    def _acquire_idle(self, model: ModelBackend, flag: threading.Event) -> bool:
+        """The model lock for background work: only if free, and no request came meanwhile (one that comes
+        after this sets ``flag``)."""
+        if not model.lock.acquire(blocking=False):
+            return False
+        with self._background_lock:
+            busy = self._requests > 0 or flag.is_set()
+        if busy:
+            model.lock.release()
+        return not busy
+
+    def _count(self, what: str) -> None:
+        with self._background_lock:
+            self.background_counts[what] += 1
+
+    def _exact_entry(self, request: CompletionRequest) -> Completion | None:
+        before, after = request.text[: request.offset], request.text[request.offset :]
+        with self._cache_lock:
+            return self._exact.get((request.uri, hash(before), hash(after)))
+
+    def _keep_next(self, request: CompletionRequest, completion: Completion) -> None:
+        """A suggestion worked out ahead: in the exact cache (not shown yet, so not the one typed into)."""
+        before, after = request.text[: request.offset], request.text[request.offset :]
+        key = (request.uri, hash(before), hash(after))
+        with self._cache_lock:
+            self._exact[key] = completion
+            self._prefetched.add(key)
+            self._trim_exact()
 
     def _ranked_candidates(
         self,
@@ -806,9 +989,14 @@ class CompletionEngine:
         before, after = request.text[: request.offset], request.text[request.offset :]
         with self._cache_lock:
             self._shown[request.uri] = _Shown(before, after, completion)
-            self._exact[(request.uri, hash(before), hash(after))] = completion
-            while len(self._exact) > 256:
-                self._exact.popitem(last=False)
+            key = (request.uri, hash(before), hash(after))
+            self._exact[key] = completion
+            self._prefetched.discard(key)
+            self._trim_exact()
+
+    def _trim_exact(self) -> None:
+        while len(self._exact) > 256:  # the caller holds _cache_lock
+            self._prefetched.discard(self._exact.popitem(last=False)[0])
 
     # --- candidates for syntax fixes ----------------------------------------------------------------------------
 
@@ -828,10 +1016,11 @@ class CompletionEngine:
         request = CompletionRequest(
             prefix + suffix, len(prefix), uri="infill-candidates", language_id=language, path=path
         )
-        for model in self._models() if n > 0 else []:
-            found = self._infill_candidates(model, request, n, max_tokens, deadline)
-            if found:
-                return found
+        with self._foreground():  # background work yields to the fixes too
+            for model in self._models() if n > 0 else []:
+                found = self._infill_candidates(model, request, n, max_tokens, deadline)
+                if found:
+                    return found
         return []
 
     def _infill_candidates(

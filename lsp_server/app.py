@@ -26,9 +26,11 @@ class InfillApp:
         self.server = server = InfillServer(default_settings)
         status = StatusFeature(server)
         self.model = ModelFeature(server, status)
+        completion = CompletionFeature(server, status)
+        status.focus_listeners.append(completion.on_focus)  # a focused document's prompt is warmed
         self.features: tuple[Feature, ...] = (
             LifecycleFeature(server, self, client_gone=self.model.close),
-            CompletionFeature(server, status),
+            completion,
             DiagnosticsFeature(server),
             self.model,
             WorkspaceIndexFeature(server),

@@ -113,7 +113,9 @@ async def lsp_session(
             caps.workspace.configuration = False
         if position_encodings is not None:
             caps.general = types.GeneralClientCapabilities(position_encodings=position_encodings)
-        options = {"completion": {"timeBudgetMs": 120_000}}  # tests assert behaviour, never speed
+        # tests assert behaviour, never speed; background model work (warm-up, the next suggestion) only
+        # where a test asks for it, so a worker is idle and a request's evaluated tokens are its own otherwise
+        options = {"completion": {"timeBudgetMs": 120_000, "warmUp": False, "prefetchNext": False}}
         for group, values in (initialization_options or {}).items():
             options[group] = {**options.get(group, {}), **values} if isinstance(values, dict) else values
         client.initialize_result = await client.initialize_session(

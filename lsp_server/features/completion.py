@@ -4,15 +4,22 @@ Requests are scheduled here: a newer request for a document cancels the one befo
 waits for a newer keystroke as long as ``completion.debounce.AdaptiveDebounce`` says (the typing rhythm and the
 model's latency, within completion.debounceMs and debounceMaxMs), and a request made while the model loads
 waits for it.
+
+In idle time, one background job at a time runs on the model pool (never beside a request; a request stops it
+at once): the warm-up of a document's prompt (``CompletionEngine.warm``) when it is opened or focused, or when
+its edits pause with no request, and after a suggestion is shown the one that follows it once accepted
+(``CompletionEngine.prefetch_next``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
@@ -24,9 +31,19 @@ from lsp_server.features.status import StatusFeature
 from lsp_server.host import Feature, ServerHost
 from lsp_server.methods import PROMPT_REQUEST
 
+log = logging.getLogger(__name__)
 _WORD_BEFORE = re.compile(r"[\w$]*\Z")
 LOAD_WAIT_S = 60.0  # a completion request made while the model loads waits this long for it at most
 CANCEL_POLL_S = 0.1  # ... looking at its cancel flag this often
+IDLE_WARM_S = 0.6  # edits that pause this long with no request: warm the prompt at the last one
+
+
+class _Job:
+    """The background job in flight: what it is for (``key``), and its cancel flag (the engine's)."""
+
+    def __init__(self, key: tuple[object, ...]) -> None:
+        self.key = key
+        self.cancel = threading.Event()
 
 
 class _Pending:
@@ -49,6 +66,13 @@ class CompletionFeature(Feature):
         self.status = status
         self._pending: dict[str, _Pending] = {}  # each document's request in flight
         self.debounce = AdaptiveDebounce()  # keystrokes and model latencies seen, the wait they call for
+        self.idle_warm_s = IDLE_WARM_S
+        self._job: _Job | None = None  # the background job in flight (one at most)
+        self._queued: tuple[_Job, Callable[..., Any], tuple[Any, ...]] | None = None  # starts when it ends
+        self.background: asyncio.Future[None] | None = None  # the job's task (tests await it)
+        # per document: the last request's offset, or the end of the last edit (where a warm-up evaluates)
+        self._cursor: dict[str, int] = {}
+        self._idle: dict[str, asyncio.TimerHandle] = {}  # per document: the warm-up once edits pause
 
     def register(self) -> None:
         server = self.server
@@ -110,19 +134,48 @@ class CompletionFeature(Feature):
         self.debounce.configure(options.debounce_ms / 1000, options.debounce_max_ms / 1000)
 
     def on_document(self, event: DocumentEvent) -> None:
-        if event.kind == "change":
-            self.debounce.keystroke(event.uri)
+        uri = event.uri
+        if event.kind == "open":
+            self._cursor.pop(uri, None)
+            self.warm_up(uri)
+        elif event.kind == "change":
+            self.debounce.keystroke(uri)
+            self._edited_at(uri, event.lines)
+            self._warm_when_idle(uri)
         elif event.kind == "close":
-            self.server.engine.forget(event.uri)
+            self.server.engine.forget(uri)
+            self._cursor.pop(uri, None)
+            self._stop_idle(uri)
+            if self._job is not None and self._job.key[1] == uri:
+                self._job.cancel.set()
+
+    def on_focus(self, uri: str) -> None:
+        """The user is in this document now (textDocument/didFocus): warm its prompt."""
+        self.warm_up(uri)
+
+    async def on_shutdown(self) -> None:
+        for timer in self._idle.values():
+            timer.cancel()
+        self._idle.clear()
+        self._interrupt()
 
     def request(self, uri: str, position: types.Position, invoked: bool = False) -> CompletionRequest | None:
         """The engine's request for a position in an open document (None: not open)."""
+        return self.request_at(uri, None, position, invoked)
+
+    def request_at(
+        self, uri: str, offset: int | None, position: types.Position | None = None, invoked: bool = False
+    ) -> CompletionRequest | None:
+        """The engine's request at ``offset`` (else ``position``) in an open document (None: not open)."""
         document = self.server.text_document(uri)
         if document is None:
             return None
+        if offset is None:
+            assert position is not None
+            offset = self.server.to_offset(uri, position)
         return CompletionRequest(
             text=document.source,
-            offset=self.server.to_offset(uri, position),
+            offset=offset,
             uri=uri,
             language_id=document.language_id,
             path=self.server.document_path(uri),
@@ -131,7 +184,16 @@ class CompletionFeature(Feature):
         )
 
     async def complete(self, request: CompletionRequest) -> Completion | None:
-        """Run the engine for a request; a newer request for the same document cancels this one."""
+        """Run the engine for a request; a newer request for the same document cancels this one. A shown
+        suggestion starts the work on the one that follows it once accepted."""
+        self._stop_idle(request.uri)  # the user is here: this request is the warm-up
+        self._cursor[request.uri] = request.offset
+        completion = await self._complete(request)
+        if completion is not None and completion.text:
+            self.prefetch(request, completion)
+        return completion
+
+    async def _complete(self, request: CompletionRequest) -> Completion | None:
         pending = _Pending()
         cancel = pending.cancel
         previous = self._pending.get(request.uri)
@@ -141,8 +203,11 @@ class CompletionFeature(Feature):
         engine = self.server.engine
         try:
             hit = engine.cached(request)
+            if hit is None:
+                hit = await self._joined(request, pending)
             if hit is not None:
                 return hit
+            self._interrupt()  # the model is wanted: background work yields at once
             delay = self.debounce.delay(request.uri, eagerness(request.text, request.offset), request.invoked)
             if delay > 0:  # a newer request ends the wait at once
                 with contextlib.suppress(TimeoutError):
@@ -169,6 +234,109 @@ class CompletionFeature(Feature):
         deadline = time.monotonic() + LOAD_WAIT_S
         while self.status.state == "loading" and not cancel.is_set() and time.monotonic() < deadline:
             await self.status.next_change(CANCEL_POLL_S)  # or a look at the cancel flag again
+
+    # --- background work in idle time ---------------------------------------------------------------------
+
+    def warm_up(self, uri: str) -> None:
+        """Evaluate the prompt at the document's last request or edit (else its end) in the background."""
+        if not self.server.settings.completion.warm_up:
+            return
+        document = self.server.text_document(uri)
+        if document is None:
+            return
+        offset = min(self._cursor.get(uri, len(document.source)), len(document.source))
+        request = self.request_at(uri, offset)
+        if request is not None:
+            self._start(_Job(("warm-up", uri)), self.server.engine.warm, (request,))
+
+    def prefetch(self, request: CompletionRequest, completion: Completion) -> None:
+        """Work out the suggestion after ``completion`` is accepted, unless that is under way already."""
+        document = self.server.text_document(request.uri)
+        if not self.server.settings.completion.prefetch_next or document is None:
+            return
+        if document.source != request.text:
+            return  # edited since: the suggestion is no longer shown as it was
+        target = self.server.engine.accepted(request, completion)
+        key = ("next", request.uri, hash(target.text), target.offset)
+        if self._job is not None and self._job.key == key and not self._job.cancel.is_set():
+            return  # the user types into the suggestion: its next one is being worked out
+        self._start(_Job(key), self.server.engine.prefetch_next, (request, completion))
+
+    def _start(self, job: _Job, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Run ``work(*args, job.cancel)`` on the model pool once the job in flight has stopped; never while
+        a request is in flight."""
+        if self._pending:
+            return
+        if self._job is not None:  # the newer job wins: the older stops, this one starts when it has
+            self._job.cancel.set()
+            self._queued = (job, work, args)
+            return
+        self._job = job
+        self.background = asyncio.ensure_future(self._run(job, work, args))
+
+    async def _run(self, job: _Job, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            await self._while_loading(job.cancel)
+            if not job.cancel.is_set():
+                await self.server.run_model(work, *args, job.cancel)
+        except Exception:
+            log.exception("background work %s failed", job.key[0])
+        finally:
+            self._job = None
+            queued, self._queued = self._queued, None
+            if queued is not None:
+                self._start(*queued)
+
+    async def _joined(self, request: CompletionRequest, pending: _Pending) -> Completion | None:
+        """The answer of the next-suggestion job in flight when it is working out this very request (the
+        user accepted before it was done): waited for (a newer request ends the wait), from the cache."""
+        job, task = self._job, self.background
+        key = ("next", request.uri, hash(request.text), request.offset)
+        if job is None or task is None or job.cancel.is_set() or job.key != key:
+            return None
+        superseded: asyncio.Future[Any] = asyncio.ensure_future(pending.superseded.wait())
+        waiters: set[asyncio.Future[Any]] = {asyncio.shield(task), superseded}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            superseded.cancel()
+        return None if pending.cancel.is_set() else self.server.engine.cached(request)
+
+    def _interrupt(self) -> None:
+        """A request wants the model: the job in flight stops, the one queued is dropped."""
+        self._queued = None
+        if self._job is not None:
+            self._job.cancel.set()
+
+    def _edited_at(self, uri: str, lines: tuple[int, int] | None) -> None:
+        """Where the warm-up of an edited document evaluates: the end of the last line edited."""
+        document = self.server.text_document(uri)
+        if lines is None or document is None:
+            self._cursor.pop(uri, None)
+            return
+        text = document.source
+        start = self.server.to_offset(uri, types.Position(lines[1], 0))
+        ends = [end for end in (text.find("\n", start), text.find("\r", start)) if end >= 0]
+        self._cursor[uri] = min(ends, default=len(text))
+
+    def _warm_when_idle(self, uri: str) -> None:
+        self._stop_idle(uri)
+        if not self.server.settings.completion.warm_up:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving (tests of pieces)
+        self._idle[uri] = loop.call_later(self.idle_warm_s, self._idle_warm, uri)
+
+    def _idle_warm(self, uri: str) -> None:
+        self._idle.pop(uri, None)
+        self.warm_up(uri)
+
+    def _stop_idle(self, uri: str) -> None:
+        timer = self._idle.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
 
 
 def _completion_item(

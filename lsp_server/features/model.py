@@ -46,7 +46,12 @@ class ModelFeature(Feature):
             history = self.server.engine.history
             recent = list(history)
             history.clear()
-            return {"completions": recent, "worker": self.model_stats(), "remote": self.remote_stats()}
+            return {
+                "completions": recent,
+                "worker": self.model_stats(),
+                "remote": self.remote_stats(),
+                "background": dict(self.server.engine.background_counts),  # warm-ups, next suggestions
+            }
 
     async def on_initialized(self) -> None:
         self.start_load()

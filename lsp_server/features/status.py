@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -39,13 +40,17 @@ class StatusFeature(Feature):
         self._active_uri: str | None = None
         self._client_focuses = False  # the client sends textDocument/didFocus (else: the last one touched)
         self._route_timer: asyncio.TimerHandle | None = None
+        self.focus_listeners: list[Callable[[str], None]] = []  # told of each didFocus (the warm-up)
 
     def register(self) -> None:
         @self.server.feature(DID_FOCUS)
         def did_focus(params: DidFocusParams) -> None:
             """The editor the user is in changed (VS Code: active editor; Neovim: BufEnter)."""
-            if self.server.text_document(params.text_document.uri) is not None:
-                self.focus(params.text_document.uri)
+            uri = params.text_document.uri
+            if self.server.text_document(uri) is not None:
+                self.focus(uri)
+                for listener in self.focus_listeners:
+                    listener(uri)
 
     @property
     def state(self) -> str:

@@ -260,3 +260,59 @@ async def test_several_ranked_suggestions_come_back_as_several_items(workspace: 
         # asked again at the same place: the same items, from the cache
         again = await client.text_document_inline_completion_async(inline_params(uri, 4, 4))
         assert again is not None and [item.insert_text for item in again.items] == texts
+
+
+async def background_counts(client: Any, done: Any) -> Any:
+    """infill/stats' background counts once ``done(counts)`` holds (asked again until then, at most 120 s)."""
+
+    async def poll() -> Any:
+        while True:
+            counts = (await client.protocol.send_request_async("infill/stats", {})).background
+            if done(counts):
+                return counts
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), 120)
+
+
+async def test_warm_up_on_focus_and_the_next_suggestion_served_after_acceptance(workspace: Path) -> None:
+    options = {
+        "completion": {
+            "debounceMs": 0,
+            "candidates": 1,
+            "maxTokens": 24,
+            "warmUp": True,
+            "prefetchNext": True,
+        }
+    }
+    text = "numbers = [1, 2, 3]\nfor n in numbers:\n    print(n)\n\ntotal = "
+    async with lsp_session("neovim", initialization_options=options, root=workspace) as client:
+        uri = open_document(client, workspace / "sums.py", text)
+        client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": uri}})
+        await background_counts(client, lambda counts: counts.warmUps >= 1)
+        # the warm-up evaluated the prompt at the end of the document: the first request there reuses it
+        shown = await client.text_document_inline_completion_async(inline_params(uri, 4, 8))
+        assert shown is not None and shown.items and isinstance(shown.items[0].insert_text, str), shown
+        first = (await client.protocol.send_request_async("infill/stats", {})).completions
+        assert len(first) == 1 and not first[0].cached, first
+        assert first[0].tokensEvaluated <= 2 < first[0].tokensPrompt, first
+
+        # the suggestion shown: its next one is worked out in the background; the client accepts it
+        await background_counts(client, lambda counts: counts.prefetched >= 1)
+        inserted = shown.items[0].insert_text
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=2, uri=uri),
+                [
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(types.Position(4, 8), types.Position(4, 8)), text=inserted
+                    )
+                ],
+            )
+        )
+        lines = inserted.split("\n")
+        cursor = (4 + len(lines) - 1, (8 if len(lines) == 1 else 0) + len(lines[-1]))
+        following = await client.text_document_inline_completion_async(inline_params(uri, *cursor))
+        assert following is not None and following.items, following
+        history = (await client.protocol.send_request_async("infill/stats", {})).completions
+        assert [entry.cached for entry in history] == [True], history  # no model run after acceptance

@@ -1,10 +1,14 @@
 """The completion feature's scheduling, with a stand-in server and engine: keystrokes and model latencies
-reach the adaptive debounce, a newer request ends an older one's wait at once, and every ranked suggestion
-becomes an InlineCompletionItem (the most likely first)."""
+reach the adaptive debounce, a newer request ends an older one's wait at once, every ranked suggestion
+becomes an InlineCompletionItem (the most likely first), and background work (warm-up, the next suggestion)
+starts in idle time and yields to a request at once."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +18,8 @@ from completion.debounce import MIN_GAPS, AdaptiveDebounce
 from completion.engine import Alternative, Completion, CompletionOptions, CompletionRequest
 from lsp_server.documents import DocumentEvent
 from lsp_server.features.completion import CompletionFeature
+from lsp_server.features.status import StatusFeature
+from lsp_server.methods import DID_FOCUS, DidFocusParams
 
 URI = "file:///w/a.py"
 TEXT = "def f(x):\n    return x\n"
@@ -33,14 +39,36 @@ class FakeEngine:
     def __init__(self, clock: Clock, answer: Completion | None, run_s: float = 0.0) -> None:
         self.clock, self.answer, self.run_s = clock, answer, run_s
         self.runs: list[CompletionRequest] = []
+        self.warmed: list[CompletionRequest] = []
+        self.prefetched: list[tuple[CompletionRequest, Completion]] = []
+        self.on_warm: Callable[[threading.Event], None] = lambda cancel: None
+        self.on_prefetch: Callable[[threading.Event], None] = lambda cancel: None
+        self.cache: dict[tuple[str, int], Completion] = {}  # what prefetch_next worked out
 
     def cached(self, request: CompletionRequest) -> Completion | None:
-        return None
+        return self.cache.get((request.text, request.offset))
 
     def complete(self, request: CompletionRequest, cancel: Any) -> Completion | None:
         self.runs.append(request)
         self.clock.now += self.run_s
         return self.answer
+
+    def warm(self, request: CompletionRequest, cancel: threading.Event) -> None:
+        self.warmed.append(request)
+        self.on_warm(cancel)
+
+    def prefetch_next(self, request: CompletionRequest, completion: Completion, cancel: Any) -> None:
+        self.prefetched.append((request, completion))
+        self.on_prefetch(cancel)
+        if not cancel.is_set():
+            target = self.accepted(request, completion)
+            self.cache[(target.text, target.offset)] = Completion(
+                "  # next", target.offset, target.offset, False, True
+            )
+
+    def accepted(self, request: CompletionRequest, completion: Completion) -> CompletionRequest:
+        text = request.text[: completion.start] + completion.text + request.text[completion.end :]
+        return CompletionRequest(text, completion.start + len(completion.text), request.uri)
 
 
 class FakeServer:
@@ -141,3 +169,135 @@ async def test_each_suggestion_is_one_inline_item_the_most_likely_first() -> Non
         ("x + 1", types.Range(types.Position(1, 11), types.Position(1, 12))),
         ("x * 2", types.Range(types.Position(1, 11), types.Position(1, 11))),
     ]
+
+
+# --- background work ----------------------------------------------------------------------------------------
+
+GATE_S = 10.0  # a gate never opened fails the test after this long instead of hanging it
+
+
+class ThreadedServer(FakeServer):
+    """Runs the engine on a thread, as the server's model pool does, so a call can block on a gate."""
+
+    async def run_model(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+
+def threaded_feature(engine: FakeEngine, clock: Clock, **options: object) -> CompletionFeature:
+    feature = feature_for(engine, clock, **options)
+    feature.server = ThreadedServer(engine, feature.server.settings.completion)  # type: ignore[attr-defined]
+    return feature
+
+
+async def test_did_focus_warms_the_document_at_its_last_request() -> None:
+    clock = Clock()
+    engine = FakeEngine(clock, None)
+    feature = feature_for(engine, clock, debounce_ms=0)
+    status = StatusFeature(feature.server)  # type: ignore[arg-type]
+    status.focus_listeners.append(feature.on_focus)  # as lsp_server.app wires them
+    status.register()
+    feature.server.handlers[DID_FOCUS](DidFocusParams(types.TextDocumentIdentifier(URI)))  # type: ignore[attr-defined]
+    assert feature.background is not None
+    await feature.background
+    assert [(r.uri, r.offset, r.text) for r in engine.warmed] == [
+        (URI, len(TEXT), TEXT)
+    ]  # never asked: its end
+    await feature.complete(at(5, invoked=True))
+    feature.on_focus(URI)
+    assert feature.background is not None
+    await feature.background
+    assert [r.offset for r in engine.warmed] == [len(TEXT), 5]  # then where the user last was
+
+
+async def test_a_request_stops_the_warm_up_at_once() -> None:
+    clock = Clock()
+    engine = FakeEngine(clock, None)
+    inside, stopped = threading.Event(), threading.Event()
+
+    def hold(cancel: threading.Event) -> None:
+        inside.set()
+        if cancel.wait(GATE_S):
+            stopped.set()
+
+    engine.on_warm = hold
+    feature = threaded_feature(engine, clock, debounce_ms=0)
+    feature.on_document(DocumentEvent("open", URI))
+    assert await asyncio.to_thread(inside.wait, GATE_S)
+    assert await feature.complete(at(len(TEXT) - 1, invoked=True)) is None
+    assert stopped.is_set() and len(engine.runs) == 1
+    assert feature.background is not None
+    await feature.background
+
+
+async def test_no_background_work_starts_beside_a_request_or_when_turned_off() -> None:
+    clock = Clock()
+    engine = FakeEngine(clock, None)
+    feature = feature_for(engine, clock, debounce_ms=600_000, debounce_max_ms=600_000)
+    waiting = asyncio.ensure_future(feature.complete(at(len(TEXT) - 1)))
+    await asyncio.sleep(0)  # waiting out its debounce now
+    feature.on_focus(URI)
+    assert feature.background is None
+    await feature.complete(at(len(TEXT) - 1, invoked=True))  # ends the wait
+    await asyncio.wait_for(waiting, GATE_S)
+    off = feature_for(engine, clock, warm_up=False, prefetch_next=False)
+    off.on_focus(URI)
+    offset = TEXT.index("x\n")
+    engine.answer = Completion("x + 1", offset, offset + 1, False, False)
+    assert await off.complete(at(offset, invoked=True)) is not None
+    assert off.background is None and engine.warmed == [] and engine.prefetched == []
+
+
+async def test_a_shown_suggestion_starts_work_on_the_next_one() -> None:
+    clock = Clock()
+    offset = TEXT.index("x\n")
+    answer = Completion("x + 1", offset, offset + 1, False, False)
+    engine = FakeEngine(clock, answer)
+    feature = feature_for(engine, clock, debounce_ms=0)
+    request = at(offset, invoked=True)
+    assert await feature.complete(request) == answer
+    assert feature.background is not None
+    await feature.background
+    assert engine.prefetched == [(request, answer)]
+
+
+async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_request_came() -> None:
+    clock = Clock()
+    engine = FakeEngine(clock, None)
+    feature = feature_for(engine, clock, debounce_ms=0)
+    feature.idle_warm_s = 0.0
+    feature.on_document(DocumentEvent("change", URI, (0, 0)))
+    while feature.background is None:  # the idle timer fires on the loop's next turn
+        await asyncio.sleep(0)
+    await feature.background
+    assert [r.offset for r in engine.warmed] == [TEXT.index(":\n") + 1]  # the end of line 0
+    feature.background = None
+    feature.on_document(DocumentEvent("change", URI, (1, 1)))
+    await feature.complete(at(3, invoked=True))  # the user asked: that request is the warm-up
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert feature.background is None and len(engine.warmed) == 1
+
+
+async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> None:
+    clock = Clock()
+    offset = TEXT.index("x\n")
+    answer = Completion("x + 1", offset, offset + 1, False, False)
+    engine = FakeEngine(clock, answer)
+    inside, go = threading.Event(), threading.Event()
+
+    def hold(cancel: threading.Event) -> None:
+        inside.set()
+        assert go.wait(GATE_S)
+
+    engine.on_prefetch = hold
+    feature = threaded_feature(engine, clock, debounce_ms=0)
+    request = at(offset, invoked=True)
+    await feature.complete(request)
+    assert await asyncio.to_thread(inside.wait, GATE_S)
+    accepted = engine.accepted(request, answer)
+    asking = asyncio.ensure_future(feature.complete(dataclasses.replace(accepted, invoked=True)))
+    await asyncio.sleep(0)
+    assert not asking.done() and feature._job is not None and not feature._job.cancel.is_set()
+    go.set()  # the background job finishes: the request takes its answer
+    served = await asyncio.wait_for(asking, GATE_S)
+    assert served is not None and served.text == "  # next" and engine.runs == [request]
