@@ -301,3 +301,32 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
     go.set()  # the background job finishes: the request takes its answer
     served = await asyncio.wait_for(asking, GATE_S)
     assert served is not None and served.text == "  # next" and engine.runs == [request]
+
+
+async def test_typing_into_the_suggestion_keeps_the_work_on_its_next_one() -> None:
+    clock = Clock()
+    offset = TEXT.index("x\n")
+    answer = Completion("x + 1", offset, offset + 1, False, False)
+    engine = FakeEngine(clock, answer)
+    inside, go = threading.Event(), threading.Event()
+
+    def hold(cancel: threading.Event) -> None:
+        inside.set()
+        assert go.wait(GATE_S)
+
+    engine.on_prefetch = hold
+    feature = threaded_feature(engine, clock, debounce_ms=0)
+    request = at(offset, invoked=True)
+    await feature.complete(request)
+    assert await asyncio.to_thread(inside.wait, GATE_S)
+    job = feature._job
+    # the user typed "x" into the suggestion: served from the cache, the same text once accepted
+    typed = CompletionRequest(TEXT[:offset] + "x" + TEXT[offset:], offset + 1, URI, "python", "a.py")
+    engine.cache[(typed.text, typed.offset)] = Completion(" + 1", offset + 1, offset + 2, False, True)
+    feature.server.text_document = lambda uri: SimpleNamespace(source=typed.text, language_id="python")  # type: ignore[attr-defined]
+    assert await feature.complete(typed) is not None
+    assert feature._job is job and job is not None and not job.cancel.is_set()
+    go.set()
+    assert feature.background is not None
+    await feature.background
+    assert len(engine.prefetched) == 1 and engine.runs == [request]
