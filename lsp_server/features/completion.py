@@ -137,7 +137,8 @@ class CompletionFeature(Feature):
         uri = event.uri
         if event.kind == "open":
             self._cursor.pop(uri, None)
-            self.warm_up(uri)
+            if not self.status.client_focuses:  # else its didFocus tells whether the user is in it
+                self.warm_up(uri)
         elif event.kind == "change":
             self.debounce.keystroke(uri)
             self._edited_at(uri, event.lines)

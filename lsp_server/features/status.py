@@ -53,6 +53,11 @@ class StatusFeature(Feature):
                     listener(uri)
 
     @property
+    def client_focuses(self) -> bool:
+        """The client has sent textDocument/didFocus: it tells which document the user is in."""
+        return self._client_focuses
+
+    @property
     def state(self) -> str:
         state: str = self.status["state"]
         return state

@@ -108,7 +108,7 @@ class FakeServer:
 
 def feature_for(engine: FakeEngine, clock: Clock, **options: object) -> CompletionFeature:
     server = FakeServer(engine, CompletionOptions(**options))  # type: ignore[arg-type]
-    status = SimpleNamespace(state="ready")
+    status = SimpleNamespace(state="ready", client_focuses=False)
     feature = CompletionFeature(server, status)  # type: ignore[arg-type]
     feature.debounce = AdaptiveDebounce(clock=clock)
     feature.on_settings()
@@ -224,9 +224,9 @@ async def test_a_request_stops_the_warm_up_at_once() -> None:
     feature.on_document(DocumentEvent("open", URI))
     assert await asyncio.to_thread(inside.wait, GATE_S)
     assert await feature.complete(at(len(TEXT) - 1, invoked=True)) is None
-    assert stopped.is_set() and len(engine.runs) == 1
-    assert feature.background is not None
-    await feature.background
+    assert len(engine.runs) == 1 and feature.background is not None
+    await asyncio.wait_for(feature.background, GATE_S / 2)  # back well before its gate would give up
+    assert stopped.is_set()
 
 
 async def test_no_background_work_starts_beside_a_request_or_when_turned_off() -> None:
@@ -330,3 +330,16 @@ async def test_typing_into_the_suggestion_keeps_the_work_on_its_next_one() -> No
     assert feature.background is not None
     await feature.background
     assert len(engine.prefetched) == 1 and engine.runs == [request]
+
+
+async def test_a_client_that_sends_did_focus_warms_what_it_focuses_not_all_it_opens() -> None:
+    clock = Clock()
+    engine = FakeEngine(clock, None)
+    feature = feature_for(engine, clock, debounce_ms=0)
+    feature.status.client_focuses = True  # type: ignore[attr-defined]
+    feature.on_document(DocumentEvent("open", URI))  # e.g. VS Code opening a file for a peek or a diff
+    assert feature.background is None and engine.warmed == []
+    feature.on_focus(URI)
+    assert feature.background is not None
+    await feature.background
+    assert [r.uri for r in engine.warmed] == [URI]
