@@ -13,7 +13,8 @@ block of argparse options: files with many similar lines) and *ordinary* code (s
 the typing replay picks them). The text of all arms must be the same; a difference is printed and makes the
 exit status 1.
 
-Columns per prompt: tokens/s plain, auto and fresh (medians over rounds), the speed-ups, and what the fresh
+Columns per prompt: tokens/s plain, auto and fresh (medians over rounds), the speed-ups, the speed-ups in
+tokens per CPU-second of this process (less moved by other processes on a shared machine), and what the fresh
 arm's drafts came to: verify batches, draft tokens accepted of drafted, accepted per batch, and tokens decoded
 again one by one at near ties (``redone``: llama.cpp rounds batches differently from one-token decodes, so
 where the best token leads by less than ``completion.speculative.SAFE_MARGIN`` the cache is rebuilt as the
@@ -111,19 +112,22 @@ def ordinary_prompts(files: int) -> dict[str, str]:
 @dataclass
 class Arm:
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     generations: list[Generation] = field(default_factory=list)
 
-    def tokens_per_second(self) -> float:
-        rates = [g.tokens_generated / s for g, s in zip(self.generations, self.seconds, strict=True) if s > 0]
+    def tokens_per_second(self, cpu: bool = False) -> float:
+        times = self.cpu_seconds if cpu else self.seconds
+        rates = [g.tokens_generated / s for g, s in zip(self.generations, times, strict=True) if s > 0]
         return statistics.median(rates) if rates else 0.0
 
 
-def timed(session: ModelSession, prompt: list[int], tokens: int) -> tuple[Generation, float]:
+def timed(session: ModelSession, prompt: list[int], tokens: int) -> tuple[Generation, float, float]:
+    """A generation after ``prompt`` (already cached), its wall-clock and its CPU seconds."""
     with session.lock:
         session.generate(prompt, GenerationSpec(max_tokens=1))  # the prompt in the cache: time generation
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         generation = session.generate(prompt, GenerationSpec(max_tokens=tokens))
-        return generation, time.perf_counter() - started
+        return generation, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def main() -> int:
@@ -143,7 +147,7 @@ def main() -> int:
     groups = {"repetitive": repetitive_prompts(), "ordinary": ordinary_prompts(args.files)}
     header = (
         f"{'prompt':<24}{'plain':>7}{'auto':>7}{'fresh':>7}  tok/s{'auto':>7}{'fresh':>7}"
-        f"{'batches':>9}{'accepted':>10}{'per batch':>10}{'redone':>8}  same text"
+        f"  cpu:{'auto':>6}{'fresh':>7}{'batches':>9}{'accepted':>10}{'per batch':>10}{'redone':>8}  same text"
     )
     different = 0
     for group, prompts in groups.items():
@@ -159,10 +163,11 @@ def main() -> int:
                         "auto": speculation,
                         "fresh": fresh_record(speculation),
                     }[arm]
-                    generation, seconds = timed(session, prompt, args.tokens)
+                    generation, seconds, cpu_seconds = timed(session, prompt, args.tokens)
                     for record in (arms[arm], totals[arm]):
                         record.generations.append(generation)
                         record.seconds.append(seconds)
+                        record.cpu_seconds.append(cpu_seconds)
             texts = {g.text for arm in ARMS for g in arms[arm].generations}
             if len(texts) > 1:
                 different += 1
@@ -189,6 +194,7 @@ def fresh_record(speculation: Speculation | None) -> Speculation:
 
 def row(name: str, arms: dict[str, Arm]) -> str:
     plain, auto, fresh = (arms[arm].tokens_per_second() for arm in ARMS)
+    cpu_plain, cpu_auto, cpu_fresh = (arms[arm].tokens_per_second(cpu=True) for arm in ARMS)
     drafts = arms["fresh"].generations
     batches = sum(g.verify_batches for g in drafts)
     drafted = sum(g.drafted_tokens for g in drafts)
@@ -198,6 +204,7 @@ def row(name: str, arms: dict[str, Arm]) -> str:
     return (
         f"{name[:23]:<24}{plain:>7.1f}{auto:>7.1f}{fresh:>7.1f}  x{'':<4}"
         f"{auto / plain if plain else 0:>6.2f}{fresh / plain if plain else 0:>7.2f}"
+        f"  x{cpu_auto / cpu_plain if cpu_plain else 0:>7.2f}{cpu_fresh / cpu_plain if cpu_plain else 0:>7.2f}"
         f"{batches:>9}{f'{accepted}/{drafted}':>10}{per_batch:>10.2f}{redone:>8}"
     )
 
