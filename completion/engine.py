@@ -236,6 +236,7 @@ class CompletionEngine:
         self._asks_lock = threading.Lock()
         # background work (warm-up, the next suggestion): at most one at a time, never beside a request
         self._prefetched: set[tuple[str, int, int]] = set()  # keys of _exact the next-suggestion work wrote
+        self._epoch = 0  # clear_cache() calls so far (new models or settings)
         self._background_lock = threading.Lock()
         self._background_flag: threading.Event | None = None  # the cancel flag of the background work running
         self._requests = 0  # requests in complete() past the caches (waiting for or holding the model)
@@ -289,6 +290,7 @@ class CompletionEngine:
             self._shown.clear()
             self._exact.clear()
             self._prefetched.clear()
+            self._epoch += 1  # background work begun before this keeps nothing
 
     def forget(self, uri: str) -> None:
         with self._cache_lock:
@@ -429,6 +431,7 @@ class CompletionEngine:
     ) -> Completion | None:
         """complete() past its caches; ``background``: the local model only, taken only when idle, the
         answer kept for the request to come (``_keep_next``), not counted in the history."""
+        epoch = self._epoch
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
         if cancel is not None and cancel.is_set():
@@ -481,7 +484,7 @@ class CompletionEngine:
             alternatives=_alternatives(ranked, best, self.options.max_items - 1),
         )
         if background:
-            self._keep_next(request, completion)
+            self._keep_next(request, completion, epoch)
             return completion
         self._remember(request, completion)
         self._record(completion)
@@ -613,11 +616,14 @@ class CompletionEngine:
         with self._cache_lock:
             return self._exact.get((request.uri, hash(before), hash(after)))
 
-    def _keep_next(self, request: CompletionRequest, completion: Completion) -> None:
-        """A suggestion worked out ahead: in the exact cache (not shown yet, so not the one typed into)."""
+    def _keep_next(self, request: CompletionRequest, completion: Completion, epoch: int) -> None:
+        """A suggestion worked out ahead: in the exact cache (not shown yet, so not the one typed into),
+        unless the caches were cleared since it began (another model, other settings)."""
         before, after = request.text[: request.offset], request.text[request.offset :]
         key = (request.uri, hash(before), hash(after))
         with self._cache_lock:
+            if epoch != self._epoch:
+                return
             self._exact[key] = completion
             self._prefetched.add(key)
             self._trim_exact()

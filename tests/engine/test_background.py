@@ -217,3 +217,21 @@ def test_the_next_suggestion_is_local_only_and_can_be_turned_off() -> None:
     remote = RemoteScripted(["result = 1\n"], likelihood=lambda text: 0.0)
     remote_engine = engine_for(remote)
     assert remote_engine.prefetch_next(request, shown) is None and remote.calls == []
+
+
+def test_a_next_suggestion_begun_before_the_caches_were_cleared_is_not_kept() -> None:
+    engine: CompletionEngine | None = None
+    model = model_for("result = width * height\n", "  # the area\n")
+
+    def new_settings(spec: GenerationSpec, cancel: CancelFlag | None) -> None:
+        if model.attempts == 1 and engine is not None:  # the prefetch: settings change meanwhile
+            engine.clear_cache()
+
+    model.hold = new_settings
+    engine = engine_for(model)
+    request = at(SITE)
+    shown = engine.complete(request)
+    assert shown is not None
+    found = engine.prefetch_next(request, shown)
+    assert found is not None and model.attempts == 2  # it ran ...
+    assert engine.cached(engine.accepted(request, shown)) is None  # ... for a model or settings gone
