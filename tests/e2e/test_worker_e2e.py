@@ -27,7 +27,11 @@ FAST = {"completion": {"debounceMs": 0, "candidates": 1}, "diagnostics": {"debou
 TWO_SECONDS = {**SESSION_ENV, "INFILL_FAKE_TOKEN_S": "0.2"}  # "value = 1\n": 10 tokens of 0.2 s
 BLANK_LINE = "import os\n\n"  # the fake's "value = 1" is a whole statement on line 1
 BROKEN = "def area(w, h)\n    return w * h\n"
-RESPONSIVE_S = 0.1  # what "handled at once" means while the worker is busy
+# "Handled while the worker is busy": sooner than what is left of the busy 4 s generation (SLOW) when a test
+# acts (start_busy has seen it run 0.3 s; a round's second check comes at most one bound later): an answer
+# that waited for the worker takes over 2 s, however loaded the machine. How fast the answers are is a
+# benchmark's question, not asserted here (a 100 ms bound failed under load with nothing wrong).
+WHILE_BUSY_S = 1.5
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
@@ -314,12 +318,12 @@ async def test_requests_waiting_when_the_model_changes_are_all_answered(workspac
 
 # --- 5. a busy worker starves nothing ---------------------------------------------------------------------------
 
-SLOW = {**SESSION_ENV, "INFILL_FAKE_TEXT": "x" * 200, "INFILL_FAKE_TOKEN_S": "0.02"}  # 100 tokens: 2 s
+SLOW = {**SESSION_ENV, "INFILL_FAKE_TEXT": "x" * 200, "INFILL_FAKE_TOKEN_S": "0.04"}  # 100 tokens: 4 s
 SLOW_OPTIONS = {"completion": {"debounceMs": 0, "candidates": 1, "maxTokens": 100}}
 
 
 async def start_busy(client: StatusClient, uris: list[str], tag: str) -> list[asyncio.Future[Any]]:
-    """A 2 s request that the worker runs first (on uris[0]), then one per other document waiting for the model."""
+    """A 4 s request that the worker runs first (on uris[0]), then one per other document waiting for the model."""
     first = send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uris[0], 0, 9), f"{tag}-0")
     await stats(client)  # round trips: the first request is read and off to the model before the others
     await stats(client)
@@ -365,17 +369,17 @@ async def test_cancel_edit_and_new_requests_are_handled_while_the_worker_is_busy
         # round 1: an edit and infill/prompt on the edited document, then $/cancelRequest of the running one
         requests = await start_busy(client, uris, "r1")
         prompt, elapsed = await edit_then_prompt(client, uris[1])
-        assert elapsed < RESPONSIVE_S, f"didChange + infill/prompt took {elapsed * 1000:.0f} ms"
+        assert elapsed < WHILE_BUSY_S, f"didChange + infill/prompt took {elapsed * 1000:.0f} ms"
         assert prompt.endswith("value1 = compute(1)\nagain = "), prompt
         _, elapsed = await timed(lambda: cancel(client, requests[0], "r1-0"))
-        assert elapsed < RESPONSIVE_S, f"$/cancelRequest took {elapsed * 1000:.0f} ms to answer"
+        assert elapsed < WHILE_BUSY_S, f"$/cancelRequest took {elapsed * 1000:.0f} ms to answer"
         await cancel_all(client, requests, "r1")
 
         # round 2: a newer request for the running one's document answers it at once
         requests = await start_busy(client, uris, "r2")
         newer = send(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uris[0], 0, 9), "r2-6")
         superseded, elapsed = await timed(lambda: asyncio.wait_for(requests[0], 5))
-        assert elapsed < RESPONSIVE_S, f"the superseded request took {elapsed * 1000:.0f} ms to answer"
+        assert elapsed < WHILE_BUSY_S, f"the superseded request took {elapsed * 1000:.0f} ms to answer"
         assert items_of(superseded) == []
         await cancel_all(client, [*requests, newer], "r2")
         assert server_process(client).returncode is None
@@ -389,7 +393,7 @@ async def test_infill_prompt_is_answered_while_more_requests_than_model_threads_
         try:
             prompt, elapsed = await edit_then_prompt(client, uris[1], limit=1.0)
             assert prompt.endswith("value1 = compute(1)\nagain = "), prompt
-            assert elapsed < RESPONSIVE_S, f"didChange + infill/prompt took {elapsed * 1000:.0f} ms"
+            assert elapsed < WHILE_BUSY_S, f"didChange + infill/prompt took {elapsed * 1000:.0f} ms"
         finally:
             await cancel_all(client, requests, "r")
 
@@ -417,7 +421,7 @@ async def test_diagnostics_are_answered_while_code_actions_wait_for_a_busy_model
             ]
             found, elapsed = await timed(lambda: asyncio.wait_for(pull(client, other), 30))
             assert [d.message for d in found] == ["unclosed '('"]
-            assert elapsed < RESPONSIVE_S, f"pulling diagnostics took {elapsed * 1000:.0f} ms"
+            assert elapsed < WHILE_BUSY_S, f"pulling diagnostics took {elapsed * 1000:.0f} ms"
             for answer in await asyncio.wait_for(asyncio.gather(*actions), 30):
                 assert answer and answer[0].title == "Insert ':'", answer
         finally:
