@@ -57,6 +57,8 @@ from syntax.options import option
 
 GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
+_PROBE_ROWS = 4  # rows of the verify batch timed at load (ModelSession._batches_can_pay)
+_PAYING_ROW_COST = 0.5  # ... which must cost under this many one-token decodes a row for drafting to pay
 
 
 @dataclass
@@ -599,9 +601,39 @@ class ModelSession:
             extended = [*probe, *self.tokenize([PromptPiece("\n", special=False)], False)]
             self._evaluate_prompt(probe)
             again, _ = self._evaluate_prompt(extended)
+            if (
+                self.speculation is not None
+                and self._draft_model is None
+                and not self._batches_can_pay(probe)
+            ):
+                self.speculation = None  # prompt lookup; a draft model the user chose is theirs to judge
             self.forget_prompt()
         warning = reuse_warning(again, len(extended))
         return [warning] if warning else []
+
+    def _batches_can_pay(self, probe: list[int]) -> bool:
+        """Whether verifying drafts can pay on this machine: a batch of ``_PROBE_ROWS`` rows with logits at
+        each must cost under ``_PAYING_ROW_COST`` one-token decodes a row. Where decoding is compute-bound (a
+        small model on a few CPU cores: 0.65-0.8 a row here, the vocabulary's output layer runs for every
+        row) no acceptance rate wins back the batches and the re-decodes near ties, so greedy generation
+        never drafts; where it is memory-bound (a GPU, a large model) rows are nearly free. Best of three."""
+        llama = self._llama
+        rows = probe[-_PROBE_ROWS:]
+        single = batch = float("inf")
+        for _ in range(3):
+            self._evaluate_prompt(probe)
+            started = time.perf_counter()
+            llama.eval(rows[:1])
+            single = min(single, time.perf_counter() - started)
+            self._evaluate_prompt(probe)
+            start = llama.n_tokens
+            started = time.perf_counter()
+            llama._batch.set_batch(batch=rows, n_past=start, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            batch = min(batch, time.perf_counter() - started)
+            llama.input_ids[start : start + len(rows)] = rows
+            llama.n_tokens = start + len(rows)
+        return batch < _PAYING_ROW_COST * len(rows) * single
 
     def measure_speed(self, prompt_tokens: int = 256, generated_tokens: int = 32) -> tuple[float, float]:
         """Prompt and generation tokens per second on this model (for `infill-ls doctor`): one token per decode,

@@ -191,3 +191,46 @@ def test_a_cache_that_cannot_drop_its_end_stops_drafting_and_keeps_the_output(
         assert (again.text, again.tokens_generated) == (expected.text, expected.tokens_generated)
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_prompt_lookup_is_off_where_the_load_time_probe_says_batches_cannot_pay(
+    tiny_model_path: TinyModelBuilder, monkeypatch: pytest.MonkeyPatch, pays: bool
+) -> None:
+    monkeypatch.setattr(ModelSession, "_batches_can_pay", lambda self, probe: pays)
+    session = _load(tiny_model_path(None))
+    try:
+        assert session.self_check() == []
+        assert (session.speculation is not None) == pays
+        assert _generate(session).verify_batches == 0 or pays  # never drafts when it cannot pay
+    finally:
+        session.close()
+
+
+def test_a_draft_model_the_user_chose_is_kept_whatever_the_probe(
+    tiny_model_path: TinyModelBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probed: list[bool] = []
+    monkeypatch.setattr(ModelSession, "_batches_can_pay", lambda self, probe: probed.append(True) or False)
+    path = tiny_model_path(None)
+    session = _load(path, draft=path)
+    try:
+        session.self_check()
+        assert session.speculation is not None and session.speculation.draft_model is not None
+        assert probed == []
+    finally:
+        session.close()
+
+
+def test_the_load_time_probe_leaves_the_cache_consistent(tiny_model_path: TinyModelBuilder) -> None:
+    session = _load(tiny_model_path(None))
+    try:
+        session.speculation = None
+        expected = _generate(session)
+        tokens = session.tokenize([PromptPiece(PROMPT, special=False)], add_bos=True)
+        with session.lock:
+            session._batches_can_pay(tokens)  # leaves the probe and its batch rows in the cache
+            after = session.generate(tokens, GenerationSpec(max_tokens=40))  # reuses what is cached
+        assert (after.text, after.tokens_generated) == (expected.text, expected.tokens_generated)
+    finally:
+        session.close()
