@@ -706,28 +706,24 @@ class CompletionEngine:
         self, request: CompletionRequest, language: str, document: ParsedText | None = None
     ) -> KnownMembers | None:
         """The names that can follow the member access at the cursor, when something knows them all."""
-        from syntax.members import member_access
+        from syntax.members import member_access, offered
 
         access = member_access(request.text, language, request.offset, document)
         if access is None:
             return None
         retriever = self.retriever
-        found: Sequence[str] | frozenset[str] | None
-        if access.members is not None:
+        found: Sequence[str] | None
+        if access.members is not None:  # in the class's order, its own members first
             found = [member.name for member in access.members]
         elif retriever is None or not request.path:
             return None
         elif access.kind == "module":
-            found = retriever.module_members(access.receiver, request.path)
+            found = sorted(retriever.module_members(access.receiver, request.path) or ())
         else:
-            found = retriever.member_names(request.path, request.text, access.receiver, document)
-        if not found:
-            return None
-        names = tuple(
-            name
-            for name in (found if access.members is not None else sorted(found))
-            if access.partial.startswith("__") or not (name.startswith("__") and name.endswith("__"))
-        )  # dunders (`__file__`, `__init__`) only when typed
+            found = sorted(
+                retriever.member_names(request.path, request.text, access.receiver, document) or ()
+            )
+        names = tuple(name for name in found if offered(name, access.partial))
         return KnownMembers(access.receiver, access.partial, names, access.kind) if names else None
 
     def _name_lookup(self, request: CompletionRequest) -> NameLookup:

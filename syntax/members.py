@@ -24,7 +24,7 @@ from syntax.outline import Definition, collapse_lines, outline_range
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Member", "MemberAccess", "from_import_module", "member_access"]
+__all__ = ["Member", "MemberAccess", "from_import_module", "member_access", "offered"]
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,15 @@ def member_access(
     members = tuple(
         item
         for item in file.members_of(key, static)
-        if special or not (_DUNDER.match(item.name) or (language in _ECMA and item.name == "constructor"))
+        if offered(item.name, partial) and (special or not (language in _ECMA and item.name == "constructor"))
     )
     return MemberAccess(receiver_text, partial, start, "self", members)
+
+
+def offered(name: str, partial: str) -> bool:
+    """Whether a member is one to offer: dunder names (``__init__``, a module's ``__file__``) only once
+    ``__`` is typed."""
+    return partial.startswith("__") or not _DUNDER.match(name)
 
 
 def from_import_module(line_before_word: str) -> str | None:

@@ -22,7 +22,7 @@ from completion.workspace.store import (
     IndexedDefinition,
     IndexedImport,
     IndexStore,
-    bound_names,
+    bindings,
     indexed_imports,
 )
 from syntax.languages import spec_for
@@ -66,7 +66,6 @@ class _Candidate:
 
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_]\w*)\s*\.\s*\w*\Z")
 _TYPED_WORD = re.compile(r"\w+\Z")
-_FROM_IMPORT = "from "  # a receiver that is a module of `from module import ` (no name has a space)
 _MAX_MEMBERS_SHOWN = 24  # after `module.`: this many of its definitions at most (the budget cuts further)
 _QUERY_LINES_BEFORE = 15
 _QUERY_LINES_AFTER = 5
@@ -114,8 +113,8 @@ class Retrieval:
         # The cursor line is left out of everything, so typing on it never changes the result.
         context = text[:line_start] + ("" if line_end < 0 else text[line_end + 1 :])
         line = text.count("\n", 0, line_start)
-        receiver = _member_access(text[line_start:offset])  # `billing.` on the cursor line
-        key = (path, line, hash(context), budget, receiver, options.min_similarity)
+        access = _member_access(text[line_start:offset])  # `billing.` on the cursor line
+        key = (path, line, hash(context), budget, access, options.min_similarity)
         with store.lock:
             cached = self._cache.get(key)
             if cached is not None and store.only_changed(path, cached[0]):
@@ -125,7 +124,7 @@ class Retrieval:
         try:
             if outline is None or outline.line_start != line_start:
                 outline = _outline(text, offset, path, document)
-            snippets = self._retrieve(options, path, context, line, budget, receiver, outline)
+            snippets = self._retrieve(options, path, context, line, budget, access, outline)
         except Exception:  # retrieval is an optional extra: never fail the completion
             log.exception("retrieval failed")
             return []
@@ -142,7 +141,7 @@ class Retrieval:
         context: str,
         line: int,
         budget: int,
-        receiver: str | None,
+        access: _MemberAccess | None,
         outline: CursorOutline | None,
     ) -> list[Snippet]:
         spec = spec_for(path=path)
@@ -157,8 +156,8 @@ class Retrieval:
                 declared = rust_module_declarations(context)
                 imports += tuple(IndexedImport(f"mod {name};", (name,), (), -1) for name in declared)
             candidates.extend(self._definition_candidates(path, spec.name, imports, references, window))
-            if receiver is not None:
-                candidates.extend(self._member_candidates(path, spec.name, imports, receiver))
+            if access is not None:
+                candidates.extend(self._member_candidates(path, spec.name, imports, access))
         store = self._store
         with store.lock:
             hits = store.chunks.search(query, limit=8, exclude_path=path)
@@ -245,27 +244,22 @@ class Retrieval:
         return candidates
 
     def _member_candidates(
-        self, path: str, language: str, imports: Iterable[IndexedImport], receiver: str
+        self, path: str, language: str, imports: Iterable[IndexedImport], access: _MemberAccess
     ) -> list[_Candidate]:
         """After ``receiver.`` where ``receiver`` is an imported workspace module (or after a Python ``from
-        receiver import ``): its public top-level definitions (signature and first docstring line), in file
+        module import ``): its public top-level definitions (signature and first docstring line), in file
         order, above every other snippet: what can follow is exactly these names."""
         store = self._store
         with store.lock:
             files: list[str] = []
-            module = receiver.removeprefix(_FROM_IMPORT) if receiver.startswith(_FROM_IMPORT) else None
-            if module is not None:
+            if access.module:
                 files = [
-                    found for found in store.resolve(language, module, (), "", path)[:1] if found != path
+                    found for found in store.resolve(language, access.name, (), "", path)[:1] if found != path
                 ]
-            for statement in imports if module is None else ():
-                for module in statement.modules:
-                    bound = bound_names(statement, module, receiver)
-                    if bound is None:
-                        continue
-                    for resolved in store.resolve(language, module, bound, statement.text, path):
-                        if resolved != path and resolved not in files:
-                            files.append(resolved)
+            for statement, module, bound in () if access.module else bindings(imports, access.name):
+                for resolved in store.resolve(language, module, bound, statement.text, path):
+                    if resolved != path and resolved not in files:
+                        files.append(resolved)
             chosen = [
                 (resolved, definition)
                 for resolved in files
@@ -348,14 +342,22 @@ def _outline(
         return None
 
 
-def _member_access(before_cursor: str) -> str | None:
-    """The name before the dot the cursor follows (``billing.`` or ``billing.cha``), ``_FROM_IMPORT`` and
-    the module after a Python ``from billing import ``, or None."""
+@dataclass(frozen=True)
+class _MemberAccess:
+    """What the cursor line asks the members of: ``name`` is a receiver (``billing.``), or with ``module``
+    the module of a Python ``from billing import ``."""
+
+    name: str
+    module: bool = False
+
+
+def _member_access(before_cursor: str) -> _MemberAccess | None:
+    """The member access the cursor line ends in (``billing.``, ``billing.cha``, ``from billing import ``)."""
     module = from_import_module(_TYPED_WORD.sub("", before_cursor))
     if module is not None:
-        return _FROM_IMPORT + module
+        return _MemberAccess(module, module=True)
     match = _MEMBER_ACCESS.search(before_cursor)
-    return match.group(1) if match else None
+    return _MemberAccess(match.group(1)) if match else None
 
 
 def _proximity(name: str, window: str) -> float:

@@ -13,7 +13,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from syntax.document import ParsedText
     from syntax.outline import ImportRef
 
-__all__ = ["FileRecord", "IndexStore", "IndexedDefinition", "IndexedImport", "bound_names", "outline_of"]
+__all__ = [
+    "FileRecord",
+    "IndexStore",
+    "IndexedDefinition",
+    "IndexedImport",
+    "bindings",
+    "bound_names",
+    "outline_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +118,18 @@ def bound_names(statement: IndexedImport, module: str, receiver: str) -> tuple[s
         return statement.names
     last = re.split(r"[./\\]", module.strip("\"'"))[-1]
     return statement.names if last == receiver else None
+
+
+def bindings(
+    imports: Iterable[IndexedImport], receiver: str
+) -> Iterator[tuple[IndexedImport, str, tuple[str, ...]]]:
+    """Each import that binds ``receiver`` to a module: the statement, the module, and the names to resolve
+    it with (``bound_names``), in the document's order."""
+    for statement in imports:
+        for module in statement.modules:
+            bound = bound_names(statement, module, receiver)
+            if bound is not None:
+                yield statement, module, bound
 
 
 def imports_of(document: ParsedText) -> tuple[IndexedImport, ...]:
@@ -329,33 +349,29 @@ class IndexStore:
         from syntax.unknown_names import module_names
 
         current = self.absolute(importer)
-        for statement in imports:
-            for module in statement.modules:
-                bound = bound_names(statement, module, receiver)
-                if bound is None:
-                    continue
-                if language == "python":
-                    if receiver in statement.names and statement.text.lstrip().startswith("from"):
-                        # from pkg import billing: pkg.billing, if it is a module
-                        module = module + ("" if module.endswith(".") else ".") + receiver
-                    return self.module_members(module, current)
-                if language in ("javascript", "typescript", "tsx") and not re.search(
-                    rf"\*\s*as\s+{re.escape(receiver)}\b", statement.text
-                ):
+        for statement, module, bound in bindings(imports, receiver):
+            if language == "python":
+                if receiver in statement.names and statement.text.lstrip().startswith("from"):
+                    # from pkg import billing: pkg.billing, if it is a module
+                    module = module + ("" if module.endswith(".") else ".") + receiver
+                return self.module_members(module, current)
+            if language in ("javascript", "typescript", "tsx") and not re.search(
+                rf"\*\s*as\s+{re.escape(receiver)}\b", statement.text
+            ):
+                return None
+            files = self.resolve(language, module, bound, statement.text, current)
+            if not files or current in files:
+                return None
+            names: set[str] = set()
+            for path in files:
+                text = self.sources.text(path)
+                found = module_names(text, language) if text else None
+                if found is None:
                     return None
-                files = [found for found in self.resolve(language, module, bound, statement.text, current)]
-                if not files or current in files:
-                    return None
-                names: set[str] = set()
-                for path in files:
-                    text = self.sources.text(path)
-                    found = module_names(text, language) if text else None
-                    if found is None:
-                        return None
-                    names |= found
-                if language == "go":
-                    return frozenset(name for name in names if name[:1].isupper())
-                return frozenset(names)
+                names |= found
+            if language == "go":
+                return frozenset(name for name in names if name[:1].isupper())
+            return frozenset(names)
         return None
 
     def _package_modules(self, directory: str) -> frozenset[str]:

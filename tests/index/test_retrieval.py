@@ -242,6 +242,14 @@ def test_after_a_module_dot_the_prompt_carries_that_modules_definitions(tmp_path
         plain = books.replace("return billing.", "return ")
         texts = [snippet.text for snippet in index.retrieve(str(tmp_path / "books.py"), plain, len(plain))]
         assert not any("charge_customer" in text for text in texts)  # no dot: no member listing
+        importing = "from billing import refund, "
+        texts = [
+            snippet.text for snippet in index.retrieve(str(tmp_path / "books.py"), importing, len(importing))
+        ]
+        assert texts[:2] == [
+            'def charge_customer(customer_id, amount):\n    """Charge a customer."""',
+            "def refund(order_id):",
+        ]  # after `from billing import `, what can follow is the module's names too
     finally:
         index.stop()
 
