@@ -78,6 +78,15 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class PromptCost:
+    """What evaluating a prompt would cost now: the tokens no cached model state holds (the current KV cache or
+    a saved one) and the model's estimate of their seconds (None: no prompt has been timed yet)."""
+
+    uncached_tokens: int
+    seconds: float | None
+
+
+@dataclass(frozen=True)
 class StopRule:
     """When to stop generating, as data the worker can unpickle: ``syntax.shape.stops`` judges the text so far
     (after ``skip_chars`` re-typed healing characters) by ``kind``, ``indent``, ``max_lines`` and
@@ -133,6 +142,11 @@ class ModelBackend(Protocol):
         None when this backend cannot score (``info.scores`` is false)."""
         ...
 
+    def prompt_cost(self, prompt: Prompt) -> PromptCost:
+        """What generating after ``prompt`` would first have to evaluate (the caller holds ``lock``); a remote
+        backend, which cannot tell, says 0 tokens and None seconds."""
+        ...
+
     def forget_prompt(self) -> None: ...
 
     def close(self) -> None: ...
@@ -153,6 +167,8 @@ class TokenModel(Protocol):
     ) -> Generation: ...
 
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]: ...
+
+    def prompt_cost(self, tokens: list[int]) -> PromptCost: ...
 
     def forget_prompt(self) -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import cast
 
-from completion.backend import CancelFlag, Generation, GenerationSpec, ModelBackend, ModelInfo, TokenModel
+from completion.backend import CancelFlag, Generation, GenerationSpec, ModelBackend, ModelInfo, PromptCost, TokenModel
 from completion.fim import PromptPiece
 from completion.prompt import Prompt
 
@@ -45,6 +45,9 @@ class LocalBackend:
         if ends and end_token is not None:
             ids.append(end_token)
         return sum(self.model.continuation_logprobs(self._tokens(prompt), ids))
+
+    def prompt_cost(self, prompt: Prompt) -> PromptCost:
+        return self.model.prompt_cost(self._tokens(prompt))
 
     def forget_prompt(self) -> None:
         self.model.forget_prompt()

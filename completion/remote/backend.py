@@ -30,6 +30,7 @@ from completion.backend import (
     ModelInfo,
     ModelLoadError,
     ModelUnavailable,
+    PromptCost,
 )
 from completion.fim import FimTemplate, template_for_model_name, template_from_override
 from completion.prompt import Prompt, build_prompt
@@ -301,6 +302,9 @@ class RemoteBackend:
 
     def score(self, prompt: Prompt, continuation: str, ends: bool) -> float | None:
         return None  # no remote API scores a given text; candidates rank by their own logprobs
+
+    def prompt_cost(self, prompt: Prompt) -> PromptCost:
+        return PromptCost(0, None)  # the server's cache is its own: a remote prompt is never cut to fit
 
     def forget_prompt(self) -> None:
         """Nothing to forget here: the server keeps (and reuses) its own prompt cache per slot."""
