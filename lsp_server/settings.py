@@ -60,12 +60,17 @@ def _is_group(option: dataclasses.Field[Any]) -> bool:
     return dataclasses.is_dataclass(_field_types(Settings)[option.name])
 
 
+_ACRONYMS = {"mb": "MB"}  # units spelled in capitals in setting names: stateCacheMB
+
+
 def camel(name: str) -> str:
     head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+    return head + "".join(_ACRONYMS.get(part, part.title()) for part in rest)
 
 
 def snake(name: str) -> str:
+    for part, spelled in _ACRONYMS.items():
+        name = name.replace(spelled, part.title())
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
