@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     multiline="never",
                     time_budget_ms=120_000,
                     prefix_chars=args.prefix_chars,
+                    cold_prompt_ms=0,  # quality with the whole prompt: every sample is a cold one
                 )
             )
             engine.model = model

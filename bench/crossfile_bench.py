@@ -258,7 +258,9 @@ def bench_quality(samples: int, model_path: str | None, verbose: bool = False) -
     options = ModelOptions(path=model_path or "")
     path = model_path_for(options)
     engine = CompletionEngine(
-        CompletionOptions(multiline="never", time_budget_ms=120_000, debounce_ms=0, token_healing=False)
+        CompletionOptions(
+            multiline="never", time_budget_ms=120_000, debounce_ms=0, token_healing=False, cold_prompt_ms=0
+        )
     )
     engine.set_model(ModelSession.load(options, path))
     print(f"model: {path.name}")
@@ -384,7 +386,11 @@ def bench_members(samples: int, model_path: str | None, verbose: bool = False) -
     for label, (constrain, audit) in variants.items():
         engine = CompletionEngine(
             CompletionOptions(
-                multiline="never", time_budget_ms=120_000, debounce_ms=0, constrain_names=constrain
+                multiline="never",
+                time_budget_ms=120_000,
+                debounce_ms=0,
+                constrain_names=constrain,
+                cold_prompt_ms=0,
             )
         )
         engine.audit.unknown_names = audit

@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = None
     if {"raw", "pipeline", "pipeline-greedy"} & set(names):
         engine = _load_engine(
-            CompletionOptions(max_tokens=args.max_tokens, time_budget_ms=args.time_budget_ms)
+            CompletionOptions(
+                max_tokens=args.max_tokens, time_budget_ms=args.time_budget_ms, cold_prompt_ms=0
+            )
         )
     arms = {name: makers[name](engine) for name in names}
     info = engine.model.info if engine is not None and engine.model is not None else None

@@ -158,7 +158,8 @@ class CallCounter:
 def engine_requests(
     session: ModelSession, supervisor: ModelSupervisor, targets: list[tuple[Path, int]]
 ) -> None:
-    options = CompletionOptions(time_budget_ms=30_000)  # reuse on, parse context on (the defaults)
+    # reuse on, parse context on (the defaults); whole prompts, as both arms must evaluate the same
+    options = CompletionOptions(time_budget_ms=30_000, cold_prompt_ms=0)
     engines = {"in-proc": CompletionEngine(options), "worker": CompletionEngine(options)}
     engines["in-proc"].set_model(session)
     engines["worker"].set_model(supervisor)

@@ -58,6 +58,10 @@ _MAX_CUTS = 3  # shorter cuts of one multi-line suggestion offered to the rankin
 _SUFFIX_HEAD_LINES = 2  # lines of code after a suggestion scored with it (prefix-only models)
 _SUFFIX_HEAD_CHARS = 240
 _MAX_NAME_STARTS = 2  # candidates that start by defining a name the code below needs
+_FIT_STRIDE_LINES = 2  # a cut prompt's window starts on every second line: typing on a line keeps its cache
+_FIT_CHARS_PER_TOKEN = 3.0  # a first guess of code's characters per token, corrected by the model's count
+_FIT_MIN_CHARS = 100  # the shortest cut prompt: a line or two before the cursor
+_FIT_TRIES = 3  # prompt_cost calls (each tokenizes the cut prompt) before taking the last cut
 _WARM_LIMIT_S = 30.0  # most a warm-up evaluates (a cold prompt on 2 cores: ~4 s); a request stops it at once
 
 
@@ -140,6 +144,15 @@ class CompletionOptions:
         "After a suggestion is shown, work out in the background the suggestion that follows it once "
         "accepted, so accepting shows the next one at once. Local model only; a request stops it at once.",
     )
+    cold_prompt_ms: int = option(
+        250,
+        "Most time a suggestion spends evaluating prompt text the local model has not cached (a file "
+        "just opened or a jump elsewhere: a whole prompt takes seconds on a few CPU cores). A prompt that "
+        "would take longer is cut to the nearest lines before the cursor that fit, without the parse context "
+        "and other files, and the whole prompt is evaluated in idle time, so the context grows back while the "
+        "user types. An invoke may take half of the time budget. 0: never cut.",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,7 @@ class Completion:
     source: str = "local"  # which model wrote it: "local", or the remote API ("openai", "llama-server", ...)
     # the next most likely suggestions, best first, each text distinct (completion.maxItems - 1 at most)
     alternatives: tuple[Alternative, ...] = ()
+    prompt_cut: bool = False  # the prompt was cut to fit completion.coldPromptMs (CompletionEngine._fitted)
 
 
 @dataclass(frozen=True)
@@ -299,24 +313,35 @@ class CompletionEngine:
     # --- prompts ----------------------------------------------------------------------------------------------
 
     def build_prompt(
-        self, request: CompletionRequest, heal: bool | None = None, model: ModelBackend | None = None
+        self,
+        request: CompletionRequest,
+        heal: bool | None = None,
+        model: ModelBackend | None = None,
+        fit_chars: int | None = None,
     ) -> Prompt:
-        """The prompt for ``model`` (default: the installed one), laid out for its template."""
+        """The prompt for ``model`` (default: the installed one), laid out for its template; with
+        ``fit_chars``, a cut prompt (``_fitted``): that many characters before the cursor (a third of it
+        after), on a short line stride, without the parse context and other files."""
         options = self.options
         spec = spec_for(request.language_id, request.path)
         model = model or self.model
         template = model.info.fim if model is not None else None
+        whole = fit_chars is None
         window_start = prefix_window_start(
-            request.text, request.offset, options.prefix_chars, options.window_stride_lines
+            request.text,
+            request.offset,
+            options.prefix_chars if fit_chars is None else min(options.prefix_chars, fit_chars),
+            options.window_stride_lines if whole else _FIT_STRIDE_LINES,
         )
-        suffix_end = suffix_window_end(request.text, request.offset, options.suffix_chars)
+        suffix_chars = options.suffix_chars if whole else min(options.suffix_chars, (fit_chars or 0) // 3)
+        suffix_end = suffix_window_end(request.text, request.offset, suffix_chars)
         document = _matching_snapshot(request)
-        outline = self._cursor_outline(request, spec.name, document) if spec is not None else None
+        outline = self._cursor_outline(request, spec.name, document) if spec is not None and whole else None
         context = None
         if options.parse_context and outline is not None and options.context_budget_chars > 0:
             context = context_blocks(outline, window_start, options.context_budget_chars)
         snippets: Sequence[SnippetLike] = ()
-        if self.retriever is not None and request.path:  # the index's own budget (index.budgetChars)
+        if whole and self.retriever is not None and request.path:  # the index's own budget (budgetChars)
             snippets = self.retriever.retrieve(
                 request.path, request.text, request.offset, document=document, outline=outline
             )
@@ -432,6 +457,7 @@ class CompletionEngine:
         """complete() past its caches; ``background``: the local model only, taken only when idle, the
         answer kept for the request to come (``_keep_next``), not counted in the history."""
         epoch = self._epoch
+        cut = False  # the local prompt was cut to fit the cold-prompt time
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
         if cancel is not None and cancel.is_set():
@@ -445,7 +471,7 @@ class CompletionEngine:
         if background:  # the local model alone
             models = [model for model in models if not _is_remote(model)][:1]
         if not ranked and hybrid:
-            ranked = self._hybrid_best(request, spec, shape, document, deadline, cancel)
+            ranked, cut = self._hybrid_best(request, spec, shape, document, deadline, cancel)
         for model in models:  # the fallback only when the model cannot answer at all
             prompt = self.build_prompt(request, model=model)
             if not self._may_send(model, request.path, request.text, prompt):
@@ -456,6 +482,9 @@ class CompletionEngine:
             elif not _acquire(model.lock, cancel, deadline):
                 return None
             try:
+                if not background:
+                    fitted = self._fitted(model, request, prompt, deadline)
+                    cut, prompt = fitted is not prompt, fitted
                 ranked = self._ranked_candidates(
                     model, request, spec, prompt, shape, document, deadline, cancel
                 )
@@ -482,6 +511,7 @@ class CompletionEngine:
             stop_reason=generation.stop_reason,
             source=best.source,
             alternatives=_alternatives(ranked, best, self.options.max_items - 1),
+            prompt_cut=cut,
         )
         if background:
             self._keep_next(request, completion, epoch)
@@ -746,40 +776,44 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
-    ) -> list[_Candidate]:
+    ) -> tuple[list[_Candidate], bool]:
         """The local answer, or the remote one when it is in by then (the local model ranks the two, the
         other follows it, then each model's own next candidates); never a wait for the remote model beyond
-        the local one, unless the local model cannot answer at all."""
+        the local one, unless the local model cannot answer at all. With it, whether the local prompt was
+        cut to fit the cold-prompt time."""
         remote, local = self._model, self._fallback
         assert remote is not None and local is not None
         key = position_key(request.uri, request.text, request.offset)
         ask = self._current_ask(request.uri, key)
         if ask is None and wants_remote(request.text, request.offset, shape.multiline, request.invoked):
             ask = self._ask_remote(remote, request, spec, shape, document, key)
-        local_prompt = self.build_prompt(request, model=local)
-        local_ranked = self._answer(local, request, spec, local_prompt, shape, document, deadline, cancel)
+        whole_prompt = self.build_prompt(request, model=local)
+        local_ranked, local_prompt = self._answer(
+            local, request, spec, whole_prompt, shape, document, deadline, cancel
+        )
+        cut = local_prompt is not whole_prompt
         if ask is None and local_ranked and _confidence(local_ranked[0]) < self.routing.min_local_confidence:
             ask = self._ask_remote(remote, request, spec, shape, document, key)  # kept for the next request
         if ask is None:
-            return local_ranked
+            return local_ranked, cut
         if not local_ranked:  # the local model could not answer: the remote one may, within the budget
             try:
                 ask.future.result(timeout=max(0.0, deadline - time.monotonic()))
             except Exception:  # a timeout (it goes on, kept), or cancelled
-                return []
+                return [], cut
         remote_ranked = ask.result_if_done() or []
         if not remote_ranked:
-            return local_ranked
+            return local_ranked, cut
         remote_best = remote_ranked[0]
         if not local_ranked or remote_best.suggestion == local_ranked[0].suggestion:
-            return [*remote_ranked, *local_ranked]
+            return [*remote_ranked, *local_ranked], cut
         local_best = local_ranked[0]
         ranked = self._most_likely(
             local, local_prompt, request.text, [local_best, remote_best], deadline, cancel
         )
         log.info("hybrid: %s suggestion shown", "remote" if ranked is remote_best else "local")
         first, second = (remote_best, local_best) if ranked is remote_best else (local_best, remote_best)
-        return [first, second, *local_ranked[1:], *remote_ranked[1:]]
+        return [first, second, *local_ranked[1:], *remote_ranked[1:]], cut
 
     def _kept_remote_answer(self, request: CompletionRequest) -> list[_Candidate]:
         """hybrid: the remote answer asked for earlier at this very position and now in (shown at once, in
@@ -840,17 +874,49 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
-    ) -> list[_Candidate]:
-        """One model's checked candidates, ranked, holding its lock; empty when it cannot answer."""
+    ) -> tuple[list[_Candidate], Prompt]:
+        """One model's checked candidates, ranked, holding its lock (empty when it cannot answer), and the
+        prompt they were generated for (cut to fit the cold-prompt time, or ``prompt``)."""
         if not _acquire(model.lock, cancel, deadline):
-            return []
+            return [], prompt
         try:
-            return self._ranked_candidates(model, request, spec, prompt, shape, document, deadline, cancel)
+            prompt = self._fitted(model, request, prompt, deadline)
+            found = self._ranked_candidates(model, request, spec, prompt, shape, document, deadline, cancel)
+            return found, prompt
         except ModelUnavailable as error:
             log.info("no completion from %s: %s", _describe(model), error)
-            return []
+            return [], prompt
         finally:
             model.lock.release()
+
+    def _fitted(
+        self, model: ModelBackend, request: CompletionRequest, prompt: Prompt, deadline: float
+    ) -> Prompt:
+        """``prompt``, or where the model would spend longer than ``completion.coldPromptMs`` evaluating
+        what it has not cached (an invoke: half the time left), a cut prompt that fits: the nearest lines
+        before the cursor (``build_prompt(fit_chars=...)``), sized by the model's own estimate of its prompt
+        speed. The caller holds the model's lock. The whole prompt is not lost: background work (the next
+        suggestion, warm-up when edits pause) evaluates it in idle time, and once the model has it cached
+        (the state cache keeps what a request interrupted) requests use it again."""
+        if self.options.cold_prompt_ms <= 0 or _is_remote(model) or not self.options.reuse:
+            return prompt
+        left = max(0.0, deadline - time.monotonic())
+        limit = self.options.cold_prompt_ms / 1000
+        limit = min(max(limit, left / 2) if request.invoked else limit, left)
+        cost = model.prompt_cost(prompt)
+        if cost.seconds is None or cost.seconds <= limit or cost.uncached_tokens <= 0:
+            return prompt
+        token_seconds = cost.seconds / cost.uncached_tokens
+        chars = max(_FIT_MIN_CHARS, int(limit / token_seconds * _FIT_CHARS_PER_TOKEN))
+        cut = prompt
+        for _ in range(_FIT_TRIES):
+            cut = self.build_prompt(request, model=model, fit_chars=chars)
+            cost = model.prompt_cost(cut)
+            if cost.seconds is None or cost.seconds <= limit or chars <= _FIT_MIN_CHARS:
+                break
+            chars = max(_FIT_MIN_CHARS, int(chars * limit / cost.seconds * 0.9))
+        log.info("prompt cut to %d characters before the cursor to fit %.0f ms", chars, limit * 1000)
+        return cut
 
     def _may_show(self, model: ModelBackend, suggestion: Suggestion) -> bool:
         """A remote model's suggestion that holds a secret-looking string is dropped (it came from
@@ -947,6 +1013,7 @@ class CompletionEngine:
                 "tokensEvaluated": completion.tokens_evaluated,
                 "tokensGenerated": completion.tokens_generated,
                 "source": completion.source,
+                "promptCut": completion.prompt_cut,
             }
         )
 

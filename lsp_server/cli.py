@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -163,7 +164,8 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError) as error:
         print(f"infill-ls: {error}", file=sys.stderr)
         return 2
-    engine = CompletionEngine(settings.completion)
+    # one shot: no idle time to grow a cut prompt back, so the whole prompt is always evaluated
+    engine = CompletionEngine(dataclasses.replace(settings.completion, cold_prompt_ms=0))
     engine.privacy = PrivacyPolicy(settings.privacy)
     try:
         opened = open_backends(backend_choice(settings))
