@@ -186,12 +186,15 @@ class CompletionFeature(Feature):
 
     async def complete(self, request: CompletionRequest) -> Completion | None:
         """Run the engine for a request; a newer request for the same document cancels this one. A shown
-        suggestion starts the work on the one that follows it once accepted."""
+        suggestion starts the work on the one that follows it once accepted; after none, the prompt here is
+        warmed when edits pause (a prompt cut to fit the cold-prompt time grows back either way)."""
         self._stop_idle(request.uri)  # the user is here: this request is the warm-up
         self._cursor[request.uri] = request.offset
         completion = await self._complete(request)
         if completion is not None and completion.text:
-            self.prefetch(request, completion)
+            self.prefetch(request, completion)  # with the whole prompt, which a cut one grows back to
+        else:
+            self._warm_when_idle(request.uri)  # nothing shown: the whole prompt here once the user pauses
         return completion
 
     async def _complete(self, request: CompletionRequest) -> Completion | None:

@@ -260,7 +260,7 @@ async def test_a_shown_suggestion_starts_work_on_the_next_one() -> None:
     assert engine.prefetched == [(request, answer)]
 
 
-async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_request_came() -> None:
+async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_suggestion_came() -> None:
     clock = Clock()
     engine = FakeEngine(clock, None)
     feature = feature_for(engine, clock, debounce_ms=0)
@@ -271,11 +271,24 @@ async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_re
     await feature.background
     assert [r.offset for r in engine.warmed] == [TEXT.index(":\n") + 1]  # the end of line 0
     feature.background = None
+    # a request that showed nothing (its prompt may have been cut to fit): the whole prompt there, in idle time
     feature.on_document(DocumentEvent("change", URI, (1, 1)))
-    await feature.complete(at(3, invoked=True))  # the user asked: that request is the warm-up
+    await feature.complete(at(3, invoked=True))
+    while feature.background is None:
+        await asyncio.sleep(0)
+    await feature.background
+    assert [r.offset for r in engine.warmed] == [TEXT.index(":\n") + 1, 3]
+    feature.background = None
+    # a shown suggestion: the user is here, and the work is on the next suggestion instead
+    offset = TEXT.index("x\n")
+    engine.answer = Completion("x + 1", offset, offset + 1, False, False)
+    feature.on_document(DocumentEvent("change", URI, (1, 1)))
+    await feature.complete(at(offset, invoked=True))
+    assert feature.background is not None
+    await feature.background
     for _ in range(5):
         await asyncio.sleep(0)
-    assert feature.background is None and len(engine.warmed) == 1
+    assert len(engine.warmed) == 2 and len(engine.prefetched) == 1
 
 
 async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> None:
