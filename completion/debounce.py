@@ -8,7 +8,10 @@ gaps, a rate that is lower where a suggestion is likely wanted (after a space or
 line: ``eagerness``); the model's recent latency is subtracted (a suggestion that takes that long anyway need
 not wait on top of it), and so is the time since the last keystroke (the client may have waited already).
 The result is bounded by a floor (``completion.debounceMs``) and a ceiling (``completion.debounceMaxMs``);
-until the rhythm is known the floor is used. Explicit invokes never wait.
+until the rhythm is known the floor is used. Explicit invokes never wait, and neither (beyond the floor) does
+the first keystroke after a pause or in another document: the rhythm says nothing about when the next one
+comes, and it is where the user looks for a suggestion (measured with the session replay: the ceiling added
+~260 ms to every open, pause and switch); a burst that follows cancels the model within a token.
 
 Pure and synchronous: time comes from an injected clock, the feature sleeps.
 """
@@ -59,6 +62,7 @@ class AdaptiveDebounce:
         self._gaps: deque[float] = deque(maxlen=GAP_WINDOW)
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._last: tuple[str, float] | None = None  # the last keystroke: document and time
+        self._resumed = True  # the last keystroke came after a pause, or in another document
 
     def now(self) -> float:
         """The clock's time (for timing the model runs reported to ``latency``)."""
@@ -71,10 +75,12 @@ class AdaptiveDebounce:
     def keystroke(self, uri: str) -> None:
         """An edit of ``uri`` now. Only gaps between edits of the same document make the rhythm."""
         now = self._clock()
+        self._resumed = True
         if self._last is not None and self._last[0] == uri:
             gap = now - self._last[1]
             if 0 <= gap <= PAUSE_S:
                 self._gaps.append(gap)
+                self._resumed = False
         self._last = (uri, now)
 
     def latency(self, seconds: float) -> None:
@@ -99,7 +105,7 @@ class AdaptiveDebounce:
             return 0.0
         floor, ceiling = self.floor_s, max(self.floor_s, self.ceiling_s)
         rhythm = self.rhythm_s
-        if rhythm is None or ceiling == floor:
+        if rhythm is None or ceiling == floor or self._resumed:
             return floor
         rate = RATE_MAX - (RATE_MAX - RATE_MIN) * min(1.0, max(0.0, eager))
         since = 0.0

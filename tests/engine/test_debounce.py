@@ -69,6 +69,21 @@ def test_pauses_and_other_documents_are_no_rhythm(clock: Clock) -> None:
     assert mixed.rhythm_s is None
 
 
+def test_the_first_keystroke_after_a_pause_or_in_another_document_waits_only_the_floor(clock: Clock) -> None:
+    debounce = AdaptiveDebounce(0.03, 0.3, clock)
+    typed(debounce, clock, [0.1] * 20)
+    assert debounce.delay(URI) == pytest.approx(0.3)
+    clock.now += PAUSE_S + 1.0
+    debounce.keystroke(URI)  # the user resumes after thinking: when the next key comes is unknown
+    assert debounce.delay(URI) == 0.03
+    clock.now += 0.1
+    debounce.keystroke(URI)  # typing on: the rhythm again
+    assert debounce.delay(URI) == pytest.approx(0.3)
+    clock.now += 0.1
+    debounce.keystroke("file:///b.py")  # switched to another document
+    assert debounce.delay("file:///b.py") == 0.03
+
+
 def test_the_median_keeps_one_long_gap_from_moving_the_rhythm(clock: Clock) -> None:
     debounce = AdaptiveDebounce(0.03, 0.3, clock)
     typed(debounce, clock, [0.06] * 10 + [0.39])
