@@ -75,6 +75,7 @@ class Generation:
     drafted_tokens: int = 0
     accepted_tokens: int = 0
     redecoded_tokens: int = 0
+    restored_tokens: int = 0  # prompt tokens a saved state supplied (completion.state_cache)
 
 
 @dataclass(frozen=True)

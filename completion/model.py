@@ -9,6 +9,7 @@ generation that verifies drafts in batches without changing a token (`completion
 from __future__ import annotations
 
 import codecs
+import ctypes
 import dataclasses
 import math
 import os
@@ -29,6 +30,7 @@ from completion.backend import (
     ModelInfo,
     ModelLoadError,
     ModelUnavailable,
+    PromptCost,
 )
 from completion.fim import (
     FimTemplate,
@@ -52,6 +54,15 @@ from completion.speculative import (
     settled,
     vocabulary_mismatch,
 )
+from completion.state_cache import (
+    MIN_LOST_TOKENS,
+    SavedState,
+    StateCache,
+    Tokens,
+    as_tokens,
+    lost_tokens,
+    shared_prefix,
+)
 from completion.token_healing import LogitsProcessor, VocabPieces, llama_piece, llama_vocabulary
 from syntax.options import option
 
@@ -59,6 +70,13 @@ GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 128  # prompt tokens evaluated between checks of cancel and deadline
 _PROBE_ROWS = 4  # rows of the verify batch timed at load (ModelSession._batches_can_pay)
 _PAYING_ROW_COST = 0.5  # ... which must cost under this many one-token decodes a row for drafting to pay
+_RESTORE_MIN_GAIN = 16
+"""A saved state is restored only where it holds more than this many prompt tokens beyond the live cache: a
+restore costs ~3 ms for a 700-token state on the default model on 2 cores (about one token's evaluation) and
+~1-2 ms on a GPU, where a token costs ~0.1-0.2 ms in a batch; once both are measured, the measured costs decide
+above this floor."""
+_TIMED_PROMPT_MIN = 32  # evaluations of fewer tokens are too short to time the prompt throughput
+_SPEED_WEIGHT = 0.3  # the weight of the newest measurement in the running throughput estimates
 
 
 @dataclass
@@ -86,6 +104,12 @@ class ModelOptions:
         0,
         "Stop the model worker after this many minutes without requests, giving its memory "
         "back; it starts again on the next request. 0: never.",
+        minimum=0,
+    )
+    state_cache_mb: int = option(
+        256,
+        "Keep the evaluated prompt state of recently used documents in up to this many MB of memory, so "
+        "switching back to a document evaluates only what changed. 0: off.",
         minimum=0,
     )
 
@@ -159,6 +183,22 @@ class ModelSession:
         self.speculation: Speculation | None = Speculation(with_draft_model=False)
         """Drafting's record in this session (None: greedy generation never drafts, as after a cache that
         could not drop its end)."""
+        self.state_cache: StateCache | None = (
+            StateCache(options.state_cache_mb << 20)
+            if options.state_cache_mb > 0 and _cache_can_drop_its_end(llama)
+            else None
+        )
+        """Saved states of the prompts evaluated before the live one (None: off, as for a cache that cannot
+        drop its end: a restored state could not be cut back to a prefix)."""
+        self.state_window = _sliding_window(llama)
+        """A sliding-window model's window (None: none). llama.cpp leaves the cells a sequence's window has
+        passed out of its saved state, so a saved state longer than the window holds too little to be cut back
+        to a shorter prefix (restored, then cut, it gave logits off by 2-7 on the default model, whose window is
+        512 tokens): such a model saves the window's first tokens only, restored bit for bit."""
+        self._prompt_end = 0  # the live cache's prompt tokens (input_ids beyond it were generated or scored)
+        self._restored_tokens = 0  # prompt tokens a saved state supplied to the last _evaluate_prompt
+        self._prompt_seconds_per_token: float | None = None  # measured prompt throughput (running estimate)
+        self._restore_seconds_per_byte: float | None = None  # measured cost of restoring a saved state
 
     @classmethod
     def load(cls, options: ModelOptions, model_path: Path) -> ModelSession:
@@ -198,7 +238,9 @@ class ModelSession:
         """Load the draft model (its own context, as long as this one's) and check it shares our vocabulary."""
         path = Path(os.path.expandvars(options.draft_path.strip())).expanduser()
         try:
-            draft = ModelSession.load(dataclasses.replace(options, path=str(path), draft_path=""), path)
+            draft = ModelSession.load(
+                dataclasses.replace(options, path=str(path), draft_path="", state_cache_mb=0), path
+            )
         except ModelLoadError as error:
             raise ModelLoadError(f"draft model: {error}") from error
         if mismatch := vocabulary_mismatch(self._spelled_vocabulary(), draft._spelled_vocabulary()):
@@ -220,6 +262,8 @@ class ModelSession:
     def close(self) -> None:
         with self.lock:
             self._closed = True
+            if self.state_cache is not None:
+                self.state_cache.clear()
             close = getattr(self._llama, "close", None)
             if close is not None:
                 close()
@@ -269,6 +313,9 @@ class ModelSession:
         self._check_open()
         self._llama.reset()
         self._llama._ctx.kv_cache_clear()
+        self._prompt_end = 0
+        if self.state_cache is not None:
+            self.state_cache.clear()
         if self._draft_model is not None:
             self._draft_model.forget_prompt()
 
@@ -279,22 +326,161 @@ class ModelSession:
 
         Returns the tokens evaluated and why it stopped early ("cancelled"/"deadline"), checked between chunks
         of the prompt: a superseded request on a cold document stops within a chunk, and the chunks it did
-        evaluate stay cached for the request that replaces it.
+        evaluate stay cached for the request that replaces it. With the state cache, the live cache is saved
+        before another document's prompt replaces it, and a saved state that holds more of ``tokens`` than the
+        live cache is restored first (``_restored_tokens``).
         """
         llama = self._llama
+        self._restored_tokens = 0
         reuse = min(
             self.cached_prefix_length(tokens), len(tokens) - 1
         )  # re-evaluate >= 1 token for fresh logits
+        if self.state_cache is not None:
+            reuse = self._switch_state(self.state_cache, tokens, reuse)
         if reuse < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            self.state_cache = None  # a cache that cannot drop its end cannot be cut back to a saved prefix
             llama.reset()
             llama._ctx.kv_cache_clear()
             reuse = 0
         llama.n_tokens = reuse
+        self._prompt_end = len(tokens)
+        started = time.perf_counter()
         for start in range(reuse, len(tokens), _PROMPT_CHUNK):
             if start > reuse and (reason := _interrupted(deadline, cancel)):
+                self._time_prompt(start - reuse, time.perf_counter() - started)
                 return start - reuse, reason
             llama.eval(tokens[start : start + _PROMPT_CHUNK])
+        self._time_prompt(len(tokens) - reuse, time.perf_counter() - started)
         return len(tokens) - reuse, None
+
+    def _time_prompt(self, evaluated: int, seconds: float) -> None:
+        if evaluated >= _TIMED_PROMPT_MIN:
+            self._prompt_seconds_per_token = _running(self._prompt_seconds_per_token, seconds / evaluated)
+
+    # --- the state cache: saved states of earlier prompts (completion.state_cache) --------------------------
+
+    def _switch_state(self, cache: StateCache, tokens: list[int], reuse: int) -> int:
+        """Save the live cache if ``tokens`` would lose it, and restore the saved state that holds more of
+        ``tokens`` where one pays; returns how many leading ``tokens`` the cache now holds (at most all but one).
+        """
+        wanted = as_tokens(tokens)
+        choice = self._restore_choice(cache, wanted, reuse)
+        if choice is not None:
+            cache.touch(choice[0])  # the save below must not evict it
+        self._save_leaving(cache, wanted)
+        if choice is None:
+            return reuse
+        restored = self._restore(choice[0])
+        if not restored:
+            cache.discard(choice[0])
+        held = min(self.cached_prefix_length(tokens), len(tokens) - 1)
+        if restored:
+            self._restored_tokens = held
+        return held
+
+    def _restore_choice(self, cache: StateCache, wanted: Tokens, reuse: int) -> tuple[SavedState, int] | None:
+        """The saved state worth restoring for ``wanted`` over the live cache's ``reuse`` tokens, and how many
+        leading tokens of ``wanted`` it would supply; None when restoring would not pay."""
+        entry, shared = cache.best(wanted)
+        shared = min(shared, len(wanted) - 1)
+        gain = shared - reuse
+        if entry is None or gain <= _RESTORE_MIN_GAIN:
+            return None
+        restore_seconds = self._restore_seconds(entry.size)
+        per_token = self._prompt_seconds_per_token
+        if per_token is not None and restore_seconds is not None and restore_seconds >= gain * per_token:
+            return None
+        return entry, shared
+
+    def _restore_seconds(self, size: int) -> float | None:
+        return None if self._restore_seconds_per_byte is None else size * self._restore_seconds_per_byte
+
+    def _save_leaving(self, cache: StateCache, wanted: Tokens) -> None:
+        """Save the live cache's prompt before ``wanted`` replaces it, where ``wanted`` would lose at least
+        ``MIN_LOST_TOKENS`` of it (another document, another place; never typing at the cursor) and no saved
+        state holds it already. Only the prompt is saved: the generated tokens after it were never part of a
+        prompt (and batches of drafts put them in with batch rounding, ARCHITECTURE.md), and a save happens
+        only where ``wanted`` drops them anyway."""
+        llama = self._llama
+        end = min(self._prompt_end, int(llama.n_tokens))
+        if end == 0:
+            return
+        old = as_tokens(llama.input_ids[:end])
+        if lost_tokens(old, wanted) < MIN_LOST_TOKENS:
+            return
+        window = self.state_window
+        if window is not None and end > window:
+            if shared_prefix(old, wanted) > window:
+                return  # cutting the live cache back to the window would lose what ``wanted`` reuses of it
+            end, old = window, old[:window]
+        if (holding := cache.holding(old)) is not None:
+            cache.touch(holding)
+            return
+        if end < llama.n_tokens:
+            if not llama._ctx.kv_cache_seq_rm(-1, end, -1):
+                return
+            llama.n_tokens = end
+        data = self._state_bytes(cache.limit_bytes)
+        if data is not None:
+            cache.save(old, data)
+
+    def _state_bytes(self, limit: int) -> bytearray | None:
+        """The live cache's state (sequence 0) as bytes; None when it is over ``limit`` or cannot be saved."""
+        import llama_cpp
+
+        context = self._llama._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(context, 0))
+        if size == 0 or size > limit:
+            return None
+        data = bytearray(size)
+        written = int(
+            llama_cpp.llama_state_seq_get_data(context, (ctypes.c_uint8 * size).from_buffer(data), size, 0)
+        )
+        if written == 0:
+            return None
+        del data[written:]
+        return data
+
+    def _restore(self, entry: SavedState) -> bool:
+        """Replace the live cache with ``entry``'s state (False: llama.cpp refused it; the cache is empty)."""
+        import llama_cpp
+
+        llama = self._llama
+        started = time.perf_counter()
+        llama.reset()
+        llama._ctx.kv_cache_clear()
+        buffer = (ctypes.c_uint8 * entry.size).from_buffer(entry.data)
+        if not llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buffer, entry.size, 0):
+            llama._ctx.kv_cache_clear()
+            return False
+        count = len(entry.tokens)
+        llama.input_ids[:count] = entry.tokens
+        llama.n_tokens = count
+        self._prompt_end = count
+        self._restore_seconds_per_byte = _running(
+            self._restore_seconds_per_byte, (time.perf_counter() - started) / entry.size
+        )
+        return True
+
+    def prompt_cost(self, tokens: list[int]) -> PromptCost:
+        """What `_evaluate_prompt` would evaluate for ``tokens`` now (the best of the live cache and the saved
+        states; at least one token, for fresh scores), and its seconds at this session's measured prompt
+        throughput, a restore included (None until a prompt was timed). The caller holds ``lock``."""
+        self._check_open()
+        room = self._llama.n_ctx() - 1
+        tokens = tokens[-room:] if len(tokens) >= room else tokens
+        if not tokens:
+            return PromptCost(0, 0.0)
+        reuse = min(self.cached_prefix_length(tokens), len(tokens) - 1)
+        extra_seconds = 0.0
+        if self.state_cache is not None:
+            choice = self._restore_choice(self.state_cache, as_tokens(tokens), reuse)
+            if choice is not None:
+                reuse = choice[1]
+                extra_seconds = self._restore_seconds(choice[0].size) or 0.0
+        uncached = len(tokens) - reuse
+        per_token = self._prompt_seconds_per_token
+        return PromptCost(uncached, None if per_token is None else uncached * per_token + extra_seconds)
 
     def _last_logits(self) -> npt.NDArray[np.single]:
         return self._logits_at(-1)
@@ -336,8 +522,9 @@ class ModelSession:
         if len(tokens) >= room:
             tokens = tokens[-(room - spec.max_tokens) :]
         evaluated, interrupted = self._evaluate_prompt(tokens, deadline, cancel)
+        restored = self._restored_tokens
         if interrupted:
-            return Generation("", 0.0, len(tokens), evaluated, 0, interrupted)
+            return Generation("", 0.0, len(tokens), evaluated, 0, interrupted, restored_tokens=restored)
         decoding = _Decoding(spec, tokens, self._logits_processor(spec), self.piece, self._ending)
         greedy = spec.temperature <= 0
         counts = SpeculationCounts()
@@ -400,6 +587,7 @@ class ModelSession:
             drafted_tokens=counts.drafted,
             accepted_tokens=counts.accepted,
             redecoded_tokens=counts.redecoded,
+            restored_tokens=restored,
         )
 
     def _draft(
@@ -491,6 +679,7 @@ class ModelSession:
         if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
             # a cache that cannot drop its end (recurrent models): rebuild it, and never draft again here
             self.speculation = None
+            self.state_cache = None
             kept = llama.input_ids[:position].tolist()
             llama.reset()
             llama._ctx.kv_cache_clear()
@@ -607,9 +796,31 @@ class ModelSession:
                 and not self._batches_can_pay(probe)
             ):
                 self.speculation = None  # prompt lookup; a draft model the user chose is theirs to judge
+            state_warning = self._time_prompt_and_restore(probe)
             self.forget_prompt()
-        warning = reuse_warning(again, len(extended))
-        return [warning] if warning else []
+        warnings = [reuse_warning(again, len(extended)), state_warning]
+        return [warning for warning in warnings if warning]
+
+    def _time_prompt_and_restore(self, probe: list[int]) -> str | None:
+        """Seed the prompt throughput (`prompt_cost`) by timing a cold ~64-token prompt, and the restore cost by
+        saving and restoring its state; a state llama.cpp cannot restore turns the state cache off (a warning).
+        """
+        line = self.tokenize([PromptPiece("total = combine(total, 2) - 1\n", special=False)], False)
+        prompt = (probe + line * (64 // max(1, len(line)) + 1))[:64]
+        self.forget_prompt()
+        self._evaluate_prompt(prompt)
+        if self.state_cache is None:
+            return None
+        data = self._state_bytes(self.state_cache.limit_bytes)
+        if data is None:
+            return None  # a bound smaller than this short prompt's state: nothing will ever be saved
+        if self._restore(SavedState(as_tokens(prompt), data)):
+            return None
+        self.state_cache = None
+        return (
+            f"llama.cpp could not restore a saved model state (llama-cpp-python {llama_cpp_version()}): "
+            "switching back to a document evaluates its whole prompt again"
+        )
 
     def _batches_can_pay(self, probe: list[int]) -> bool:
         """Whether verifying drafts can pay on this machine: a batch of ``_PROBE_ROWS`` rows with logits at
@@ -716,6 +927,26 @@ def reuse_warning(evaluated_again: int, total: int) -> str | None:
         f"its whole prompt ({evaluated_again} of {total} tokens in the self-check); install the pinned version "
         "with .ci/install"
     )
+
+
+def _running(estimate: float | None, measured: float) -> float:
+    """A running estimate updated with a new measurement (the first one seeds it)."""
+    return measured if estimate is None else (1 - _SPEED_WEIGHT) * estimate + _SPEED_WEIGHT * measured
+
+
+def _sliding_window(llama: Any) -> int | None:
+    import llama_cpp
+
+    window = int(llama_cpp.llama_model_n_swa(llama._model.model))
+    return window if window > 0 else None
+
+
+def _cache_can_drop_its_end(llama: Any) -> bool:
+    """False for recurrent and hybrid models, whose state cannot be cut back to a prefix."""
+    import llama_cpp
+
+    model = llama._model.model
+    return not (llama_cpp.llama_model_is_recurrent(model) or llama_cpp.llama_model_is_hybrid(model))
 
 
 def _interrupted(deadline: float | None, cancel: CancelFlag | None) -> str | None:

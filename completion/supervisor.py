@@ -35,6 +35,7 @@ from completion.backend import (
     ModelInfo,
     ModelLoadError,
     ModelUnavailable,
+    PromptCost,
 )
 from completion.fim import PromptPiece
 
@@ -448,6 +449,10 @@ class ModelSupervisor:
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
         scores: list[float] = self._call("score", (context, list(continuation)))
         return scores
+
+    def prompt_cost(self, tokens: list[int]) -> PromptCost:
+        cost: PromptCost = self._call("prompt_cost", (tokens,))
+        return cost
 
     def forget_prompt(self) -> None:
         self._call("forget_prompt", ())

@@ -133,6 +133,8 @@ class Worker:
             return session.tokenize(*job.args)
         if job.method == "score":
             return session.continuation_logprobs(*job.args)
+        if job.method == "prompt_cost":
+            return session.prompt_cost(*job.args)
         if job.method == "forget_prompt":
             return session.forget_prompt()
         if job.method == "measure_speed":

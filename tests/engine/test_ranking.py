@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from completion import engine as engine_module
-from completion.backend import Generation, GenerationSpec
+from completion.backend import Generation, GenerationSpec, PromptCost
 from completion.engine import CompletionEngine, CompletionOptions, CompletionRequest
 from completion.fim import TEMPLATES, PromptPiece
 from completion.model import ModelSession
@@ -65,6 +65,9 @@ class ScriptedModel:
         text = "".join("<END>" if token == END_OF_MIDDLE else chr(token) for token in continuation)
         self.scored.append(text)
         return [self.likelihood(text)]
+
+    def prompt_cost(self, tokens: list[int]) -> PromptCost:
+        return PromptCost(len(tokens), None)  # nothing is cached; untimed
 
 
 def complete(model: ScriptedModel, text: str, **options: object) -> str | None:

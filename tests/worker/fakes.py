@@ -10,7 +10,8 @@ prefix-reuse self-check. Behaviour comes from environment variables, which the w
   starts) or ``load`` (exit 3 while loading);
 - ``INFILL_FAKE_HANG``: ``generate`` makes generations ignore cancel and never return;
 - ``INFILL_FAKE_NO_REUSE``: ``1`` makes the prefix-reuse self-check fail;
-- ``INFILL_FAKE_LOAD_GATE``: a path; loading waits until that file exists (a load as slow as a test wants).
+- ``INFILL_FAKE_LOAD_GATE``: a path; loading waits until that file exists (a load as slow as a test wants);
+- ``INFILL_FAKE_PROMPT_TOKEN_S``: the seconds per prompt token ``prompt_cost`` reports (unset: None, untimed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from completion.backend import CancelFlag, Generation, GenerationSpec, ModelInfo, ModelLoadError
+from completion.backend import CancelFlag, Generation, GenerationSpec, ModelInfo, ModelLoadError, PromptCost
 from completion.fim import PromptPiece
 from completion.model import reuse_warning
 
@@ -70,8 +71,7 @@ class FakeSession:
         if os.environ.get("INFILL_FAKE_HANG") == "generate":
             while True:
                 time.sleep(1)
-        shared = next((n for n, (a, b) in enumerate(zip(self.cached, tokens, strict=False)) if a != b), None)
-        reused = min(len(self.cached), len(tokens)) if shared is None else shared
+        reused = self._cached_prefix(tokens)
         self.cached = list(tokens)
         text = ""
         for char in self.text[: spec.max_tokens]:
@@ -83,8 +83,17 @@ class FakeSession:
                 return Generation(text, -1.0, len(tokens), len(tokens) - reused, len(text), "stop")
         return Generation(text, -1.0, len(tokens), len(tokens) - reused, len(text), "eog")
 
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        shared = next((n for n, (a, b) in enumerate(zip(self.cached, tokens, strict=False)) if a != b), None)
+        return min(len(self.cached), len(tokens)) if shared is None else shared
+
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
         return [-1.0 for _ in continuation]
+
+    def prompt_cost(self, tokens: list[int]) -> PromptCost:
+        uncached = len(tokens) - self._cached_prefix(tokens)
+        token_s = os.environ.get("INFILL_FAKE_PROMPT_TOKEN_S")
+        return PromptCost(uncached, None if token_s is None else uncached * float(token_s))
 
     def forget_prompt(self) -> None:
         self.cached = []

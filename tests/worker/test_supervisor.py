@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from completion.backend import BackendState, GenerationSpec, ModelLoadError, ModelUnavailable, StopRule
+from completion.backend import (
+    BackendState,
+    GenerationSpec,
+    ModelLoadError,
+    ModelUnavailable,
+    PromptCost,
+    StopRule,
+)
 from completion.fim import PromptPiece
 from completion.model import ModelOptions
 from completion.supervisor import MAX_FAILURES_IN_ROW, ModelSupervisor
@@ -74,6 +81,7 @@ def test_calls_cross_the_process_boundary(supervisor: ModelSupervisor, states: l
     generation = supervisor.generate([1, 2], GenerationSpec(max_tokens=40, stop=StopRule("line")))
     assert generation.text == "value = 1\n" and generation.stop_reason == "stop"
     assert supervisor.continuation_logprobs([1], [2, 3]) == [-1.0, -1.0]
+    assert supervisor.prompt_cost([1, 2, 5]) == PromptCost(1, None)  # [1, 2] is cached; nothing was timed
 
 
 def test_cancel_reaches_a_running_generation(
