@@ -854,7 +854,7 @@ class CompletionEngine:
         cancel = threading.Event()
 
         def run() -> list[_Candidate]:
-            return self._answer(remote, request, spec, prompt, shape, document, deadline, cancel)
+            return self._answer(remote, request, spec, prompt, shape, document, deadline, cancel)[0]
 
         ask = RemoteAsk(key, self._remote_pool.submit(run), cancel)
         with self._asks_lock:
