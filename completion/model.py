@@ -728,21 +728,30 @@ class ModelSession:
         known = self._known_logprobs(context, continuation)
         found = known + self._score_tokens(context + continuation[: len(known)], continuation[len(known) :])
         self._last_scored = (list(context), continuation, found)
+        kept = [entry for entry in self._scored if entry[0] == context][-(self._SCORED_KEPT - 1) :]
+        self._scored = (*kept, self._last_scored)
         return found
 
+    _SCORED_KEPT = 16  # a request's candidates and their cuts, with room to spare
+    _scored: tuple[tuple[list[int], list[int], list[float]], ...] = ()
+    """The continuations scored last (for one context: a request's candidates), the newest last: the ranking
+    scores each generation's longest form before the shorter cuts, so a cut's start was scored, not last."""
+
     def _known_logprobs(self, context: list[int], continuation: list[int]) -> list[float]:
-        """The leading log-probabilities shared with the last scored continuation of the same context."""
-        if self._last_scored is None:
-            return []
-        last_context, last_continuation, last_found = self._last_scored
-        if last_context != context:
-            return []
-        shared = 0
-        for old, new in zip(last_continuation, continuation, strict=False):
-            if old != new:
-                break
-            shared += 1
-        return last_found[: min(shared, len(continuation) - 1)]
+        """The leading log-probabilities shared with a continuation of the same context scored before (the
+        one that shares the most); the rest, and the last token, are scored."""
+        best: list[float] = []
+        for last_context, last_continuation, last_found in self._scored:
+            if last_context != context:
+                continue
+            shared = 0
+            for old, new in zip(last_continuation, continuation, strict=False):
+                if old != new:
+                    break
+                shared += 1
+            if shared > len(best):
+                best = last_found[:shared]
+        return best[: max(0, len(continuation) - 1)]
 
     def _score_tokens(self, context: list[int], tokens: list[int]) -> list[float]:
         """Log-probabilities of ``tokens`` after ``context``: one batch with logits at every position."""
