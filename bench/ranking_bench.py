@@ -197,6 +197,7 @@ class _Observed(CompletionEngine):
         self.greedy_texts: set[str] = set()
         self.backend: TimedBackend | None = None
         self.greedy_first = ""
+        self.generations: list[Generation] = []
         self.candidates: list[dict[str, Any]] = []
         self.winner = -1  # which generation the shown suggestion came from (0: greedy; -1: none)
         self.confidence = float("nan")  # the greedy generation's mean log-probability per token
@@ -205,14 +206,11 @@ class _Observed(CompletionEngine):
         self, model: Any, prompt: Any, text: Any, found: Any, deadline: Any, cancel: Any, *more: Any
     ) -> Any:
         self.checked = len(found)
-        generations: list[Any] = []
-        for candidate in found:
-            if not any(candidate.generation is known for known in generations):
-                generations.append(candidate.generation)
+        generations = self.generations  # in the order they ran: 0 is the greedy one
         if generations:
             first = generations[0]
             self.greedy_texts = {c.suggestion.text for c in found if c.generation is first}
-            self.greedy_first = found[0].suggestion.text if found[0].generation is first else ""
+            self.greedy_first = found[0].suggestion.text if found and found[0].generation is first else ""
             self.confidence = first.logprob / max(1, first.tokens_generated)
         calls = len(self.backend.calls) if self.backend is not None else 0
         ranked = super()._ranked(model, prompt, text, found, deadline, cancel, *more)
@@ -247,6 +245,11 @@ class _Observed(CompletionEngine):
         if not isinstance(inner, LocalBackend):
             return 0
         return len(inner.model.tokenize([PromptPiece(text, special=False)], add_bos=False))
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Generation:
+        generation = super()._generate(*args, **kwargs)
+        self.generations.append(generation)
+        return generation
 
     def _candidate_count(self, request: CompletionRequest) -> int:
         self.planned = super()._candidate_count(request)
@@ -291,7 +294,7 @@ def run_arm(
         checked=engine.checked,
         scored=len(scores),
         finished=finished,
-        not_greedy=bool(shown) and shown not in engine.greedy_texts and engine.checked > 1,
+        not_greedy=bool(shown) and shown not in engine.greedy_texts,
         shown=shown,
         exact=lines[0] == task.truth[0],
         similarity=_edit_similarity(lines[0], task.truth[0]),

@@ -691,7 +691,8 @@ class CompletionEngine:
                     starts = _name_starts(request, language, document, prompt) if wants_starts else []
                 start = _next_start(starts, found)
             max_tokens, until = self.options.max_tokens, deadline
-            if greedy is not None:  # a later candidate: only where it and the scores after it fit
+            if greedy is not None and found:  # a later candidate: only where it and the scores after it fit
+                # (while nothing can be shown, it has what the greedy one had: a lone candidate is not scored)
                 if limits.stops_after(greedy):
                     break
                 max_tokens = limits.token_cap(greedy, max_tokens)

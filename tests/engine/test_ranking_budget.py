@@ -150,6 +150,15 @@ def test_the_greedy_generation_does_not_wait_for_the_name_starts(
     assert len(model.specs) > 1  # worked out for the later ones
 
 
+def test_while_nothing_can_be_shown_the_next_generation_has_what_the_greedy_one_had(clock: Clock) -> None:
+    echo = "# Path: other.py\n"  # the greedy one writes a prompt header again: nothing of it is shown
+    model = PacedModel([echo, RESULT, "w = width\n"], clock)
+    assert complete(model, budget_ms=1000) == "result = width * height"
+    after_greedy = 1.0 - len(echo) * 0.01
+    assert model.specs[1].max_tokens == 96
+    assert model.specs[1].time_limit_s == pytest.approx(after_greedy)  # no time held back for scores
+
+
 def test_a_later_generation_leaves_time_for_the_scores(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     # the second generation would write 12 lines (3.3 s): it gets the time left less what scoring needs
     model = PacedModel([GREEDY, LONG], clock, likelihood=likely_if)
