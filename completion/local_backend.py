@@ -10,7 +10,15 @@ from __future__ import annotations
 import threading
 from typing import cast
 
-from completion.backend import CancelFlag, Generation, GenerationSpec, ModelBackend, ModelInfo, PromptCost, TokenModel
+from completion.backend import (
+    CancelFlag,
+    Generation,
+    GenerationSpec,
+    ModelBackend,
+    ModelInfo,
+    PromptCost,
+    TokenModel,
+)
 from completion.fim import PromptPiece
 from completion.prompt import Prompt
 

@@ -75,6 +75,7 @@ _RESTORE_MIN_GAIN = 16
 restore costs ~3 ms for a 700-token state on the default model on 2 cores (about one token's evaluation) and
 ~1-2 ms on a GPU, where a token costs ~0.1-0.2 ms in a batch; once both are measured, the measured costs decide
 above this floor."""
+_SCORED_KEPT = 16  # continuations of one context whose scores are kept: a request's candidates and their cuts
 _TIMED_PROMPT_MIN = 32  # evaluations of fewer tokens are too short to time the prompt throughput
 _SPEED_WEIGHT = 0.3  # the weight of the newest measurement in the running throughput estimates
 
@@ -178,7 +179,9 @@ class ModelSession:
         )
         self.vocabulary = llama_vocabulary(llama)
         self._healing = VocabPieces.from_pieces(*self.vocabulary)
-        self._last_scored: tuple[list[int], list[int], list[float]] | None = None
+        self._scored: tuple[tuple[list[int], list[int], list[float]], ...] = ()
+        """The continuations scored last (for one context: a request's candidates), the newest last: the ranking
+        scores each generation's longest form before the shorter cuts, so a cut's start was scored, not last."""
         self._draft_model: ModelSession | None = None
         self.speculation: Speculation | None = Speculation(with_draft_model=False)
         """Drafting's record in this session (None: greedy generation never drafts, as after a cache that
@@ -727,15 +730,9 @@ class ModelSession:
             context = context[-(room - len(continuation)) :]
         known = self._known_logprobs(context, continuation)
         found = known + self._score_tokens(context + continuation[: len(known)], continuation[len(known) :])
-        self._last_scored = (list(context), continuation, found)
-        kept = [entry for entry in self._scored if entry[0] == context][-(self._SCORED_KEPT - 1) :]
-        self._scored = (*kept, self._last_scored)
+        kept = [entry for entry in self._scored if entry[0] == context][-(_SCORED_KEPT - 1) :]
+        self._scored = (*kept, (list(context), continuation, found))
         return found
-
-    _SCORED_KEPT = 16  # a request's candidates and their cuts, with room to spare
-    _scored: tuple[tuple[list[int], list[int], list[float]], ...] = ()
-    """The continuations scored last (for one context: a request's candidates), the newest last: the ranking
-    scores each generation's longest form before the shorter cuts, so a cut's start was scored, not last."""
 
     def _known_logprobs(self, context: list[int], continuation: list[int]) -> list[float]:
         """The leading log-probabilities shared with a continuation of the same context scored before (the
