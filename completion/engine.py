@@ -15,7 +15,6 @@ import math
 import re
 import threading
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -257,6 +256,7 @@ class CompletionEngine:
         self._background_flag: threading.Event | None = None  # the cancel flag of the background work running
         self._requests = 0  # requests in complete() past the caches (waiting for or holding the model)
         self.background_counts = {"warmUps": 0, "prefetched": 0, "cancelled": 0}  # for infill/stats
+        self._score_costs: dict[int, float] = {}  # per installed model (by id): a scored token's cost
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -282,6 +282,7 @@ class CompletionEngine:
         self.model = model
         self._fallback = as_backend(fallback)
         self.clear_cache()
+        self._score_costs.clear()
         with self._asks_lock:  # remote answers still coming are for models no longer used
             for ask in self._remote_asks.values():
                 ask.cancel.set()
@@ -680,7 +681,7 @@ class CompletionEngine:
         count = self._candidate_count(request)
         wants_starts = model.info.fim is None and count > 1
         starts: list[_Start] | None = None  # worked out after the greedy generation, which never waits for it
-        limits, pace = RANKING_LIMITS, _Pace(_SCORE_COSTS.get(id(model), _SCORED_TOKEN_COST))
+        limits, pace = RANKING_LIMITS, _Pace(self._score_costs.get(id(model), _SCORED_TOKEN_COST))
         greedy: Generation | None = None
         for attempt in range(count):
             if attempt and time.monotonic() > deadline:
@@ -726,7 +727,7 @@ class CompletionEngine:
         found = self._audit_names(model, request, shape, language, document, found)
         ranked = self._ranked(model, prompt, request.text, found, deadline, cancel, pace)
         if pace.score_cost is not None:
-            _remember_score_cost(model, pace.score_cost)  # the next request's guess
+            self._score_costs[id(model)] = pace.score_cost  # the next request's guess
         return ranked
 
     def _audit_names(
@@ -1369,23 +1370,12 @@ RANKING_LIMITS = RankingLimits()
 _SCORED_TOKEN_COST = 0.35
 """A scored token's time in generated tokens, until a score is timed: a row with logits costs ~8 ms and its
 log-probability ~1 ms on the default model on 2 cores, a generated token ~25-30 ms (its decode, sampling and
-the stop check). Where rows are cheap (a GPU) or dear, the measured cost replaces it (``_SCORE_COSTS``)."""
+the stop check). Where rows are cheap (a GPU) or dear, the measured cost replaces it
+(``CompletionEngine._score_costs``)."""
 _SCORE_CALL_COST = 1.0  # each score's fixed time in generated tokens (the context's last token decoded alone)
 _PROMPT_TOKEN_COST = 0.13  # an evaluated prompt token's time in generated tokens (~280 against ~35 a second)
 _CHARS_PER_TOKEN = 3.5  # code's characters per token, until a generation says
 _UNTIMED_TOKENS = 1 << 20  # what fits where calls take no time (a clock that did not move)
-_SCORE_COSTS: dict[int, float] = {}
-"""Per model (by id, while it lives), a scored token's time in generated tokens as last measured."""
-
-
-def _remember_score_cost(model: ModelBackend, cost: float) -> None:
-    key = id(model)
-    if key not in _SCORE_COSTS:
-        try:  # forgotten with the model (a new one may get its id)
-            weakref.finalize(model, _SCORE_COSTS.pop, key, None)
-        except TypeError:  # a model that cannot be referenced weakly: nothing to learn for
-            return
-    _SCORE_COSTS[key] = cost
 
 
 class _Pace:
