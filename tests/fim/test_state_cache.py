@@ -3,13 +3,11 @@ between two documents and back, evaluating only what changed, with the same toke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from completion.backend import Generation, GenerationSpec
 from completion.fim import PromptPiece
-from completion.model import ModelOptions, ModelSession, model_path_for
+from completion.model import ModelSession
 from completion.state_cache import MIN_LOST_TOKENS, StateCache, as_tokens, lost_tokens, shared_prefix
 
 # --- the policy -----------------------------------------------------------------------------------------------
@@ -125,12 +123,9 @@ LONG_EDITED = LONG_A.replace("def total_value(items):", "def total_value(items, 
 SPEC = GenerationSpec(max_tokens=8)
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[ModelSession]:
-    options = ModelOptions()
-    session = ModelSession.load(options, model_path_for(options))
-    yield session
-    session.close()
+@pytest.fixture
+def model(default_model: ModelSession) -> ModelSession:
+    return default_model
 
 
 def _tokens(model: ModelSession, text: str) -> list[int]:
