@@ -330,13 +330,12 @@ class CompletionEngine:
         model = model or self.model
         template = model.info.fim if model is not None else None
         whole = fit_chars is None
-        window_start = prefix_window_start(
-            request.text,
-            request.offset,
-            options.prefix_chars if fit_chars is None else min(options.prefix_chars, fit_chars),
-            options.window_stride_lines if whole else _FIT_STRIDE_LINES,
-        )
-        suffix_chars = options.suffix_chars if whole else min(options.suffix_chars, (fit_chars or 0) // 3)
+        prefix_chars, suffix_chars = options.prefix_chars, options.suffix_chars
+        stride = options.window_stride_lines
+        if fit_chars is not None:
+            prefix_chars, suffix_chars = min(prefix_chars, fit_chars), min(suffix_chars, fit_chars // 3)
+            stride = _FIT_STRIDE_LINES
+        window_start = prefix_window_start(request.text, request.offset, prefix_chars, stride)
         suffix_end = suffix_window_end(request.text, request.offset, suffix_chars)
         document = _matching_snapshot(request)
         outline = self._cursor_outline(request, spec.name, document) if spec is not None and whole else None
