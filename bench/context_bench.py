@@ -19,6 +19,7 @@ import statistics
 import sys
 import sysconfig
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,31 +45,41 @@ class LineTask:
     truth: str
 
 
-def line_tasks(count: int, seed: int, prefix_chars: int) -> list[LineTask]:
-    """Lines whose enclosing class/function header is out of a ``prefix_chars`` window (fixed sample)."""
+def stdlib_samples(
+    seed: int, max_chars: int | None = None
+) -> Iterator[tuple[Path, str, SyntaxDocument, Iterator[tuple[int, str]]]]:
+    """The standard library's top-level Python files in a seeded order (readable ones, at most ``max_chars``
+    long), each with 40 of its lines drawn at random: (path, text, its parse, (line start, line) pairs)."""
     rng = random.Random(seed)
     files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
     rng.shuffle(files)
-    tasks: list[LineTask] = []
     for path in files:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        document = SyntaxDocument(text, "python")
+        if max_chars is not None and len(text) > max_chars:
+            continue
         starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n")]
         picks = rng.sample(range(len(starts) - 1), min(len(starts) - 1, 40))
+        lines = ((starts[index], text[starts[index] : starts[index + 1]].rstrip("\n")) for index in picks)
+        yield path, text, SyntaxDocument(text, "python"), lines
+
+
+def line_tasks(count: int, seed: int, prefix_chars: int) -> list[LineTask]:
+    """Lines whose enclosing class/function header is out of a ``prefix_chars`` window (fixed sample)."""
+    tasks: list[LineTask] = []
+    for path, text, document, lines in stdlib_samples(seed):
         found = 0
-        for index in picks:
-            line = text[starts[index] : starts[index + 1]].rstrip("\n")
+        for start, line in lines:
             code = line.strip()
             if len(code) < 12 or code.startswith(("#", '"', "'")):
                 continue
-            cursor = starts[index] + len(line) - len(line.lstrip())
+            cursor = start + len(line) - len(line.lstrip())
             scopes = enclosing_definitions(document, cursor)
             if not any(cursor - scope.start > prefix_chars for scope in scopes):
                 continue
-            end = starts[index] + len(line)
+            end = start + len(line)
             tasks.append(LineTask(path.name, text[:cursor] + text[end:], cursor, code))
             found += 1
             if found >= LINES_PER_FILE or len(tasks) >= count:

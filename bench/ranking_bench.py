@@ -30,10 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
-import sysconfig
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from context_bench import stdlib_samples
 from crossfile_bench import _edit_similarity
 
 from completion import engine as engine_module
@@ -52,7 +51,6 @@ from completion.fim import PromptPiece
 from completion.local_backend import LocalBackend
 from completion.model import ModelOptions, ModelSession, model_path_for
 from completion.prompt import Prompt
-from syntax.document import SyntaxDocument
 from syntax.outline import enclosing_definitions
 
 LINES_PER_FILE = 2
@@ -69,30 +67,17 @@ class BlankTask:
 
 def blank_tasks(count: int, seed: int) -> list[BlankTask]:
     """Lines of code inside a function body, blanked to their indentation (fixed sample)."""
-    rng = random.Random(seed)
-    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
-    rng.shuffle(files)
     tasks: list[BlankTask] = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if len(text) > 200_000:
-            continue
-        document = SyntaxDocument(text, "python")
-        starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n")]
-        picks = rng.sample(range(len(starts) - 1), min(len(starts) - 1, 40))
+    for path, text, document, lines in stdlib_samples(seed, max_chars=200_000):
         found = 0
-        for index in picks:
-            line = text[starts[index] : starts[index + 1]].rstrip("\n")
+        for start, line in lines:
             code = line.strip()
             if len(code) < 8 or code.startswith(("#", '"', "'", "@", "def ", "class ")):
                 continue
-            cursor = starts[index] + len(line) - len(line.lstrip())
+            cursor = start + len(line) - len(line.lstrip())
             if not any(scope.kind == "function" for scope in enclosing_definitions(document, cursor)):
                 continue
-            end = starts[index] + len(line)
+            end = start + len(line)
             following = text[end:].split("\n")[1:13]
             truth = [code, *(item.strip() for item in following)]
             tasks.append(BlankTask(path.name, text[:cursor] + text[end:], cursor, truth))
