@@ -657,8 +657,16 @@ class SessionPlayer:
                 self.version[step.doc] = 1
                 item = types.TextDocumentItem(doc.uri, "python", 1, doc.text(0))
                 self.client.text_document_did_open(types.DidOpenTextDocumentParams(item))
-            if step.kind in ("open", "switch"):
-                self.client.protocol.notify("textDocument/didFocus", {"textDocument": {"uri": doc.uri}})
+            if step.kind in (
+                "open",
+                "switch",
+            ):  # with the cursor where the user types, as the editors send it
+                where = position_of(doc.text(self.typed[step.doc]), doc.cursor(self.typed[step.doc]))
+                focus = {
+                    "textDocument": {"uri": doc.uri},
+                    "position": {"line": where.line, "character": where.character},
+                }
+                self.client.protocol.notify("textDocument/didFocus", focus)
                 self.last = time.perf_counter()
             if step.kind == "key":
                 cursor = doc.cursor(self.typed[step.doc])
@@ -825,6 +833,26 @@ def moment_row(asks: list[Ask]) -> dict[str, Any]:
     }
 
 
+def ask_row(ask: Ask) -> dict[str, Any]:
+    item = ask.item
+    shown = (
+        None
+        if item is None
+        else item.insert_text
+        if isinstance(item.insert_text, str)
+        else item.insert_text.value
+    )
+    return {
+        "moment": ask.moment,
+        "doc": ask.doc,
+        "latency_ms": ask.latency_ms,
+        "stale": ask.stale,
+        "cached": ask.cached,
+        "evaluated": ask.evaluated,
+        "shown": shown,
+    }
+
+
 def session_report(results: list[SessionResult]) -> dict[str, Any]:
     """Per arm and moment: latency p50/p95 over answered requests, shown and stale shares, prompt tokens
     evaluated per model run; then the goals, met or not for infill-ls, with the other arms beside it."""
@@ -847,6 +875,9 @@ def session_report(results: list[SessionResult]) -> dict[str, Any]:
             "worker_rss_mb": _number(end.worker_rss_mb),
             "worker_restarts": end.worker_restarts,
             "background": end.background,
+            "asks": [
+                ask_row(ask) for ask in arm.asks
+            ],  # each request, in order (to see why a moment is slow)
         }
         for moment, row in moments.items():
             print(

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -135,15 +135,18 @@ class CompletionOptions:
     )
     warm_up: bool = option(
         True,
-        "When a document is opened or focused, and when edits pause with no suggestion asked for, "
-        "evaluate its prompt at the last edited position (else the end of the document) in the "
-        "background, so the first suggestion there finds it cached. Local model only; a request stops "
-        "it at once.",
+        "When a document is opened or focused, and when edits pause with no suggestion asked for, work "
+        "out in the background the suggestion at the cursor (where the editor's didFocus puts it, else "
+        "the last edited position, else the end of the document): its first line first (from the nearest "
+        "lines while the whole prompt is not cached), then the whole prompt and the whole answer. The "
+        "first suggestion there, or typed into it, then needs no model run, or finds its prompt cached. "
+        "Local model only; a request stops it at once.",
     )
     prefetch_next: bool = option(
         True,
         "After a suggestion is shown, work out in the background the suggestion that follows it once "
-        "accepted, so accepting shows the next one at once. Local model only; a request stops it at once.",
+        "accepted, so accepting shows the next one at once: its first line first where the whole answer "
+        "takes longer (a block, or candidates to rank). Local model only; a request stops it at once.",
     )
     cold_prompt_ms: int = option(
         250,
@@ -250,13 +253,17 @@ class CompletionEngine:
         self._remote_asks: dict[str, RemoteAsk[list[_Candidate]]] = {}  # hybrid: per document, the latest ask
         self._asks_lock = threading.Lock()
         # background work (warm-up, the next suggestion): at most one at a time, never beside a request
-        self._prefetched: set[tuple[str, int, int]] = set()  # keys of _exact the next-suggestion work wrote
+        # keys of _exact that background work wrote and no request was served yet; True: its first line only
+        # (the first phase of the next suggestion: the whole, ranked one is being worked out)
+        self._prefetched: dict[tuple[str, int, int], bool] = {}
+        self._ahead: dict[str, _Shown] = {}  # per document: the latest suggestion background work kept
         self._epoch = 0  # clear_cache() calls so far (new models or settings)
         self._background_lock = threading.Lock()
         self._background_flag: threading.Event | None = None  # the cancel flag of the background work running
         self._requests = 0  # requests in complete() past the caches (waiting for or holding the model)
         self.background_counts = {"warmUps": 0, "prefetched": 0, "cancelled": 0}  # for infill/stats
         self._score_costs: dict[int, float] = {}  # per installed model (by id): a scored token's cost
+        self._cut_chars: dict[str, int] = {}  # per document: the size of its last cut prompt (_fitted)
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -307,11 +314,14 @@ class CompletionEngine:
             self._shown.clear()
             self._exact.clear()
             self._prefetched.clear()
+            self._ahead.clear()
             self._epoch += 1  # background work begun before this keeps nothing
 
     def forget(self, uri: str) -> None:
         with self._cache_lock:
             self._shown.pop(uri, None)
+            self._ahead.pop(uri, None)
+        self._cut_chars.pop(uri, None)
 
     # --- prompts ----------------------------------------------------------------------------------------------
 
@@ -422,17 +432,18 @@ class CompletionEngine:
         with self._cache_lock:
             exact = self._exact.get(key)
             if exact is not None:
-                if key in self._prefetched:  # the next suggestion, worked out ahead: now it is the one shown
-                    self._prefetched.discard(key)
+                if self._prefetched.pop(key, None) is not None:  # worked out ahead: now it is the one shown
                     self._shown[request.uri] = _Shown(before, after, exact)
                 return _moved(exact, request.offset, "")
-            shown = self._shown.get(request.uri)
-        if shown is None or after != shown.after or not before.startswith(shown.before):
-            return None
-        typed = before[len(shown.before) :]
-        if not typed:
-            return None
-        return _moved(shown.completion, request.offset, typed)
+            for shown in (self._shown.get(request.uri), self._ahead.get(request.uri)):
+                typed = _typed_into(shown, before, after)
+                if shown is None or not typed:
+                    continue
+                moved = _moved(shown.completion, request.offset, typed)
+                if moved is not None:  # (one worked out ahead and typed into: now it is the one shown)
+                    self._shown[request.uri] = shown
+                    return moved
+        return None
 
     def complete(
         self, request: CompletionRequest, cancel: threading.Event | None = None
@@ -455,9 +466,12 @@ class CompletionEngine:
         started: float,
         kept: list[_Candidate],
         background: bool = False,
+        first_line: bool = False,
     ) -> Completion | None:
         """complete() past its caches; ``background``: the local model only, taken only when idle, the
-        answer kept for the request to come (``_keep_next``), not counted in the history."""
+        answer kept for the request to come (``_keep_next``), not counted in the history; ``first_line``
+        (background): the greedy first line alone, on a prompt cut to fit the cold-prompt time where the
+        whole one is not cached, kept until the whole answer replaces it."""
         epoch = self._epoch
         cut = False  # the local prompt was cut to fit the cold-prompt time
         spec = spec_for(request.language_id, request.path)
@@ -484,11 +498,11 @@ class CompletionEngine:
             elif not _acquire(model.lock, cancel, deadline):
                 return None
             try:
-                if not background:
+                if first_line or not background:
                     fitted = self._fitted(model, request, prompt, deadline)
                     cut, prompt = fitted is not prompt, fitted
                 ranked = self._ranked_candidates(
-                    model, request, spec, prompt, shape, document, deadline, cancel
+                    model, request, spec, prompt, shape, document, deadline, cancel, first_line
                 )
                 break
             except ModelUnavailable as error:  # down, restarting, unreachable or replaced: show nothing
@@ -516,7 +530,8 @@ class CompletionEngine:
             prompt_cut=cut,
         )
         if background:
-            self._keep_next(request, completion, epoch)
+            whole = not (cut or shape.multiline or self._candidate_count(request) > 1)
+            self._keep_next(request, completion, epoch, first_line and not whole)
             return completion
         self._remember(request, completion)
         self._record(completion)
@@ -542,22 +557,40 @@ class CompletionEngine:
         if flag is None:
             return None
         try:
-            prompt = self.build_prompt(request, model=model)
-            if not self._acquire_idle(model, flag):
-                return None
-            try:
-                generation = model.generate(
-                    prompt, GenerationSpec(max_tokens=0, time_limit_s=_WARM_LIMIT_S), flag
-                )
-            except ModelUnavailable as error:
-                log.info("no warm-up: %s", error)
-                return None
-            finally:
-                model.lock.release()
-            self._count("cancelled" if generation.stop_reason == "cancelled" else "warmUps")
+            generation = self._evaluate(model, request, flag)
+            if generation is not None:
+                self._count("cancelled" if generation.stop_reason == "cancelled" else "warmUps")
             return generation
         finally:
             self._end_background(flag)
+
+    def warm_up(self, request: CompletionRequest, cancel: threading.Event | None = None) -> Completion | None:
+        """The warm-up of a place the user is about to type at (a document opened, focused, or its edits
+        paused): its greedy first line first (on a prompt cut to fit the cold-prompt time where the whole
+        one is not cached: it is in within a second or so), then the whole prompt (:meth:`warm`), then the
+        whole answer. Each is kept for the request to come, and served as the user types into it. The same
+        rules as :meth:`warm`; the suggestion worked out, or None."""
+        options = self.options
+        if not (options.enabled and options.warm_up and options.reuse) or self._local_model() is None:
+            return None
+        if not 0 <= request.offset <= len(request.text):
+            return None
+        return self._ahead_of_time(request, cancel, "warmUps", whole_prompt=True)
+
+    def _evaluate(
+        self, model: ModelBackend, request: CompletionRequest, flag: threading.Event
+    ) -> Generation | None:
+        """The whole prompt at ``request`` evaluated, nothing generated (None: the model was busy or down)."""
+        prompt = self.build_prompt(request, model=model)
+        if not self._acquire_idle(model, flag):
+            return None
+        try:
+            return model.generate(prompt, GenerationSpec(max_tokens=0, time_limit_s=_WARM_LIMIT_S), flag)
+        except ModelUnavailable as error:
+            log.info("no warm-up: %s", error)
+            return None
+        finally:
+            model.lock.release()
 
     def accepted(self, request: CompletionRequest, completion: Completion) -> CompletionRequest:
         """The request that follows accepting ``completion`` (shown for ``request``): its text in place, the
@@ -567,27 +600,60 @@ class CompletionEngine:
         return dataclasses.replace(request, text=text, offset=offset, document=None, invoked=False)
 
     def prefetch_next(
-        self, request: CompletionRequest, completion: Completion, cancel: threading.Event | None = None
+        self,
+        request: CompletionRequest,
+        completion: Completion,
+        cancel: threading.Event | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> Completion | None:
         """Work out the suggestion that follows accepting ``completion`` (shown for ``request``) and keep it
         in the exact cache, so the request after acceptance is answered with no model run (llama.vim's
         next suggestion). Partial acceptance (a word, a line) needs nothing: the rest of ``completion`` is
         served from the cache as the user types into it. The same rules as :meth:`warm`; the suggestion,
-        or None (nothing to show, or it did not run)."""
+        or None (nothing to show, or it did not run).
+
+        Where the whole answer takes longer than its first line (a block, or several candidates ranked),
+        the greedy first line is kept first and ``ready`` called: a user who accepts sooner gets that at
+        once (the request joins this work, ``lsp_server``), and the whole answer replaces it if it comes
+        before they do."""
         options = self.options
         if not (options.enabled and options.prefetch_next and options.reuse) or not completion.text:
             return None
         target = self.accepted(request, completion)
-        known = self._exact_entry(target)
+        known = self._worked_out(target)
         if known is not None or self._local_model() is None:
             return known
+        return self._ahead_of_time(target, cancel, "prefetched", ready)
+
+    def _ahead_of_time(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None,
+        counted: str,
+        ready: Callable[[], None] | None = None,
+        whole_prompt: bool = False,
+    ) -> Completion | None:
+        """Background work on the suggestion at ``request``, kept for the request to come: its first line
+        where the whole answer takes longer (then ``ready()``), then the whole answer. ``whole_prompt`` (a
+        warm-up): the whole prompt is evaluated between the two, even when the whole answer was in."""
         flag = self._begin_background(cancel)
         if flag is None:
             return None
+        epoch = self._epoch
         try:
-            found = self._run(target, flag, time.monotonic(), [], background=True)
+            found, rest = None, True  # rest: the whole answer is still to be worked out
+            if self._exact_entry(request) is None:  # (else a first line kept before: on to the whole)
+                found = self._run(request, flag, time.monotonic(), [], background=True, first_line=True)
+                if found is not None and ready is not None:
+                    ready()
+                rest = self._provisional(request) or (found is None and whole_prompt)
+            model = self._local_model()
+            if whole_prompt and model is not None and not flag.is_set():
+                self._evaluate(model, request, flag)
+            if rest and epoch == self._epoch and not flag.is_set() and self._worked_out(request) is None:
+                found = self._run(request, flag, time.monotonic(), [], background=True) or found
             if flag.is_set() or found is not None:
-                self._count("cancelled" if flag.is_set() else "prefetched")
+                self._count("cancelled" if flag.is_set() else counted)
             return found
         finally:
             self._end_background(flag)
@@ -648,17 +714,36 @@ class CompletionEngine:
         with self._cache_lock:
             return self._exact.get((request.uri, hash(before), hash(after)))
 
-    def _keep_next(self, request: CompletionRequest, completion: Completion, epoch: int) -> None:
-        """A suggestion worked out ahead: in the exact cache (not shown yet, so not the one typed into),
-        unless the caches were cleared since it began (another model, other settings)."""
+    def _keep_next(
+        self, request: CompletionRequest, completion: Completion, epoch: int, first_line: bool
+    ) -> None:
+        """A suggestion worked out ahead: in the exact cache, and served as the user types into it at that
+        place, unless the caches were cleared since it began (another model, other settings) or a request
+        there was answered meanwhile (what it showed stays). ``first_line``: the first phase, replaced by the
+        whole answer when that comes before a request."""
         before, after = request.text[: request.offset], request.text[request.offset :]
         key = (request.uri, hash(before), hash(after))
         with self._cache_lock:
-            if epoch != self._epoch:
+            if epoch != self._epoch or (key in self._exact and key not in self._prefetched):
                 return
             self._exact[key] = completion
-            self._prefetched.add(key)
+            self._prefetched[key] = first_line
+            self._ahead[request.uri] = _Shown(before, after, completion)
             self._trim_exact()
+
+    def _provisional(self, request: CompletionRequest) -> bool:
+        """Whether only the first line of the suggestion at this very place is kept (not yet requested)."""
+        before, after = request.text[: request.offset], request.text[request.offset :]
+        with self._cache_lock:
+            return self._prefetched.get((request.uri, hash(before), hash(after)), False)
+
+    def _worked_out(self, request: CompletionRequest) -> Completion | None:
+        """The whole suggestion background work kept (or a request showed) for this very place; None also
+        while only its first line is in."""
+        before, after = request.text[: request.offset], request.text[request.offset :]
+        key = (request.uri, hash(before), hash(after))
+        with self._cache_lock:
+            return None if self._prefetched.get(key, False) else self._exact.get(key)
 
     def _ranked_candidates(
         self,
@@ -670,14 +755,15 @@ class CompletionEngine:
         document: ParsedText | None,
         deadline: float,
         cancel: threading.Event | None,
+        first_line: bool = False,
     ) -> list[_Candidate]:
         """Generate the candidates (greedy, forced name starts, sampled), check them, rank them (the most
-        likely first; empty: none, or cancelled)."""
+        likely first; empty: none, or cancelled). ``first_line``: the greedy first line only."""
         language = spec.name if spec else None
         if not self.options.reuse:
             model.forget_prompt()
         found: list[_Candidate] = []
-        count = self._candidate_count(request)
+        count = 1 if first_line else self._candidate_count(request)
         wants_starts = model.info.fim is None and count > 1
         starts: list[_Start] | None = None  # worked out after the greedy generation, which never waits for it
         limits, pace = RANKING_LIMITS, _Pace(self._score_costs.get(id(model), _SCORED_TOKEN_COST))
@@ -708,7 +794,7 @@ class CompletionEngine:
                     until = time.monotonic() + pace.generation_seconds(tokens)
             began = time.monotonic()
             generation = self._generate(
-                model, prompt, shape, until, cancel, attempt, start, count > 1, max_tokens
+                model, prompt, shape, until, cancel, attempt, start, count > 1, max_tokens, first_line
             )
             if generation.stop_reason == "cancelled":
                 return []
@@ -939,6 +1025,12 @@ class CompletionEngine:
         cost = model.prompt_cost(prompt)
         if cost.seconds is None or cost.seconds <= limit or cost.uncached_tokens <= 0:
             return prompt
+        known = self._cut_chars.get(request.uri)
+        if known is not None:  # the document's last cut while it fits: the same start, which the model holds
+            cut = self.build_prompt(request, model=model, fit_chars=known)
+            fits = model.prompt_cost(cut).seconds
+            if fits is not None and fits <= limit:
+                return cut
         token_seconds = cost.seconds / cost.uncached_tokens
         chars = max(_FIT_MIN_CHARS, int(limit / token_seconds * _FIT_CHARS_PER_TOKEN))
         cut = prompt
@@ -949,6 +1041,7 @@ class CompletionEngine:
                 break
             chars = max(_FIT_MIN_CHARS, int(chars * limit / cost.seconds * 0.9))
         log.info("prompt cut to %d characters before the cursor to fit %.0f ms", chars, limit * 1000)
+        self._cut_chars[request.uri] = chars
         return cut
 
     def _may_show(self, model: ModelBackend, suggestion: Suggestion) -> bool:
@@ -1084,14 +1177,22 @@ class CompletionEngine:
         start: str = "",
         ranked: bool = True,
         max_tokens: int | None = None,
+        first_line: bool = False,
     ) -> Generation:
         """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line; where
         the prompt knows the names that can come first, one of them (``completion.name_constraint``).
-        ``max_tokens``: fewer than ``completion.maxTokens`` (a later candidate's cap, ``RankingLimits``)."""
+        ``max_tokens``: fewer than ``completion.maxTokens`` (a later candidate's cap, ``RankingLimits``);
+        ``first_line``: up to the end of the first line with code, whatever the shape."""
         healed = "" if start else prompt.healed
+        if start:
+            stop = StopRule("newline")
+        elif first_line:
+            stop = StopRule("line", skip_chars=len(healed))
+        else:
+            stop = _stop_rule(shape, len(healed), self.options.max_lines)
         spec = GenerationSpec(
             max_tokens=self.options.max_tokens if max_tokens is None else max_tokens,
-            stop=StopRule("newline") if start else _stop_rule(shape, len(healed), self.options.max_lines),
+            stop=stop,
             temperature=0.0 if attempt == 0 or start else 0.7,
             seed=attempt,
             healed=healed.encode("utf-8"),
@@ -1107,12 +1208,12 @@ class CompletionEngine:
             self._shown[request.uri] = _Shown(before, after, completion)
             key = (request.uri, hash(before), hash(after))
             self._exact[key] = completion
-            self._prefetched.discard(key)
+            self._prefetched.pop(key, None)
             self._trim_exact()
 
     def _trim_exact(self) -> None:
         while len(self._exact) > 256:  # the caller holds _cache_lock
-            self._prefetched.discard(self._exact.popitem(last=False)[0])
+            self._prefetched.pop(self._exact.popitem(last=False)[0], None)
 
     # --- candidates for syntax fixes ----------------------------------------------------------------------------
 
@@ -1503,6 +1604,14 @@ def _cut_header_echo(text: str | None, line_comment: str) -> str | None:
         return None
     cut = text.find("\n" + marker)
     return text if cut == -1 else text[:cut]
+
+
+def _typed_into(shown: _Shown | None, before: str, after: str) -> str:
+    """What the user typed at the place ``shown`` was worked out for, to reach ``before``|``after`` ("": not
+    typed into it)."""
+    if shown is None or after != shown.after or not before.startswith(shown.before):
+        return ""
+    return before[len(shown.before) :]
 
 
 def _moved(completion: Completion, offset: int, typed: str) -> Completion | None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-MIN_LOST_TOKENS = 64
+MIN_LOST_TOKENS = 16
 """A state is worth its memory only where it holds at least this many prompt tokens that the state replacing
 it does not: typing on a line (1-2 tokens change at the cursor, the FIM suffix after it stays) never saves,
-and a document's newer state replaces its older one."""
+and a document's newer state replaces its older one. Low enough that a prompt cut to fit the cold-prompt
+time (30-40 tokens, ``completion.engine``) is kept when the whole prompt replaces it in idle time: the next
+request that must cut finds it."""
 
 Tokens = npt.NDArray[np.intc]
 
@@ -39,11 +41,13 @@ def lost_tokens(old: Tokens, new: Tokens) -> int:
     An edit in place (typing at the cursor of a FIM prompt: the prefix before it and the suffix after it stay)
     loses only the edited tokens, although the cache must evaluate everything after the cursor again; another
     document loses nearly all of ``old``. A token kept only at a shifted position still counts as kept: what
-    matters is whether the newer prompt is the same text.
+    matters is whether the newer prompt is the same text. That holds only for prompts of about the same
+    length: a short prompt whose end the longer one shares (the nearest lines of a cut prompt, at the end of
+    the whole one) is another prompt, lost after the shared head.
     """
     head = shared_prefix(old, new)
     room = min(len(old), len(new)) - head
-    if room <= 0:  # one holds the other whole
+    if room <= 0 or abs(len(old) - len(new)) >= MIN_LOST_TOKENS:  # one holds the other whole; or not in place
         return len(old) - head
     tail = shared_prefix(old[::-1][:room], new[::-1][:room])
     return len(old) - head - tail

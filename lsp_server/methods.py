@@ -28,6 +28,9 @@ class PromptRequest:
 @attrs.define
 class DidFocusParams:
     text_document: types.TextDocumentIdentifier = attrs.field()
+    # infill-ls's own addition (VS Code extension, Neovim plugin): where the cursor is, so the warm-up works
+    # out the suggestion there; Copilot's clients leave it out (the warm-up then takes the last edit)
+    position: types.Position | None = attrs.field(default=None)
 
 
 @attrs.define

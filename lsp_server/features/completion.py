@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import threading
@@ -39,11 +40,18 @@ IDLE_WARM_S = 0.6  # edits that pause this long with no request: warm the prompt
 
 
 class _Job:
-    """The background job in flight: what it is for (``key``), and its cancel flag (the engine's)."""
+    """The background job in flight: what it is for (``key``), its cancel flag (the engine's), and the news
+    that it has kept a first answer (``ready``: set on the event loop, from the model pool)."""
 
     def __init__(self, key: tuple[object, ...]) -> None:
         self.key = key
         self.cancel = threading.Event()
+        self.ready = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def answered(self) -> None:
+        """Called from the model pool when the job has kept an answer a request can take."""
+        self._loop.call_soon_threadsafe(self.ready.set)
 
 
 class _Pending:
@@ -150,8 +158,11 @@ class CompletionFeature(Feature):
             if self._job is not None and self._job.key[1] == uri:
                 self._job.cancel.set()
 
-    def on_focus(self, uri: str) -> None:
-        """The user is in this document now (textDocument/didFocus): warm its prompt."""
+    def on_focus(self, uri: str, position: types.Position | None = None) -> None:
+        """The user is in this document now (textDocument/didFocus), with the cursor at ``position`` where
+        the client says: warm its prompt there (else at the last request or edit)."""
+        if position is not None and self.server.text_document(uri) is not None:
+            self._cursor[uri] = self.server.to_offset(uri, position)
         self.warm_up(uri)
 
     async def on_shutdown(self) -> None:
@@ -251,7 +262,7 @@ class CompletionFeature(Feature):
         offset = min(self._cursor.get(uri, len(document.source)), len(document.source))
         request = self.request_at(uri, offset)
         if request is not None:
-            self._start(_Job(("warm-up", uri)), self.server.engine.warm, (request,))
+            self._start(_Job(("warm-up", uri)), self.server.engine.warm_up, (request,))
 
     def prefetch(self, request: CompletionRequest, completion: Completion) -> None:
         """Work out the suggestion after ``completion`` is accepted, unless that is under way already."""
@@ -264,7 +275,12 @@ class CompletionFeature(Feature):
         key = ("next", request.uri, hash(target.text), target.offset)
         if self._job is not None and self._job.key == key and not self._job.cancel.is_set():
             return  # the user types into the suggestion: its next one is being worked out
-        self._start(_Job(key), self.server.engine.prefetch_next, (request, completion))
+        job = _Job(key)
+        self._start(
+            job,
+            functools.partial(self.server.engine.prefetch_next, ready=job.answered),
+            (request, completion),
+        )
 
     def _start(self, job: _Job, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
         """Run ``work(*args, job.cancel)`` on the model pool once the job in flight has stopped; never while
@@ -293,18 +309,26 @@ class CompletionFeature(Feature):
 
     async def _joined(self, request: CompletionRequest, pending: _Pending) -> Completion | None:
         """The answer of the next-suggestion job in flight when it is working out this very request (the
-        user accepted before it was done): waited for (a newer request ends the wait), from the cache."""
+        user accepted before it was done): its first answer (the greedy first line, where the whole one
+        takes longer) waited for (a newer request ends the wait), from the cache."""
         job, task = self._job, self.background
         key = ("next", request.uri, hash(request.text), request.offset)
         if job is None or task is None or job.cancel.is_set() or job.key != key:
             return None
         superseded: asyncio.Future[Any] = asyncio.ensure_future(pending.superseded.wait())
-        waiters: set[asyncio.Future[Any]] = {asyncio.shield(task), superseded}
+        ready: asyncio.Future[Any] = asyncio.ensure_future(job.ready.wait())
+        waiters: set[asyncio.Future[Any]] = {asyncio.shield(task), superseded, ready}
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             superseded.cancel()
-        return None if pending.cancel.is_set() else self.server.engine.cached(request)
+            ready.cancel()
+        if pending.cancel.is_set():
+            return None
+        hit = self.server.engine.cached(request)
+        if hit is not None:
+            job.cancel.set()  # shown: the rest of its work (the whole answer here) would not be
+        return hit
 
     def _interrupt(self) -> None:
         """A request wants the model: the job in flight stops, the one queued is dropped."""

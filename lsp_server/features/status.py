@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from lsprotocol import types
+
 from completion.engine import DocumentRoute
 from lsp_server.documents import DocumentEvent
 from lsp_server.host import Feature, ServerHost
@@ -40,7 +42,8 @@ class StatusFeature(Feature):
         self._active_uri: str | None = None
         self._client_focuses = False  # the client sends textDocument/didFocus (else: the last one touched)
         self._route_timer: asyncio.TimerHandle | None = None
-        self.focus_listeners: list[Callable[[str], None]] = []  # told of each didFocus (the warm-up)
+        # told of each didFocus, with the cursor where the client says (the warm-up)
+        self.focus_listeners: list[Callable[[str, types.Position | None], None]] = []
 
     def register(self) -> None:
         @self.server.feature(DID_FOCUS)
@@ -50,7 +53,7 @@ class StatusFeature(Feature):
             if self.server.text_document(uri) is not None:
                 self.focus(uri)
                 for listener in self.focus_listeners:
-                    listener(uri)
+                    listener(uri, params.position)
 
     @property
     def client_focuses(self) -> bool:

@@ -235,3 +235,63 @@ def test_a_next_suggestion_begun_before_the_caches_were_cleared_is_not_kept() ->
     found = engine.prefetch_next(request, shown)
     assert found is not None and model.attempts == 2  # it ran ...
     assert engine.cached(engine.accepted(request, shown)) is None  # ... for a model or settings gone
+
+
+# --- the first line first -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StoppingModel(CachingModel):
+    """Writes its script only as far as the generation's stop rule lets it (a one-line generation stops at
+    the end of its first line)."""
+
+    def generate(
+        self, tokens: list[int], spec: GenerationSpec, cancel: CancelFlag | None = None
+    ) -> Generation:
+        whole = super().generate(tokens, spec, cancel)
+        text = whole.text
+        stop = spec.stop
+        end = next((n for n in range(1, len(text) + 1) if stop is not None and stop(text[:n])), len(text))
+        return dataclasses.replace(whole, text=text[:end])
+
+
+BODY = "width = abs(width)\n    result = width * height\n"
+
+
+def test_a_warm_up_keeps_the_first_line_then_the_whole_answer() -> None:
+    model = StoppingModel([BODY], likelihood=lambda text: 0.0)
+    engine = engine_for(model)
+    found = engine.warm_up(at(SITE))
+    assert found is not None and found.text == BODY.rstrip("\n")
+    # the first line, the whole prompt evaluated, the whole body
+    assert [max_tokens for max_tokens, _ in model.calls] == [96, 0, 96] and model.attempts == 2
+    served = engine.complete(at(SITE))
+    assert served is not None and served.cached and served.text == BODY.rstrip("\n")
+    typed = engine.complete(at(SITE.replace("|", "wi|")))  # typed into: served from what was worked out
+    assert typed is not None and typed.cached and typed.text.startswith("dth = abs(width)\n")
+    assert model.attempts == 2
+
+
+def test_a_first_line_served_before_the_whole_answer_stays_what_is_shown() -> None:
+    engine: CompletionEngine | None = None
+    served: list[Completion | None] = []
+
+    def between(spec: GenerationSpec, cancel: CancelFlag | None) -> None:
+        if spec.max_tokens == 0 and engine is not None:  # after the first line: the user asks there
+            served.append(engine.cached(at(SITE)))
+
+    model = StoppingModel([BODY], likelihood=lambda text: 0.0, hold=between)
+    engine = engine_for(model)
+    readies: list[bool] = []
+    engine.warm_up(at(SITE))
+    assert served and served[0] is not None and served[0].text == "width = abs(width)"
+    again = engine.cached(at(SITE))
+    assert again is not None and again.text == "width = abs(width)"  # the whole answer did not replace it
+    # the next suggestion: ``ready`` once its first line is kept
+    model = StoppingModel(["result = width * height\n", "\n    return result\n"], likelihood=lambda text: 0.0)
+    engine = engine_for(model)
+    request = at("def area(width, height):\n    |\n")
+    shown = engine.complete(request)
+    assert shown is not None
+    following = engine.prefetch_next(request, shown, ready=lambda: readies.append(True))
+    assert following is not None and following.text == "\n    return result" and readies == [True]

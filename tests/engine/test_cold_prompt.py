@@ -199,3 +199,18 @@ def test_the_real_model_cuts_a_cold_prompt_to_its_measured_speed_and_grows_it_ba
     engine.clear_cache()
     engine.complete(request)
     assert runs[-1].tokens_prompt == whole and runs[-1].tokens_evaluated <= 1  # used whole, as it is cached
+
+
+def test_a_cold_warm_up_works_out_a_first_line_on_a_cut_prompt_then_the_whole_prompt_and_answer() -> None:
+    """A file just opened: within a second there is a suggestion at the cursor (from the nearest lines), then
+    the whole prompt is evaluated and the suggestion worked out again with it, for the request to come."""
+    model = TimedModel()
+    engine = engine_for(model)
+    request = request_at(SITE)
+    found = engine.warm_up(request, threading.Event())
+    assert found is not None and found.text == "helper_1(2)"
+    first, evaluated, whole = model.prompts
+    assert len(first) < 300 < len(SITE) < len(evaluated) == len(whole)  # cut; then the whole prompt twice
+    assert engine.background_counts["warmUps"] == 1
+    served = engine.complete(request_at(SITE + "h"))  # the user types into it: no model run
+    assert served is not None and served.cached and served.text == "elper_1(2)" and len(model.prompts) == 3

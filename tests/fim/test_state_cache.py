@@ -63,6 +63,8 @@ def test_lost_tokens_tells_an_edit_in_place_from_another_document() -> None:
     assert lost_tokens(typed, as_tokens(head[:200])) == len(typed) - 200  # cut back
     assert lost_tokens(typed, as_tokens([0, *_run(5000, 600)])) == len(typed) - 1  # another document
     assert MIN_LOST_TOKENS > 2
+    near = head[-40:]  # a cut prompt: the nearest tokens before the cursor, which the whole prompt ends with
+    assert lost_tokens(as_tokens([0, *near]), as_tokens(head)) == len(near)
 
 
 # --- the real default model -----------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class FakeEngine:
         self.prefetched: list[tuple[CompletionRequest, Completion]] = []
         self.on_warm: Callable[[threading.Event], None] = lambda cancel: None
         self.on_prefetch: Callable[[threading.Event], None] = lambda cancel: None
+        self.after_first: Callable[[threading.Event], None] = lambda cancel: None  # between the two phases
         self.cache: dict[tuple[str, int], Completion] = {}  # what prefetch_next worked out
 
     def cached(self, request: CompletionRequest) -> Completion | None:
@@ -53,18 +54,26 @@ class FakeEngine:
         self.clock.now += self.run_s
         return self.answer
 
-    def warm(self, request: CompletionRequest, cancel: threading.Event) -> None:
+    def warm_up(self, request: CompletionRequest, cancel: threading.Event) -> None:
         self.warmed.append(request)
         self.on_warm(cancel)
 
-    def prefetch_next(self, request: CompletionRequest, completion: Completion, cancel: Any) -> None:
+    def prefetch_next(
+        self, request: CompletionRequest, completion: Completion, cancel: Any, ready: Callable[[], None]
+    ) -> None:
+        """The first phase keeps "  # next", calls ``ready``; the second (after ``after_first``) "  # best"."""
         self.prefetched.append((request, completion))
         self.on_prefetch(cancel)
-        if not cancel.is_set():
-            target = self.accepted(request, completion)
+        target = self.accepted(request, completion)
+        for text in ("  # next", "  # best"):
+            if cancel.is_set():
+                return
             self.cache[(target.text, target.offset)] = Completion(
-                "  # next", target.offset, target.offset, False, True
+                text, target.offset, target.offset, False, True
             )
+            if text == "  # next":
+                ready()
+                self.after_first(cancel)
 
     def accepted(self, request: CompletionRequest, completion: Completion) -> CompletionRequest:
         text = request.text[: completion.start] + completion.text + request.text[completion.end :]
@@ -207,6 +216,12 @@ async def test_did_focus_warms_the_document_at_its_last_request() -> None:
     assert feature.background is not None
     await feature.background
     assert [r.offset for r in engine.warmed] == [len(TEXT), 5]  # then where the user last was
+    # the client says where the cursor is (infill-ls's editors): the warm-up works there
+    focus = DidFocusParams(types.TextDocumentIdentifier(URI), types.Position(1, 4))
+    feature.server.handlers[DID_FOCUS](focus)  # type: ignore[attr-defined]
+    assert feature.background is not None
+    await feature.background
+    assert [r.offset for r in engine.warmed][-1] == TEXT.index("return")
 
 
 async def test_a_request_stops_the_warm_up_at_once() -> None:
@@ -313,7 +328,30 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
     assert not asking.done() and feature._job is not None and not feature._job.cancel.is_set()
     go.set()  # the background job finishes: the request takes its answer
     served = await asyncio.wait_for(asking, GATE_S)
+    assert served is not None and served.text == "  # best" and engine.runs == [request]
+
+
+async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_waiting_for_the_rest() -> None:
+    clock = Clock()
+    offset = TEXT.index("x\n")
+    answer = Completion("x + 1", offset, offset + 1, False, False)
+    engine = FakeEngine(clock, answer)
+    inside, rest = threading.Event(), threading.Event()
+
+    def ranking(cancel: threading.Event) -> None:  # the second phase runs until a request stops it
+        inside.set()
+        assert cancel.wait(GATE_S)
+        rest.set()
+
+    engine.after_first = ranking
+    feature = threaded_feature(engine, clock, debounce_ms=0)
+    request = at(offset, invoked=True)
+    await feature.complete(request)
+    accepted = engine.accepted(request, answer)
+    served = await asyncio.wait_for(feature.complete(dataclasses.replace(accepted, invoked=True)), GATE_S)
     assert served is not None and served.text == "  # next" and engine.runs == [request]
+    assert await asyncio.to_thread(inside.wait, GATE_S)
+    assert await asyncio.to_thread(rest.wait, GATE_S)  # shown: the rest of the job stops
 
 
 async def test_typing_into_the_suggestion_keeps_the_work_on_its_next_one() -> None:

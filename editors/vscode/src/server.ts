@@ -134,7 +134,9 @@ export class ServerManager implements vscode.Disposable {
 
     /**
      * Tells the server which document the user is in (`textDocument/didFocus`), so its `infill/status`
-     * route is about that one; editors the server does not serve are not announced.
+     * route is about that one, and where the cursor is (`position`, infill-ls's addition to Copilot's
+     * notification), where the server warms up the suggestion; editors the server does not serve are not
+     * announced.
      */
     focus(editor: vscode.TextEditor | undefined): void {
         const client = this.client;
@@ -146,7 +148,8 @@ export class ServerManager implements vscode.Disposable {
             return;
         }
         const uri = client.code2ProtocolConverter.asUri(document.uri);
-        client.sendNotification(DID_FOCUS_NOTIFICATION, { textDocument: { uri } }).catch((error: unknown) => {
+        const position = client.code2ProtocolConverter.asPosition(editor.selection.active);
+        client.sendNotification(DID_FOCUS_NOTIFICATION, { textDocument: { uri }, position }).catch((error: unknown) => {
             this.log.warn(`Could not send ${DID_FOCUS_NOTIFICATION}: ${String(error)}`);
         });
     }

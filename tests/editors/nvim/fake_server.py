@@ -37,6 +37,7 @@ server = LanguageServer("fake-infill-ls", "0")
 release = asyncio.Event()
 requests = 0
 focuses: list[str] = []
+positions: list[list[int] | None] = []  # the cursor each didFocus said
 
 
 @server.feature(types.INITIALIZED)
@@ -55,6 +56,8 @@ def on_fake_status(ls: LanguageServer, params: Any) -> None:
 def on_did_focus(ls: LanguageServer, params: Any) -> None:
     uri = params.textDocument.uri
     focuses.append(uri)
+    position = getattr(params, "position", None)
+    positions.append(None if position is None else [position.line, position.character])
     if os.environ.get("INFILL_FAKE_ROUTES") != "1":
         return
     unquoted = urllib.parse.unquote(uri)
@@ -69,6 +72,12 @@ def on_did_focus(ls: LanguageServer, params: Any) -> None:
 @server.feature("fake/focuses")
 def on_focuses(_ls: LanguageServer, _params: Any) -> list[str]:
     return focuses
+
+
+@server.feature("fake/focus_positions")
+def on_focus_positions(_ls: LanguageServer, _params: Any) -> list[list[int] | None]:
+    """The cursor each didFocus said, [line, character] (None: none said)."""
+    return positions
 
 
 @server.feature("fake/release")

@@ -10,6 +10,11 @@ local function focuses(ed)
   return ed:lua("return vim.lsp.get_clients({ name = 'infill_ls' })[1]:request_sync('fake/focuses', vim.empty_dict(), 5000).result")
 end
 
+--- The cursor each didFocus carried, { line, character } (0-based, the client's encoding).
+local function focus_positions(ed)
+  return ed:lua("return vim.lsp.get_clients({ name = 'infill_ls' })[1]:request_sync('fake/focus_positions', vim.empty_dict(), 5000).result")
+end
+
 --- Waits until the status route is about the current buffer and has `target`; returns the state.
 local function wait_route(ed, target)
   return ed:wait('the route ' .. target .. ' of the current buffer', [[
@@ -34,6 +39,7 @@ H.run(function()
   H.eq('remote: fake-coder via openai, local fallback', state.route.text, 'route text')
   H.eq('infill: ready (remote)', ed:lua("return require('infill').status()"), 'statusline, remote')
   H.eq({ main_uri }, focuses(ed), 'one didFocus for the first buffer')
+  ed:lua('vim.api.nvim_win_set_cursor(0, { 1, 6 })')  -- on the "1" of print(1): where it is on coming back
 
   -- A local-only buffer: BufEnter sends didFocus, the route says why it stays local.
   ed:open('secret_keys.py', { 'KEY = 1' })
@@ -59,6 +65,7 @@ H.run(function()
   ed:lua('vim.cmd.buffer(...)', main_buf)
   state = wait_route(ed, 'remote')
   H.eq({ main_uri, secret_uri, main_uri }, focuses(ed), 'didFocus per buffer change, none for notes.txt')
+  H.eq({ { 0, 0 }, { 0, 0 }, { 0, 6 } }, focus_positions(ed), 'each didFocus says where the cursor is')
 
   -- Entering the same buffer in another window sends nothing new; a warning joins the route.
   ed:lua('vim.cmd.split()')

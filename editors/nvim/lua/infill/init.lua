@@ -472,11 +472,14 @@ function M.setup(opts)
       end
     end,
   })
-  -- The server reports the route of the document the user is in: tell it which one that is.
+  -- The server reports the route of the document the user is in: tell it which one that is, and where
+  -- the cursor is (scheduled: BufEnter comes before the buffer's last cursor position is restored).
   api.nvim_create_autocmd('BufEnter', {
     group = GROUP,
     callback = function(args)
-      require('infill.status').focus(args.buf)
+      vim.schedule(function()
+        require('infill.status').focus(args.buf)
+      end)
     end,
   })
   api.nvim_create_autocmd('LspDetach', {

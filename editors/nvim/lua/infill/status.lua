@@ -196,17 +196,22 @@ end
 M.focused = {}
 
 --- Tells the infill-ls clients serving `bufnr` that it is the document the user is in now
---- (`textDocument/didFocus` with `{ textDocument = { uri } }`, as the Copilot language server takes it),
---- so the route in their status is about it. Not sent again for the buffer a client already has.
+--- (`textDocument/didFocus` with `{ textDocument = { uri } }`, as the Copilot language server takes it,
+--- and infill-ls's `position`: the cursor, where the server warms up the suggestion), so the route in
+--- their status is about it. Not sent again for the buffer a client already has.
 ---@param bufnr integer
 function M.focus(bufnr)
   if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
     return
   end
   local uri = vim.uri_from_bufnr(bufnr)
+  local win = vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_current_win() or nil
   for _, client in ipairs(M.clients(bufnr)) do
     if M.focused[client.id] ~= uri and client.initialized then
       local params = { textDocument = { uri = uri } }
+      if win ~= nil then
+        params.position = vim.lsp.util.make_position_params(win, client.offset_encoding or 'utf-16').position
+      end
       local sent
       if HAS_011 then
         sent = client:notify('textDocument/didFocus', params)
