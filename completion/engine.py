@@ -263,7 +263,7 @@ class CompletionEngine:
         self._requests = 0  # requests in complete() past the caches (waiting for or holding the model)
         self.background_counts = {"warmUps": 0, "prefetched": 0, "cancelled": 0}  # for infill/stats
         self._score_costs: dict[int, float] = {}  # per installed model (by id): a scored token's cost
-        self._cut_chars: dict[str, int] = {}  # per document: the size of its last cut prompt (_fitted)
+        self._cut_starts: dict[str, int] = {}  # per document: where its last cut prompt starts (_fitted)
 
     # --- model lifecycle --------------------------------------------------------------------------------------
 
@@ -321,7 +321,7 @@ class CompletionEngine:
         with self._cache_lock:
             self._shown.pop(uri, None)
             self._ahead.pop(uri, None)
-        self._cut_chars.pop(uri, None)
+        self._cut_starts.pop(uri, None)
 
     # --- prompts ----------------------------------------------------------------------------------------------
 
@@ -1025,23 +1025,24 @@ class CompletionEngine:
         cost = model.prompt_cost(prompt)
         if cost.seconds is None or cost.seconds <= limit or cost.uncached_tokens <= 0:
             return prompt
-        known = self._cut_chars.get(request.uri)
-        if known is not None:  # the document's last cut while it fits: the same start, which the model holds
-            cut = self.build_prompt(request, model=model, fit_chars=known)
+        known = self._cut_starts.get(request.uri)
+        if known is not None and 0 <= known < request.offset:  # the document's last cut's start, while it
+            # fits: the model holds that prompt (a size estimated again would move the start on typing)
+            cut = self.build_prompt(request, model=model, fit_chars=request.offset - known + 1)
             fits = model.prompt_cost(cut).seconds
-            if fits is not None and fits <= limit:
+            if cut.window_start == known and fits is not None and fits <= limit:
                 return cut
         token_seconds = cost.seconds / cost.uncached_tokens
         chars = max(_FIT_MIN_CHARS, int(limit / token_seconds * _FIT_CHARS_PER_TOKEN))
-        cut = prompt
+        cut, used = prompt, chars
         for _ in range(_FIT_TRIES):
-            cut = self.build_prompt(request, model=model, fit_chars=chars)
+            cut, used = self.build_prompt(request, model=model, fit_chars=chars), chars
             cost = model.prompt_cost(cut)
             if cost.seconds is None or cost.seconds <= limit or chars <= _FIT_MIN_CHARS:
                 break
             chars = max(_FIT_MIN_CHARS, int(chars * limit / cost.seconds * 0.9))
-        log.info("prompt cut to %d characters before the cursor to fit %.0f ms", chars, limit * 1000)
-        self._cut_chars[request.uri] = chars
+        log.info("prompt cut to %d characters before the cursor to fit %.0f ms", used, limit * 1000)
+        self._cut_starts[request.uri] = cut.window_start
         return cut
 
     def _may_show(self, model: ModelBackend, suggestion: Suggestion) -> bool:
