@@ -16,13 +16,15 @@ bound of what both held at once. The line before the table names the `lsp_server
     python bench/typing_replay.py --files 3 --lines 4 --pause-ms 60
 
 `--session` (issue 13) plays a user's session instead, one server per arm, the arms one after another on the
-same seeded script: open each file (`didOpen`, then `textDocument/didFocus`) at a region of `--lines` code lines
+same seeded script: open each file (`didOpen`, then `textDocument/didFocus` with the cursor where the user will
+type, as infill-ls's editors send it) at a region of `--lines` code lines
 (its first line stays, blanked to its indentation; the rest are typed as new), wait 1 s, type the region key by
 key (gaps log-normal around `--gap-ms`; Enter brings the next line's indentation) with an inlineCompletion
 request after each key, now and then a pause of 1-2 s (at a line end, after a word); accept the shown
 suggestion (the first item) whenever it is the real text ahead of the cursor or a prefix of it, after a
 reading time (one didChange inserting it, then a request at its end); after the last file, switch back to
-each earlier one in turn (didFocus, then the rest of its region from where the user left it, mid-line).
+each earlier one in turn (didFocus with the cursor where the user left it, then the rest of its region from
+there, mid-line).
 The requests' moments: "open" (the first key after opening), "pause" (the key after a pause), "accept" (the
 request after accepting), "switch" (the first key after switching back) and "typing" (every other key).
 Keys keep the user's rhythm, not the server's: a request still unanswered at the user's next action is stale,

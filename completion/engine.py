@@ -530,7 +530,7 @@ class CompletionEngine:
             prompt_cut=cut,
         )
         if background:
-            whole = not (cut or shape.multiline or self._candidate_count(request) > 1)
+            whole = not (cut or self._more_than_a_line(request, shape))
             self._keep_next(request, completion, epoch, first_line and not whole)
             return completion
         self._remember(request, completion)
@@ -646,7 +646,9 @@ class CompletionEngine:
                 found = self._run(request, flag, time.monotonic(), [], background=True, first_line=True)
                 if found is not None and ready is not None:
                     ready()
-                rest = self._provisional(request) or (found is None and whole_prompt)
+                rest = self._provisional(request) or (
+                    found is None and (whole_prompt or self._more_than_a_line(request))
+                )
             model = self._local_model()
             if whole_prompt and model is not None and not flag.is_set():
                 self._evaluate(model, request, flag)
@@ -730,6 +732,16 @@ class CompletionEngine:
             self._prefetched[key] = first_line
             self._ahead[request.uri] = _Shown(before, after, completion)
             self._trim_exact()
+
+    def _more_than_a_line(self, request: CompletionRequest, shape: CompletionShape | None = None) -> bool:
+        """Whether the whole answer at ``request`` is more than its greedy first line: a block, or several
+        candidates ranked."""
+        if self._candidate_count(request) > 1:
+            return True
+        if shape is None:
+            spec = spec_for(request.language_id, request.path)
+            shape = self._shape(request, spec.name if spec else None, _matching_snapshot(request))
+        return shape.multiline
 
     def _provisional(self, request: CompletionRequest) -> bool:
         """Whether only the first line of the suggestion at this very place is kept (not yet requested)."""

@@ -282,16 +282,28 @@ def test_a_first_line_served_before_the_whole_answer_stays_what_is_shown() -> No
 
     model = StoppingModel([BODY], likelihood=lambda text: 0.0, hold=between)
     engine = engine_for(model)
-    readies: list[bool] = []
     engine.warm_up(at(SITE))
     assert served and served[0] is not None and served[0].text == "width = abs(width)"
     again = engine.cached(at(SITE))
     assert again is not None and again.text == "width = abs(width)"  # the whole answer did not replace it
-    # the next suggestion: ``ready`` once its first line is kept
+
+
+def test_the_next_suggestion_tells_when_its_first_answer_is_kept() -> None:
     model = StoppingModel(["result = width * height\n", "\n    return result\n"], likelihood=lambda text: 0.0)
     engine = engine_for(model)
     request = at("def area(width, height):\n    |\n")
     shown = engine.complete(request)
     assert shown is not None
+    readies: list[bool] = []
     following = engine.prefetch_next(request, shown, ready=lambda: readies.append(True))
     assert following is not None and following.text == "\n    return result" and readies == [True]
+
+
+def test_a_first_line_with_nothing_to_show_still_leaves_the_whole_answer_to_work_out() -> None:
+    # the greedy first line repeats the line below (nothing to show); the whole answer is worked out anyway
+    model = StoppingModel(["return result\n", "result = width * height\n"], likelihood=lambda text: 0.0)
+    engine = engine_for(model)
+    found = engine._ahead_of_time(at(SITE), None, "prefetched")
+    assert found is not None and found.text == "result = width * height" and model.attempts == 2
+    served = engine.complete(at(SITE))
+    assert served is not None and served.cached and model.attempts == 2
