@@ -712,9 +712,8 @@ class CompletionEngine:
             self.background_counts[what] += 1
 
     def _exact_entry(self, request: CompletionRequest) -> Completion | None:
-        before, after = request.text[: request.offset], request.text[request.offset :]
         with self._cache_lock:
-            return self._exact.get((request.uri, hash(before), hash(after)))
+            return self._exact.get(_cache_key(request))
 
     def _keep_next(
         self, request: CompletionRequest, completion: Completion, epoch: int, first_line: bool
@@ -745,15 +744,13 @@ class CompletionEngine:
 
     def _provisional(self, request: CompletionRequest) -> bool:
         """Whether only the first line of the suggestion at this very place is kept (not yet requested)."""
-        before, after = request.text[: request.offset], request.text[request.offset :]
         with self._cache_lock:
-            return self._prefetched.get((request.uri, hash(before), hash(after)), False)
+            return self._prefetched.get(_cache_key(request), False)
 
     def _worked_out(self, request: CompletionRequest) -> Completion | None:
         """The whole suggestion background work kept (or a request showed) for this very place; None also
         while only its first line is in."""
-        before, after = request.text[: request.offset], request.text[request.offset :]
-        key = (request.uri, hash(before), hash(after))
+        key = _cache_key(request)
         with self._cache_lock:
             return None if self._prefetched.get(key, False) else self._exact.get(key)
 
@@ -1617,6 +1614,11 @@ def _cut_header_echo(text: str | None, line_comment: str) -> str | None:
         return None
     cut = text.find("\n" + marker)
     return text if cut == -1 else text[:cut]
+
+
+def _cache_key(request: CompletionRequest) -> tuple[str, int, int]:
+    """The exact cache's key of a place: the document, the text before the cursor and after it."""
+    return request.uri, hash(request.text[: request.offset]), hash(request.text[request.offset :])
 
 
 def _typed_into(shown: _Shown | None, before: str, after: str) -> str:

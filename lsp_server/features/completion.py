@@ -6,7 +6,7 @@ model's latency, within completion.debounceMs and debounceMaxMs), and a request 
 waits for it.
 
 In idle time, one background job at a time runs on the model pool (never beside a request; a request stops it
-at once): the warm-up of a document's prompt (``CompletionEngine.warm``) when it is opened or focused, or when
+at once): the warm-up of a document's place (``CompletionEngine.warm_up``) when it is opened or focused, or when
 its edits pause with no request, and after a suggestion is shown the one that follows it once accepted
 (``CompletionEngine.prefetch_next``).
 """

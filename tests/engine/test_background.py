@@ -1,4 +1,5 @@
-"""Background work in idle time: the warm-up of a prompt (``CompletionEngine.warm``) and the next suggestion
+"""Background work in idle time: the warm-up of a prompt (``CompletionEngine.warm``) and of a place (``warm_up``:
+its first line, the whole prompt, the whole answer), and the next suggestion
 worked out before it is asked (``CompletionEngine.prefetch_next``).
 
 A scripted model that keeps a KV cache of the last prompt it saw (tokens evaluated = what it did not hold,
