@@ -803,8 +803,13 @@ def valid_params(
     if method == "textDocument/didOpen":
         item = {"uri": f"file:///fuzz/opened-{draw(small)}.py", "languageId": "python", "version": 1}
         return {"textDocument": {**item, "text": draw(strings)}}
-    if method in ("textDocument/didClose", "textDocument/didSave", "textDocument/didFocus"):
+    if method in ("textDocument/didClose", "textDocument/didSave"):
         return {"textDocument": _document(uri)}
+    if (
+        method == "textDocument/didFocus"
+    ):  # with the cursor (infill-ls's editors) or without (Copilot's clients)
+        focus = {"textDocument": _document(uri)}
+        return {**focus, "position": draw(position)} if draw(st.booleans()) else focus
     if method == "$/cancelRequest":
         return {"id": draw(st.one_of(st.integers(-5, 5), strings))}
     if method == "$/setTrace":
@@ -882,10 +887,14 @@ def _out_of_range(draw: st.DrawFn) -> Shape:
         st.fixed_dictionaries({"line": extreme, "character": st.one_of(small, extreme)}),
         st.fixed_dictionaries({"line": small, "character": extreme}),
     )
-    if draw(st.integers(0, 3)) == 0:  # an edit with a range out of range
+    pick = draw(st.integers(0, 4))
+    if pick == 0:  # an edit with a range out of range
         return Shape(
             "out_of_range", "textDocument/didChange", draw(valid_params("textDocument/didChange", position))
         )
+    if pick == 1:  # a focus with its cursor out of range
+        focus = {"textDocument": _document(draw(open_uris)), "position": draw(position)}
+        return Shape("out_of_range", "textDocument/didFocus", focus)
     method = draw(st.sampled_from([*POSITION_METHODS, "textDocument/codeAction"]))
     return Shape("out_of_range", method, draw(valid_params(method, position)), draw(id_forms))
 
