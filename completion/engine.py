@@ -547,11 +547,8 @@ class CompletionEngine:
         for or holds the model, and one at a time. A request that arrives sets ``cancel`` (``complete``
         does it too), which the model looks at between prompt chunks. None when it did not run.
         """
-        options = self.options
-        model = self._local_model()
-        if model is None or not (options.enabled and options.warm_up and options.reuse):
-            return None
-        if not 0 <= request.offset <= len(request.text):
+        model = self._warming_model(request)
+        if model is None:
             return None
         flag = self._begin_background(cancel)
         if flag is None:
@@ -570,12 +567,18 @@ class CompletionEngine:
         one is not cached: it is in within a second or so), then the whole prompt (:meth:`warm`), then the
         whole answer. Each is kept for the request to come, and served as the user types into it. The same
         rules as :meth:`warm`; the suggestion worked out, or None."""
+        if self._warming_model(request) is None:
+            return None
+        return self._ahead_of_time(request, cancel, "warmUps", whole_prompt=True)
+
+    def _warming_model(self, request: CompletionRequest) -> ModelBackend | None:
+        """The local model, where warm-up may run for ``request`` (it is on, and the offset is in the text)."""
         options = self.options
-        if not (options.enabled and options.warm_up and options.reuse) or self._local_model() is None:
+        if not (options.enabled and options.warm_up and options.reuse):
             return None
         if not 0 <= request.offset <= len(request.text):
             return None
-        return self._ahead_of_time(request, cancel, "warmUps", whole_prompt=True)
+        return self._local_model()
 
     def _evaluate(
         self, model: ModelBackend, request: CompletionRequest, flag: threading.Event
