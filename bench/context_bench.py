@@ -19,9 +19,10 @@ import statistics
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +36,7 @@ from syntax.document import SyntaxDocument
 from syntax.outline import enclosing_definitions
 
 LINES_PER_FILE = 2
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,27 +68,44 @@ def stdlib_samples(
         yield path, text, SyntaxDocument(text, "python"), lines
 
 
-def line_tasks(count: int, seed: int, prefix_chars: int) -> list[LineTask]:
-    """Lines whose enclosing class/function header is out of a ``prefix_chars`` window (fixed sample)."""
-    tasks: list[LineTask] = []
-    for path, text, document, lines in stdlib_samples(seed):
+def sampled_tasks(
+    seed: int,
+    count: int,
+    task_at: Callable[[Path, str, SyntaxDocument, int, str], T | None],
+    max_chars: int | None = None,
+) -> list[T]:
+    """Up to ``count`` tasks from ``stdlib_samples``, at most ``LINES_PER_FILE`` a file: ``task_at(path, text,
+    parse, line start, line)`` makes one of a drawn line, or None where the line does not fit the bench."""
+    tasks: list[T] = []
+    for path, text, document, lines in stdlib_samples(seed, max_chars):
         found = 0
         for start, line in lines:
-            code = line.strip()
-            if len(code) < 12 or code.startswith(("#", '"', "'")):
+            task = task_at(path, text, document, start, line)
+            if task is None:
                 continue
-            cursor = start + len(line) - len(line.lstrip())
-            scopes = enclosing_definitions(document, cursor)
-            if not any(cursor - scope.start > prefix_chars for scope in scopes):
-                continue
-            end = start + len(line)
-            tasks.append(LineTask(path.name, text[:cursor] + text[end:], cursor, code))
+            tasks.append(task)
             found += 1
             if found >= LINES_PER_FILE or len(tasks) >= count:
                 break
         if len(tasks) >= count:
             break
     return tasks
+
+
+def line_tasks(count: int, seed: int, prefix_chars: int) -> list[LineTask]:
+    """Lines whose enclosing class/function header is out of a ``prefix_chars`` window (fixed sample)."""
+
+    def task_at(path: Path, text: str, document: SyntaxDocument, start: int, line: str) -> LineTask | None:
+        code = line.strip()
+        if len(code) < 12 or code.startswith(("#", '"', "'")):
+            return None
+        cursor = start + len(line) - len(line.lstrip())
+        scopes = enclosing_definitions(document, cursor)
+        if not any(cursor - scope.start > prefix_chars for scope in scopes):
+            return None
+        return LineTask(path.name, text[:cursor] + text[start + len(line) :], cursor, code)
+
+    return sampled_tasks(seed, count, task_at)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from context_bench import stdlib_samples
+from context_bench import sampled_tasks
 from crossfile_bench import _edit_similarity
 
 from completion import engine as engine_module
@@ -51,9 +51,9 @@ from completion.fim import PromptPiece
 from completion.local_backend import LocalBackend
 from completion.model import ModelOptions, ModelSession, model_path_for
 from completion.prompt import Prompt
+from syntax.document import SyntaxDocument
 from syntax.outline import enclosing_definitions
 
-LINES_PER_FILE = 2
 CONFIDENT = -0.15  # the greedy generation's mean log-probability per token the win counts are split at
 
 
@@ -67,26 +67,20 @@ class BlankTask:
 
 def blank_tasks(count: int, seed: int) -> list[BlankTask]:
     """Lines of code inside a function body, blanked to their indentation (fixed sample)."""
-    tasks: list[BlankTask] = []
-    for path, text, document, lines in stdlib_samples(seed, max_chars=200_000):
-        found = 0
-        for start, line in lines:
-            code = line.strip()
-            if len(code) < 8 or code.startswith(("#", '"', "'", "@", "def ", "class ")):
-                continue
-            cursor = start + len(line) - len(line.lstrip())
-            if not any(scope.kind == "function" for scope in enclosing_definitions(document, cursor)):
-                continue
-            end = start + len(line)
-            following = text[end:].split("\n")[1:13]
-            truth = [code, *(item.strip() for item in following)]
-            tasks.append(BlankTask(path.name, text[:cursor] + text[end:], cursor, truth))
-            found += 1
-            if found >= LINES_PER_FILE or len(tasks) >= count:
-                break
-        if len(tasks) >= count:
-            break
-    return tasks
+
+    def task_at(path: Path, text: str, document: SyntaxDocument, start: int, line: str) -> BlankTask | None:
+        code = line.strip()
+        if len(code) < 8 or code.startswith(("#", '"', "'", "@", "def ", "class ")):
+            return None
+        cursor = start + len(line) - len(line.lstrip())
+        if not any(scope.kind == "function" for scope in enclosing_definitions(document, cursor)):
+            return None
+        end = start + len(line)
+        following = text[end:].split("\n")[1:13]
+        truth = [code, *(item.strip() for item in following)]
+        return BlankTask(path.name, text[:cursor] + text[end:], cursor, truth)
+
+    return sampled_tasks(seed, count, task_at, max_chars=200_000)
 
 
 @dataclass
