@@ -23,6 +23,12 @@ from lsp_server.methods import DID_FOCUS, DidFocusParams
 
 URI = "file:///w/a.py"
 TEXT = "def f(x):\n    return x\n"
+AT_X = TEXT.index("x\n")  # the end of `return x`
+
+
+def x_plus_one() -> Completion:
+    """The suggestion shown at AT_X: ``x`` completed to ``x + 1``."""
+    return Completion("x + 1", AT_X, AT_X + 1, False, False)
 
 
 class Clock:
@@ -162,7 +168,7 @@ async def test_a_newer_request_ends_the_older_ones_wait_at_once() -> None:
 
 async def test_each_suggestion_is_one_inline_item_the_most_likely_first() -> None:
     clock = Clock()
-    offset = TEXT.index("x\n")
+    offset = AT_X
     answer = Completion(
         "x + 1", offset, offset + 1, False, False, alternatives=(Alternative("x * 2", offset),)
     )
@@ -256,16 +262,16 @@ async def test_no_background_work_starts_beside_a_request_or_when_turned_off() -
     await asyncio.wait_for(waiting, GATE_S)
     off = feature_for(engine, clock, warm_up=False, prefetch_next=False)
     off.on_focus(URI)
-    offset = TEXT.index("x\n")
-    engine.answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    engine.answer = x_plus_one()
     assert await off.complete(at(offset, invoked=True)) is not None
     assert off.background is None and engine.warmed == [] and engine.prefetched == []
 
 
 async def test_a_shown_suggestion_starts_work_on_the_next_one() -> None:
     clock = Clock()
-    offset = TEXT.index("x\n")
-    answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    answer = x_plus_one()
     engine = FakeEngine(clock, answer)
     feature = feature_for(engine, clock, debounce_ms=0)
     request = at(offset, invoked=True)
@@ -295,8 +301,8 @@ async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_su
     assert [r.offset for r in engine.warmed] == [TEXT.index(":\n") + 1, 3]
     feature.background = None
     # a shown suggestion: the user is here, and the work is on the next suggestion instead
-    offset = TEXT.index("x\n")
-    engine.answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    engine.answer = x_plus_one()
     feature.on_document(DocumentEvent("change", URI, (1, 1)))
     await feature.complete(at(offset, invoked=True))
     assert feature.background is not None
@@ -308,8 +314,8 @@ async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_su
 
 async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> None:
     clock = Clock()
-    offset = TEXT.index("x\n")
-    answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    answer = x_plus_one()
     engine = FakeEngine(clock, answer)
     inside, go = threading.Event(), threading.Event()
 
@@ -333,8 +339,8 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
 
 async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_waiting_for_the_rest() -> None:
     clock = Clock()
-    offset = TEXT.index("x\n")
-    answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    answer = x_plus_one()
     engine = FakeEngine(clock, answer)
     inside, rest = threading.Event(), threading.Event()
 
@@ -356,8 +362,8 @@ async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_wa
 
 async def test_typing_into_the_suggestion_keeps_the_work_on_its_next_one() -> None:
     clock = Clock()
-    offset = TEXT.index("x\n")
-    answer = Completion("x + 1", offset, offset + 1, False, False)
+    offset = AT_X
+    answer = x_plus_one()
     engine = FakeEngine(clock, answer)
     inside, go = threading.Event(), threading.Event()
 
