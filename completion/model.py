@@ -70,8 +70,8 @@ GGUF_MAGIC = b"GGUF"
 _PROMPT_CHUNK = 32
 """Prompt tokens evaluated between checks of cancel and the deadline: a request that stops background work
 (warm-up) waits for at most one chunk (~115 ms on the default model on 2 cores; 128 made the session replay's
-open and switch wait up to ~450 ms). Chunks of 16 to 128 tokens evaluated a 640-token prompt equally fast
-here (2.2-2.7 s, noise)."""
+open and switch wait up to ~450 ms). A 640-token prompt took 2.0-2.3 s in chunks of 32 and 64, 2.6-3.1 s in
+chunks of 16 (measured on a quiet machine): 32 halves the wait for little throughput."""
 _PROBE_ROWS = 4  # rows of the verify batch timed at load (ModelSession._batches_can_pay)
 _PAYING_ROW_COST = 0.5  # ... which must cost under this many one-token decodes a row for drafting to pay
 _RESTORE_MIN_GAIN = 16
