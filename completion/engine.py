@@ -657,7 +657,7 @@ class CompletionEngine:
                 self._evaluate(model, request, flag)
             if rest and epoch == self._epoch and not flag.is_set() and self._worked_out(request) is None:
                 found = self._run(request, flag, time.monotonic(), [], background=True) or found
-            if flag.is_set() or found is not None:
+            if flag.is_set() or found is not None or whole_prompt:  # (a warm-up evaluated its prompt)
                 self._count("cancelled" if flag.is_set() else counted)
             return found
         finally:

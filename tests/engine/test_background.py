@@ -308,3 +308,11 @@ def test_a_first_line_with_nothing_to_show_still_leaves_the_whole_answer_to_work
     assert found is not None and found.text == "result = width * height" and model.attempts == 2
     served = engine.complete(at(SITE))
     assert served is not None and served.cached and model.attempts == 2
+
+
+def test_a_warm_up_with_nothing_to_show_is_still_counted() -> None:
+    model = StoppingModel(["return result\n"], likelihood=lambda text: 0.0)  # repeats the line below
+    engine = engine_for(model)
+    assert engine.warm_up(at(SITE)) is None
+    assert engine.background_counts == {"warmUps": 1, "prefetched": 0, "cancelled": 0}
+    assert [max_tokens for max_tokens, _ in model.calls] == [96, 0, 96]  # it evaluated the whole prompt
