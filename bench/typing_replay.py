@@ -39,6 +39,9 @@ the default model: overall p95 <= 600 ms, switch p50 <= 100, accept p50 <= 30, o
 by infill-ls, raw beside it. `--fake-model` runs the tests' scripted model (tests/worker/fakes.py) instead.
 
     python bench/typing_replay.py --session --files 3 --json /tmp/session.json
+
+A script has 1-4 requests per moment other than typing, too few for a p50: `--seeds 0,1,2,3` plays several
+scripts (each arm on a fresh server per script), reports each, and judges the goals on their requests pooled.
 """
 
 from __future__ import annotations
@@ -383,9 +386,10 @@ class SessionDoc:
     def cursor(self, typed: int) -> int:
         return len(self.head) + len(self.indent) + typed
 
-    def visit_end(self, typed: int) -> int:
-        """Where the visit the user is in stops typing: accepted text never runs past it."""
-        return self.split if typed < self.split else len(self.region)
+    def visit_end(self, revisited: bool) -> int:
+        """Where the visit the user is in stops typing: accepted text never runs past it (the first visit's
+        end holds even once the user has typed up to it: what follows is typed after switching back)."""
+        return len(self.region) if revisited else self.split
 
 
 @dataclass(frozen=True)
@@ -572,15 +576,18 @@ def offset_of(text: str, position: types.Position) -> int:
     )
 
 
-def accepted(doc: SessionDoc, typed: int, start: int, stop: int, insert: str) -> int | None:
+def accepted(
+    doc: SessionDoc, typed: int, start: int, stop: int, insert: str, revisited: bool = False
+) -> int | None:
     """How much of the region is typed once a suggestion (``insert`` replacing document offsets
     ``start``-``stop``) is accepted; None when it is not the real text ahead of the cursor (the rest of the
-    visit: the line's rest and the region's lines after it), a prefix of it, or adds nothing."""
+    visit, ``revisited``: the one after switching back: the line's rest and the region's lines after it), a
+    prefix of it, or adds nothing."""
     cursor = doc.cursor(typed)
     if stop != cursor or start > cursor:
         return None
     result = doc.text(typed)[:start] + insert
-    real = doc.head + doc.indent + doc.region[: doc.visit_end(typed)]
+    real = doc.head + doc.indent + doc.region[: doc.visit_end(revisited)]
     if len(result) <= cursor or not real.startswith(result):
         return None
     return len(result) - len(doc.head) - len(doc.indent)
@@ -600,6 +607,8 @@ class Ask:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     evaluated: list[int] = field(default_factory=list)  # prompt tokens evaluated per model run (infill/stats)
     cached: int = 0  # answers infill/stats says came from the caches
+    seed: int = 0  # the script's
+    line: str = ""  # the cursor's line, the cursor marked "|" (to see why a request is slow or shows nothing)
 
     @property
     def latency_ms(self) -> float | None:
@@ -629,6 +638,7 @@ class SessionPlayer:
     def __init__(self, client: LanguageClient, session: Session) -> None:
         self.client, self.session = client, session
         self.typed = [0] * len(session.docs)
+        self.revisited: set[int] = set()  # the documents switched back to
         self.version = [0] * len(session.docs)
         self.asks: list[Ask] = []
         self.current: Ask | None = None  # the latest request: what the editor shows once it is answered
@@ -659,6 +669,8 @@ class SessionPlayer:
                 self.version[step.doc] = 1
                 item = types.TextDocumentItem(doc.uri, "python", 1, doc.text(0))
                 self.client.text_document_did_open(types.DidOpenTextDocumentParams(item))
+            if step.kind == "switch":
+                self.revisited.add(step.doc)
             if step.kind in (
                 "open",
                 "switch",
@@ -713,7 +725,7 @@ class SessionPlayer:
                 if item.range is None
                 else (offset_of(text, item.range.start), offset_of(text, item.range.end))
             )
-            now_typed = accepted(doc, typed, start, stop, insert)
+            now_typed = accepted(doc, typed, start, stop, insert, ask.doc in self.revisited)
             if now_typed is None:
                 return
             await _sleep_until(ask.answered + step.wait_s)
@@ -743,7 +755,10 @@ class SessionPlayer:
     def ask(self, number: int, moment: str) -> Ask:
         """An inlineCompletion request at the cursor, answered in the background."""
         doc = self.session.docs[number]
-        position = position_of(doc.text(self.typed[number]), doc.cursor(self.typed[number]))
+        text, cursor = doc.text(self.typed[number]), doc.cursor(self.typed[number])
+        position = position_of(text, cursor)
+        start, end = text.rfind("\n", 0, cursor) + 1, text.find("\n", cursor)
+        line = text[start:cursor] + "|" + text[cursor : len(text) if end < 0 else end]
         msg_id = f"session-{next(self._ids)}"
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(doc.uri),
@@ -753,7 +768,7 @@ class SessionPlayer:
         future = self.client.protocol.send_request(
             types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id
         )
-        ask = Ask(moment, number, msg_id, time.perf_counter())
+        ask = Ask(moment, number, msg_id, time.perf_counter(), line=line)
         self.asks.append(ask)
         self.current = ask
         self._tasks.append(asyncio.create_task(self._settle(ask, asyncio.wrap_future(future))))
@@ -846,7 +861,9 @@ def ask_row(ask: Ask) -> dict[str, Any]:
     )
     return {
         "moment": ask.moment,
+        "seed": ask.seed,
         "doc": ask.doc,
+        "line": ask.line,
         "latency_ms": ask.latency_ms,
         "stale": ask.stale,
         "cached": ask.cached,
@@ -913,18 +930,25 @@ SESSION_RAW = {  # llama.cpp's own prefix reuse and nothing else this server add
 }  # debounceMaxMs at or below debounceMs: always debounceMs (a fixed debounce)
 
 
+def pooled(results: list[SessionResult]) -> SessionResult:
+    """One arm's runs on several seeds as one: their requests together, the highest peaks, the counts
+    summed (each seed's script runs on a server of its own)."""
+    background: dict[str, int] = {}
+    for result in results:
+        for key, value in result.end.background.items():
+            background[key] = background.get(key, 0) + value
+    end = ServerEnd(
+        [],
+        max(result.end.server_rss_mb for result in results),
+        max((result.end.worker_rss_mb for result in results), key=lambda mb: -1.0 if mb != mb else mb),
+        sum(result.end.worker_restarts for result in results),
+        background,
+    )
+    return SessionResult(results[0].name, [ask for result in results for ask in result.asks], end)
+
+
 async def session_main(args: argparse.Namespace, paths: list[Path]) -> None:
     texts = [(str(path), path.read_text(encoding="utf-8")) for path in paths]
-    session = build_session(texts, args.seed, args.lines, args.gap_ms / 1000)
-    keys = sum(step.kind == "key" for step in session.steps)
-    where = [
-        (name, doc.head.count("\n") + 1, doc.region)
-        for (name, _), doc in zip(texts, session.docs, strict=True)
-    ]
-    print(
-        f"session: {len(session.docs)} files, {keys} keystrokes, gap ~{args.gap_ms:.0f} ms, seed {args.seed}: "
-        + ", ".join(f"{Path(name).name}:{line}" for name, line, _ in where)
-    )
     print(
         f"server code: {server_package()} (cwd {os.getcwd()}, PYTHONPATH={os.environ.get('PYTHONPATH', '')!r})"
     )
@@ -948,16 +972,36 @@ async def session_main(args: argparse.Namespace, paths: list[Path]) -> None:
         "raw": {**base, "completion": SESSION_RAW["completion"], "model": {**model, **SESSION_RAW["model"]}},
     }
     names = args.arms.split(",")
-    results = [await run_session(name, arms[name], session, env) for name in names]
-    rows = session_report(results)
+    runs: dict[str, list[SessionResult]] = {name: [] for name in names}
+    scripts = []
+    for seed in args.seeds:
+        session = build_session(texts, seed, args.lines, args.gap_ms / 1000)
+        keys = sum(step.kind == "key" for step in session.steps)
+        where = [
+            (name, doc.head.count("\n") + 1, doc.region)
+            for (name, _), doc in zip(texts, session.docs, strict=True)
+        ]
+        print(
+            f"session: {len(session.docs)} files, {keys} keystrokes, gap ~{args.gap_ms:.0f} ms, seed {seed}: "
+            + ", ".join(f"{Path(name).name}:{line}" for name, line, _ in where)
+        )
+        scripts.append(
+            {"seed": seed, "keystrokes": keys, "files": where}
+        )  # (path, first line, what is typed)
+        for name in names:
+            result = await run_session(name, arms[name], session, env)
+            for ask in result.asks:
+                ask.seed = seed
+            runs[name].append(result)
+    if len(args.seeds) > 1:
+        for seed, *results in zip(args.seeds, *runs.values(), strict=True):
+            print(f"--- seed {seed}")
+            session_report(list(results))
+        print(f"--- seeds {', '.join(map(str, args.seeds))} pooled")
+    rows = session_report([pooled(runs[name]) for name in names])
     for name in names:
         rows[name]["settings"] = arms[name]
-    rows["script"] = {
-        "seed": args.seed,
-        "gap_ms": args.gap_ms,
-        "keystrokes": keys,
-        "files": where,  # (path, first line typed, what is typed)
-    }
+    rows["script"] = {"gap_ms": args.gap_ms, "seeds": scripts}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))
@@ -976,6 +1020,12 @@ async def main() -> None:
     )
     parser.add_argument("--pause-ms", type=float, default=60, help="pause between keystrokes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(seed) for seed in text.split(",")],
+        help="--session: several seeds' scripts (comma-separated), each on fresh servers; the goals are "
+        "judged on their requests pooled (a moment has 1-4 requests per script)",
+    )
     parser.add_argument("--arms", help="default: infill-ls,naive; --session: infill-ls,raw")
     parser.add_argument("--model", help="GGUF model (default: the embedded Gemma 3 270M)")
     parser.add_argument(
@@ -1001,6 +1051,7 @@ async def main() -> None:
             parser.error("--session runs the local model only")
         args.lines = 3 if args.lines is None else args.lines
         args.arms = args.arms or "infill-ls,raw"
+        args.seeds = args.seeds or [args.seed]
         await session_main(args, paths)
         return
     args.lines = 4 if args.lines is None else args.lines

@@ -86,7 +86,7 @@ def test_a_suggestion_is_accepted_when_it_is_the_real_text_ahead(bench: ModuleTy
     typed = 3
     cursor = doc.cursor(typed)
     rest = doc.region[typed:]
-    assert bench.accepted(doc, typed, cursor, cursor, rest) == len(doc.region)
+    assert bench.accepted(doc, typed, cursor, cursor, rest) == len(doc.region)  # (the last file: one visit)
     assert bench.accepted(doc, typed, cursor, cursor, rest[:4]) == typed + 4  # a prefix of what follows
     assert bench.accepted(doc, typed, cursor, cursor, rest[:4] + "#") is None
     assert bench.accepted(doc, typed, cursor, cursor, "") is None  # adds nothing
@@ -98,6 +98,10 @@ def test_a_suggestion_is_accepted_when_it_is_the_real_text_ahead(bench: ModuleTy
     cursor = first.cursor(0)
     assert bench.accepted(first, 0, cursor, cursor, first.region) is None  # not past where the visit stops
     assert bench.accepted(first, 0, cursor, cursor, first.region[: first.split]) == first.split
+    at_split = first.cursor(first.split)  # typed up to where the first visit stops: nothing more to accept...
+    assert bench.accepted(first, first.split, at_split, at_split, first.region[first.split :]) is None
+    after_switch = bench.accepted(first, first.split, at_split, at_split, first.region[first.split :], True)
+    assert after_switch == len(first.region)  # ... until the user has switched back
 
 
 def test_positions_count_utf16_columns(bench: ModuleType) -> None:
