@@ -90,8 +90,8 @@ class PromptCost:
 @dataclass(frozen=True)
 class StopRule:
     """When to stop generating, as data the worker can unpickle: ``syntax.shape.stops`` judges the text so far
-    (after ``skip_chars`` re-typed healing characters) by ``kind``, ``indent``, ``max_lines`` and
-    ``statement_limit``; ``kind``: "line", "newline" or "block".
+    (after ``skip_chars`` re-typed healing characters) by ``kind``, ``indent``, ``max_lines``,
+    ``statement_limit`` and ``below``; ``kind``: "line", "newline" or "block".
     """
 
     kind: str = "line"
@@ -99,11 +99,14 @@ class StopRule:
     indent: str = ""
     max_lines: int = 12
     statement_limit: int | None = None
+    below: str | None = None  # "block": the document's next non-blank line
 
     def __call__(self, text: str) -> bool:
         from syntax.shape import stops  # imported on first use: this module stays free of tree-sitter
 
-        return stops(text[self.skip_chars :], self.kind, self.indent, self.max_lines, self.statement_limit)
+        return stops(
+            text[self.skip_chars :], self.kind, self.indent, self.max_lines, self.statement_limit, self.below
+        )
 
 
 @dataclass(frozen=True)

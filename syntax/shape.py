@@ -278,12 +278,16 @@ def continues_statement(line: str, language: str | None) -> bool:
     return language in (None, "lua") and _LUA_CONTINUES_STATEMENT.match(line) is not None
 
 
-def stops(text: str, kind: str, indent: str, max_lines: int, statement_limit: int | None) -> bool:
+def stops(
+    text: str, kind: str, indent: str, max_lines: int, statement_limit: int | None, below: str | None = None
+) -> bool:
     """Whether a generation so far has said enough (``completion.backend.StopRule`` holds the arguments).
 
     ``kind``: "line" stops at the end of the first non-blank line, "newline" at the first newline, "block" at
-    a dedent below ``indent``, past ``max_lines`` lines, or (``statement_limit``) once more statements start
-    at the first line's level than could be shown.
+    a dedent below ``indent``, past ``max_lines`` lines, at a finished line the block is cut at anyway (one
+    that repeats the line before it, or the code of ``below``, the document's next non-blank line: the
+    suggestion has met the code after it), or (``statement_limit``) once more statements start at the first
+    line's level than could be shown.
     """
     if kind == "newline":
         return "\n" in text
@@ -293,6 +297,8 @@ def stops(text: str, kind: str, indent: str, max_lines: int, statement_limit: in
     if len(complete) > max_lines:
         return True
     if any(line.strip() and not line.startswith(indent) for line in complete[1:]):
+        return True
+    if _meets_a_repeat(complete, below):
         return True
     code = [line for line in complete if line.strip()]
     if statement_limit is None or not code:
@@ -322,6 +328,30 @@ def shaped(
     return line
 
 
+def _meets_a_repeat(lines: list[str], below: str | None) -> bool:
+    """Whether a finished line of a block generation is one :func:`_block` cuts at (:func:`_is_repeat`): the
+    lines after it are never shown. The model's indentation is not the block's yet, so the line below is
+    matched by its code alone, and only a line with code (a bare ``}`` deeper than the one below closes a
+    nested block); an extra level makes it new code, and stopping there keeps the lines before it."""
+    code_below = None if below is None or not _has_code(below) else "".join(below.split())
+    previous = None
+    for line in lines:
+        if not line.strip():
+            continue
+        if _is_repeat(line, previous, None) or (
+            code_below is not None and "".join(line.split()) == code_below
+        ):
+            return True
+        previous = line
+    return False
+
+
+def _has_code(line: str) -> bool:
+    """More than closers and punctuation: a line whose repeat is a repeat."""
+    stripped = line.strip()
+    return any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
+
+
 def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
     """A generated line that repeats the one before it, or the document's next line at its indentation.
 
@@ -331,8 +361,7 @@ def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
     stripped = line.strip()
     if not stripped:
         return False
-    has_code = any(char.isalnum() for char in stripped) and not _BARE_CLOSER.match(stripped)
-    if previous is not None and has_code and stripped == previous.strip():
+    if previous is not None and _has_code(line) and stripped == previous.strip():
         return True
     return below is not None and _normalized(line) == _normalized(below)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syntax.shape import CompletionShape, completion_shape
+from syntax.shape import CompletionShape, completion_shape, stops
 
 CURSOR = "<|cursor|>"
 
@@ -217,3 +217,26 @@ def test_binary_junk_does_not_crash() -> None:
 def test_column_zero_blank_line_floor(marked: str, indent: str, reason: str) -> None:
     shape, _ = shape_at(marked, "python")
     assert (shape.multiline, shape.indent, shape.reason) == (True, indent, reason)
+
+
+# --- stopping a block during generation -------------------------------------------------------------------
+
+
+def test_a_block_stops_where_it_meets_the_line_below() -> None:
+    """The block shown is cut at a line that is the document's next line (``_block``): generating past it
+    only costs time."""
+    assigned = "self.width = width\n    self.height = height\n"
+    below = "    self.depth = depth"
+    assert not stops(assigned, "block", "    ", 12, 4, below)
+    met = assigned + "    self.depth  =  depth\n"  # its code, whatever the spacing or the model's indentation
+    assert stops(met, "block", "    ", 12, 4, below)
+    assert stops(assigned + "        self.depth = depth\n", "block", "    ", 12, 4, below)
+    assert not stops(met, "block", "    ", 12, 4, None)  # no line below: only the other rules
+    assert not stops(assigned + "    self.depth = dep", "block", "    ", 12, 4, below)  # not finished yet
+    repeated = assigned + "    self.height = height\n"  # a line repeating the one before it is cut too
+    assert stops(repeated, "block", "    ", 12, 4, None)
+    closers = "f(a,\n    b,\n    )\n    )\n"  # (bare closers are no code to repeat...
+    assert not stops(closers, "block", "    ", 12, None, None)
+    nested = "if (x) {\n    y();\n  }\n"  # ... nor the line below's: this one closes a nested block
+    assert not stops(nested, "block", "  ", 12, None, "}")
+    assert stops(met, "line", "", 12, None, below)  # "line" stops at its first line anyway
