@@ -64,6 +64,7 @@ _FIT_CHARS_PER_TOKEN = 3.0  # a first guess of code's characters per token, corr
 _FIT_MIN_CHARS = 100  # the shortest cut prompt: a line or two before the cursor
 _FIT_TRIES = 3  # prompt_cost calls (each tokenizes the cut prompt) before taking the last cut
 _WARM_LIMIT_S = 30.0  # most a warm-up evaluates (a cold prompt on 2 cores: ~4 s); a request stops it at once
+_SETTLED = frozenset({"eog", "special", "stop"})  # a generation that ended on its own (not cut short)
 
 
 @dataclass
@@ -418,7 +419,8 @@ class CompletionEngine:
     # --- completion -------------------------------------------------------------------------------------------
 
     def cached(self, request: CompletionRequest) -> Completion | None:
-        """A suggestion the user is typing into (or asked for before), without running the model."""
+        """A suggestion the user is typing into (or asked for before), without running the model; one
+        with no text where the model was asked here before and had nothing to show (not for an invoke)."""
         if not self.options.reuse or not self.options.enabled:
             return None
         hit = self._lookup(request)
@@ -431,8 +433,11 @@ class CompletionEngine:
         key = (request.uri, hash(before), hash(after))
         with self._cache_lock:
             exact = self._exact.get(key)
-            if exact is not None:
-                if self._prefetched.pop(key, None) is not None:  # worked out ahead: now it is the one shown
+            if exact is not None and (
+                exact.text or not request.invoked
+            ):  # (nothing here: asked, tried again)
+                worked_out_ahead = self._prefetched.pop(key, None) is not None
+                if worked_out_ahead and exact.text:  # now it is the one shown
                     self._shown[request.uri] = _Shown(before, after, exact)
                 return _moved(exact, request.offset, "")
             for shown in (self._shown.get(request.uri), self._ahead.get(request.uri)):
@@ -455,7 +460,7 @@ class CompletionEngine:
         kept = self._kept_remote_answer(request)
         hit = self.cached(request) if not kept else None
         if hit is not None:
-            return hit
+            return hit if hit.text else None  # (worked out before: nothing to show here)
         with self._foreground():
             return self._run(request, cancel, started, kept)
 
@@ -474,6 +479,7 @@ class CompletionEngine:
         whole one is not cached, kept until the whole answer replaces it."""
         epoch = self._epoch
         cut = False  # the local prompt was cut to fit the cold-prompt time
+        settled = False  # the local model's greedy generation ended on its own
         spec = spec_for(request.language_id, request.path)
         language = spec.name if spec else None
         if cancel is not None and cancel.is_set():
@@ -501,7 +507,7 @@ class CompletionEngine:
                 if first_line or not background:
                     fitted = self._fitted(model, request, prompt, deadline)
                     cut, prompt = fitted is not prompt, fitted
-                ranked = self._ranked_candidates(
+                ranked, settled = self._ranked_candidates(
                     model, request, spec, prompt, shape, document, deadline, cancel, first_line
                 )
                 break
@@ -509,8 +515,14 @@ class CompletionEngine:
                 log.info("no completion from %s: %s", _describe(model), error)
             finally:
                 model.lock.release()
-        if not ranked or (background and cancel is not None and cancel.is_set()):
-            return None  # (background: cut short by a request, the ranking unfinished: not kept)
+        cancelled = cancel is not None and cancel.is_set()
+        if background and cancelled:
+            return None  # cut short by a request, the ranking unfinished: not kept
+        if not ranked:
+            final = not (background and first_line and self._more_than_a_line(request, shape))
+            if settled and not (cut or cancelled) and final:  # the same prompt would give the same
+                self._keep_nothing(request, epoch, background, shape)
+            return None
         best = ranked[0]
         suggestion, generation = best.suggestion, best.generation
         completion = Completion(
@@ -625,7 +637,7 @@ class CompletionEngine:
         target = self.accepted(request, completion)
         known = self._worked_out(target)
         if known is not None or self._local_model() is None:
-            return known
+            return known if known is not None and known.text else None
         return self._ahead_of_time(target, cancel, "prefetched", ready)
 
     def _ahead_of_time(
@@ -732,8 +744,28 @@ class CompletionEngine:
                 return
             self._exact[key] = completion
             self._prefetched[key] = first_line
-            self._ahead[request.uri] = _Shown(before, after, completion)
+            if completion.text:
+                self._ahead[request.uri] = _Shown(before, after, completion)
             self._trim_exact()
+
+    def _keep_nothing(
+        self, request: CompletionRequest, epoch: int, background: bool, shape: CompletionShape
+    ) -> None:
+        """The model had nothing to show here (its greedy generation ended on its own, on the whole prompt):
+        an entry with no text, so that a request here (after accepting, or asked again) is answered at once
+        instead of generating the same again."""
+        nothing = Completion(
+            text="",
+            start=request.offset,
+            end=request.offset,
+            multiline=shape.multiline,
+            cached=False,
+            stop_reason="nothing",
+        )
+        if background:
+            self._keep_next(request, nothing, epoch, first_line=False)
+        elif epoch == self._epoch:
+            self._remember(request, nothing)
 
     def _more_than_a_line(self, request: CompletionRequest, shape: CompletionShape | None = None) -> bool:
         """Whether the whole answer at ``request`` is more than its greedy first line: a block, or several
@@ -768,9 +800,10 @@ class CompletionEngine:
         deadline: float,
         cancel: threading.Event | None,
         first_line: bool = False,
-    ) -> list[_Candidate]:
+    ) -> tuple[list[_Candidate], bool]:
         """Generate the candidates (greedy, forced name starts, sampled), check them, rank them (the most
-        likely first; empty: none, or cancelled). ``first_line``: the greedy first line only."""
+        likely first; empty: none, or cancelled), and whether the greedy generation ended on its own (not
+        cut short by the budget, its token cap or the context). ``first_line``: the greedy first line only."""
         language = spec.name if spec else None
         if not self.options.reuse:
             model.forget_prompt()
@@ -780,6 +813,8 @@ class CompletionEngine:
         starts: list[_Start] | None = None  # worked out after the greedy generation, which never waits for it
         limits, pace = RANKING_LIMITS, _Pace(self._score_costs.get(id(model), _SCORED_TOKEN_COST))
         greedy: Generation | None = None
+        following = next_nonblank_line(request.text, request.offset)
+        below = following[1] if following else None
         for attempt in range(count):
             if attempt and time.monotonic() > deadline:
                 break
@@ -806,10 +841,10 @@ class CompletionEngine:
                     until = time.monotonic() + pace.generation_seconds(tokens)
             began = time.monotonic()
             generation = self._generate(
-                model, prompt, shape, until, cancel, attempt, start, count > 1, max_tokens, first_line
+                model, prompt, shape, until, cancel, attempt, start, count > 1, max_tokens, first_line, below
             )
             if generation.stop_reason == "cancelled":
-                return []
+                return [], False
             if greedy is None:
                 greedy = generation
                 pace.generated(generation, time.monotonic() - began)
@@ -825,7 +860,7 @@ class CompletionEngine:
         ranked = self._ranked(model, prompt, request.text, found, deadline, cancel, pace)
         if pace.score_cost is not None:
             self._score_costs[id(model)] = pace.score_cost  # the next request's guess
-        return ranked
+        return ranked, greedy is not None and greedy.stop_reason in _SETTLED
 
     def _audit_names(
         self,
@@ -1012,7 +1047,9 @@ class CompletionEngine:
             return [], prompt
         try:
             prompt = self._fitted(model, request, prompt, deadline)
-            found = self._ranked_candidates(model, request, spec, prompt, shape, document, deadline, cancel)
+            found, _ = self._ranked_candidates(
+                model, request, spec, prompt, shape, document, deadline, cancel
+            )
             return found, prompt
         except ModelUnavailable as error:
             log.info("no completion from %s: %s", _describe(model), error)
@@ -1191,18 +1228,20 @@ class CompletionEngine:
         ranked: bool = True,
         max_tokens: int | None = None,
         first_line: bool = False,
+        below: str | None = None,
     ) -> Generation:
         """Greedy on the first attempt, sampled after; with ``start``, the greedy rest of that line; where
         the prompt knows the names that can come first, one of them (``completion.name_constraint``).
         ``max_tokens``: fewer than ``completion.maxTokens`` (a later candidate's cap, ``RankingLimits``);
-        ``first_line``: up to the end of the first line with code, whatever the shape."""
+        ``first_line``: up to the end of the first line with code, whatever the shape; ``below``: the
+        document's next non-blank line (a block stops where it meets it)."""
         healed = "" if start else prompt.healed
         if start:
             stop = StopRule("newline")
         elif first_line:
             stop = StopRule("line", skip_chars=len(healed))
         else:
-            stop = _stop_rule(shape, len(healed), self.options.max_lines)
+            stop = _stop_rule(shape, len(healed), self.options.max_lines, below)
         spec = GenerationSpec(
             max_tokens=self.options.max_tokens if max_tokens is None else max_tokens,
             stop=stop,
@@ -1218,7 +1257,8 @@ class CompletionEngine:
     def _remember(self, request: CompletionRequest, completion: Completion) -> None:
         before, after = request.text[: request.offset], request.text[request.offset :]
         with self._cache_lock:
-            self._shown[request.uri] = _Shown(before, after, completion)
+            if completion.text:
+                self._shown[request.uri] = _Shown(before, after, completion)
             key = (request.uri, hash(before), hash(after))
             self._exact[key] = completion
             self._prefetched.pop(key, None)
@@ -1675,9 +1715,10 @@ def _alternatives(ranked: Sequence[_Candidate], best: _Candidate, limit: int) ->
     return tuple(found)
 
 
-def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int) -> StopRule:
+def _stop_rule(shape: CompletionShape, healed_chars: int, max_lines: int, below: str | None) -> StopRule:
     """When to stop generating (``syntax.shape.stops`` decides, in the worker): the end of the line for
-    single-line shapes; for blocks a dedent, too many lines, or more statements than the shape allows."""
+    single-line shapes; for blocks a dedent, too many lines, a line that meets ``below`` (the document's next
+    non-blank line) or repeats, or more statements than the shape allows."""
     if not shape.multiline:
         return StopRule("line", skip_chars=healed_chars)
-    return StopRule("block", healed_chars, shape.indent, max_lines, statement_limit(shape))
+    return StopRule("block", healed_chars, shape.indent, max_lines, statement_limit(shape), below)

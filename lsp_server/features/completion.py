@@ -204,9 +204,9 @@ class CompletionFeature(Feature):
         completion = await self._complete(request)
         if completion is not None and completion.text:
             self.prefetch(request, completion)  # with the whole prompt, which a cut one grows back to
-        else:
-            self._warm_when_idle(request.uri)  # nothing shown: the whole prompt here once the user pauses
-        return completion
+            return completion
+        self._warm_when_idle(request.uri)  # nothing shown: the whole prompt here once the user pauses
+        return None  # (a cached answer with no text: the model had nothing to show here before)
 
     async def _complete(self, request: CompletionRequest) -> Completion | None:
         pending = _Pending()

@@ -316,3 +316,52 @@ def test_a_warm_up_with_nothing_to_show_is_still_counted() -> None:
     assert engine.warm_up(at(SITE)) is None
     assert engine.background_counts == {"warmUps": 1, "prefetched": 0, "cancelled": 0}
     assert [max_tokens for max_tokens, _ in model.calls] == [96, 0, 96]  # it evaluated the whole prompt
+
+
+# --- nothing to show: known, not asked again ---------------------------------------------------------------
+
+AFTER_RESULT = "def area(width, height):\n    result = width * height|\n    return result\n"
+
+
+def test_nothing_to_show_after_acceptance_is_known_with_no_model_run() -> None:
+    """The next suggestion worked out ahead repeats the line below (nothing to show): the request after
+    accepting is answered at once with nothing, instead of generating the same line again."""
+    model = model_for("result = width * height\n", "\n    return result\n")
+    engine = engine_for(model)
+    request = at(SITE)
+    shown = engine.complete(request)
+    assert shown is not None and shown.text == "result = width * height"
+    assert engine.prefetch_next(request, shown) is None and model.attempts == 2
+    assert engine.complete(at(AFTER_RESULT)) is None and model.attempts == 2  # no model run
+    assert engine.history[-1]["cached"] is True
+    assert engine.prefetch_next(request, shown) is None and model.attempts == 2  # known: not worked out again
+    invoked = dataclasses.replace(at(AFTER_RESULT), invoked=True)
+    assert engine.complete(invoked) is None and model.attempts == 3  # the user asks: the model is asked
+
+
+def test_a_request_with_nothing_to_show_is_not_generated_again_at_that_place() -> None:
+    model = model_for("    return result\n")  # the line below: nothing to show
+    engine = engine_for(model)
+    assert engine.complete(at(SITE)) is None and model.attempts == 1
+    assert engine.complete(at(SITE)) is None and model.attempts == 1
+    typed = engine.complete(at("def area(width, height):\n    r|\n    return result\n"))
+    assert typed is None and model.attempts == 2  # elsewhere: asked
+
+
+@dataclass
+class CutShortModel(CachingModel):
+    """Every generation ends at the time budget."""
+
+    def generate(
+        self, tokens: list[int], spec: GenerationSpec, cancel: CancelFlag | None = None
+    ) -> Generation:
+        return dataclasses.replace(super().generate(tokens, spec, cancel), stop_reason="deadline")
+
+
+def test_nothing_shown_for_a_generation_cut_short_is_asked_again() -> None:
+    """Nothing to show because the budget ran out is no answer: with the prompt cached, the next try may
+    finish."""
+    model = CutShortModel(["    return result\n"], likelihood=lambda text: 0.0)
+    engine = engine_for(model)
+    assert engine.complete(at(SITE)) is None and model.attempts == 1
+    assert engine.complete(at(SITE)) is None and model.attempts == 2

@@ -51,6 +51,7 @@ class FakeEngine:
         self.on_prefetch: Callable[[threading.Event], None] = lambda cancel: None
         self.after_first: Callable[[threading.Event], None] = lambda cancel: None  # between the two phases
         self.cache: dict[tuple[str, int], Completion] = {}  # what prefetch_next worked out
+        self.next_phases = ("  # next", "  # best")  # what prefetch_next keeps ("": nothing to show)
 
     def cached(self, request: CompletionRequest) -> Completion | None:
         return self.cache.get((request.text, request.offset))
@@ -67,18 +68,20 @@ class FakeEngine:
     def prefetch_next(
         self, request: CompletionRequest, completion: Completion, cancel: Any, ready: Callable[[], None]
     ) -> None:
-        """The first phase keeps "  # next", calls ``ready``; the second (after ``after_first``) "  # best"."""
+        """The first phase keeps "  # next", calls ``ready``; the second (after ``after_first``) "  # best"
+        (``next_phases``; no ``ready`` for nothing to show)."""
         self.prefetched.append((request, completion))
         self.on_prefetch(cancel)
         target = self.accepted(request, completion)
-        for text in ("  # next", "  # best"):
+        for phase, text in enumerate(self.next_phases):
             if cancel.is_set():
                 return
             self.cache[(target.text, target.offset)] = Completion(
                 text, target.offset, target.offset, False, True
             )
-            if text == "  # next":
-                ready()
+            if phase == 0:
+                if text:
+                    ready()
                 self.after_first(cancel)
 
     def accepted(self, request: CompletionRequest, completion: Completion) -> CompletionRequest:
@@ -335,6 +338,30 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
     go.set()  # the background job finishes: the request takes its answer
     served = await asyncio.wait_for(asking, GATE_S)
     assert served is not None and served.text == "  # best" and engine.runs == [request]
+
+
+async def test_a_request_for_the_next_suggestion_that_has_nothing_to_show_gets_nothing_at_once() -> None:
+    """The job found nothing to show after accepting: the request that waited for it runs no model."""
+    clock = Clock()
+    answer = x_plus_one()
+    engine = FakeEngine(clock, answer)
+    engine.next_phases = ("",)
+    inside, go = threading.Event(), threading.Event()
+
+    def hold(cancel: threading.Event) -> None:
+        inside.set()
+        assert go.wait(GATE_S)
+
+    engine.on_prefetch = hold
+    feature = threaded_feature(engine, clock, debounce_ms=0)
+    request = at(AT_X, invoked=True)
+    await feature.complete(request)
+    assert await asyncio.to_thread(inside.wait, GATE_S)
+    asking = asyncio.ensure_future(feature.complete(engine.accepted(request, answer)))
+    await asyncio.sleep(0)
+    assert not asking.done()
+    go.set()
+    assert await asyncio.wait_for(asking, GATE_S) is None and engine.runs == [request]
 
 
 async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_waiting_for_the_rest() -> None:
