@@ -111,3 +111,15 @@ def test_positions_count_utf16_columns(bench: ModuleType) -> None:
     assert (position.line, position.character) == (1, 3)  # é is one UTF-16 unit, the emoji two
     assert bench.offset_of(text, position) == offset
     assert bench.offset_of(text, bench.position_of(text, len(text))) == len(text)
+
+
+def test_several_seeds_pool_their_requests_and_sum_their_counts(bench: ModuleType) -> None:
+    def run(seed: int, server_mb: float, worker_mb: float, warm_ups: int) -> object:
+        asks = [bench.Ask("open", 0, f"{seed}-{n}", 0.0, seed=seed) for n in range(2)]
+        end = bench.ServerEnd([], server_mb, worker_mb, 1, {"warmUps": warm_ups})
+        return bench.SessionResult("infill-ls", asks, end)
+
+    pooled = bench.pooled([run(0, 70.0, 600.0, 2), run(1, 75.0, float("nan"), 3)])
+    assert [ask.msg_id for ask in pooled.asks] == ["0-0", "0-1", "1-0", "1-1"]
+    assert pooled.end.server_rss_mb == 75.0 and pooled.end.worker_rss_mb == 600.0  # (nan: no worker that run)
+    assert pooled.end.worker_restarts == 2 and pooled.end.background == {"warmUps": 5}
