@@ -519,9 +519,9 @@ class CompletionEngine:
         if background and cancelled:
             return None  # cut short by a request, the ranking unfinished: not kept
         if not ranked:
-            final = not (background and first_line and self._more_than_a_line(request, shape))
-            if settled and not (cut or cancelled) and final:  # the same prompt would give the same
-                self._keep_nothing(request, epoch, background, shape)
+            if settled and not cancelled and (background or not cut):  # the same prompt would give the same
+                more = cut or (first_line and self._more_than_a_line(request, shape))
+                self._keep_nothing(request, epoch, background, shape, more)
             return None
         best = ranked[0]
         suggestion, generation = best.suggestion, best.generation
@@ -649,8 +649,9 @@ class CompletionEngine:
         whole_prompt: bool = False,
     ) -> Completion | None:
         """Background work on the suggestion at ``request``, kept for the request to come: its first line
-        where the whole answer takes longer (then ``ready()``), then the whole answer. ``whole_prompt`` (a
-        warm-up): the whole prompt is evaluated between the two, even when the whole answer was in."""
+        where the whole answer takes longer (then ``ready()``), then the whole answer. Where the first line
+        came from a prompt cut to fit the cold-prompt time, the whole prompt is evaluated between the two (a
+        cut prompt grows back while the user reads), as it always is for ``whole_prompt`` (a warm-up)."""
         flag = self._begin_background(cancel)
         if flag is None:
             return None
@@ -659,13 +660,14 @@ class CompletionEngine:
             found, rest = None, True  # rest: the whole answer is still to be worked out
             if self._exact_entry(request) is None:  # (else a first line kept before: on to the whole)
                 found = self._run(request, flag, time.monotonic(), [], background=True, first_line=True)
-                if found is not None and ready is not None:
-                    ready()
-                rest = self._provisional(request) or (
-                    found is None and (whole_prompt or self._more_than_a_line(request))
-                )
+                kept = self._exact_entry(request)  # found, or nothing to show (None: not kept)
+                more = self._more_than_a_line(request)
+                if ready is not None and kept is not None and (kept.text or not more):
+                    ready()  # (nothing to show on this line: a request need not wait for the prompt to grow)
+                rest = self._provisional(request) or (found is None and (whole_prompt or more))
             model = self._local_model()
-            if whole_prompt and model is not None and not flag.is_set():
+            grow = self._provisional(request)  # (a cut prompt's answer: the whole prompt, then the answer)
+            if (whole_prompt or grow) and model is not None and not flag.is_set():
                 self._evaluate(model, request, flag)
             if rest and epoch == self._epoch and not flag.is_set() and self._worked_out(request) is None:
                 found = self._run(request, flag, time.monotonic(), [], background=True) or found
@@ -749,11 +751,17 @@ class CompletionEngine:
             self._trim_exact()
 
     def _keep_nothing(
-        self, request: CompletionRequest, epoch: int, background: bool, shape: CompletionShape
+        self,
+        request: CompletionRequest,
+        epoch: int,
+        background: bool,
+        shape: CompletionShape,
+        provisional: bool,
     ) -> None:
-        """The model had nothing to show here (its greedy generation ended on its own, on the whole prompt):
-        an entry with no text, so that a request here (after accepting, or asked again) is answered at once
-        instead of generating the same again."""
+        """The model had nothing to show here (its greedy generation ended on its own): an entry with no
+        text, so that a request here (after accepting, or asked again) is answered at once instead of
+        generating the same again. ``provisional`` (background work): found on a cut prompt, or for the
+        first line of a block: the whole answer is still to be worked out, and replaces it."""
         nothing = Completion(
             text="",
             start=request.offset,
@@ -763,7 +771,7 @@ class CompletionEngine:
             stop_reason="nothing",
         )
         if background:
-            self._keep_next(request, nothing, epoch, first_line=False)
+            self._keep_next(request, nothing, epoch, first_line=provisional)
         elif epoch == self._epoch:
             self._remember(request, nothing)
 

@@ -326,8 +326,9 @@ class CompletionFeature(Feature):
         if pending.cancel.is_set():
             return None
         hit = self.server.engine.cached(request)
-        if hit is not None:
+        if hit is not None and hit.text:
             job.cancel.set()  # shown: the rest of its work (the whole answer here) would not be
+            # (nothing to show: the job goes on growing the prompt, until the next request)
         return hit
 
     def _interrupt(self) -> None:

@@ -21,6 +21,7 @@ from completion.model import ModelSession
 
 BODY = "".join(f"def helper_{n}(value):\n    return value * {n} + {n + 1}\n\n" for n in range(60))
 SITE = BODY + "def main():\n    total = "
+WHOLE = 2500  # a prompt longer than this is whole (the cut ones are a few hundred characters)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TimedModel:
     token_s: float = 0.001
     fim: object | None = None
     text: str = "helper_1(2)\n"
+    whole_text: str | None = None  # what it writes from a whole (uncut) prompt, where that differs
     lock: threading.Lock = field(default_factory=threading.Lock)
     cached: list[int] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
@@ -61,7 +63,8 @@ class TimedModel:
         self.prompts.append("".join(map(chr, tokens)))
         evaluated = self._uncached(tokens)
         self.cached = list(tokens)
-        text = "" if spec.max_tokens == 0 else spec.healed.decode() + self.text
+        written = self.whole_text if self.whole_text is not None and len(tokens) > WHOLE else self.text
+        text = "" if spec.max_tokens == 0 else spec.healed.decode() + written
         return Generation(text, -1.0, len(tokens), evaluated, len(text), "eog")
 
     def continuation_logprobs(self, context: list[int], continuation: Sequence[int]) -> list[float]:
@@ -214,3 +217,26 @@ def test_a_cold_warm_up_works_out_a_first_line_on_a_cut_prompt_then_the_whole_pr
     assert engine.background_counts["warmUps"] == 1
     served = engine.complete(request_at(SITE + "h"))  # the user types into it: no model run
     assert served is not None and served.cached and served.text == "elper_1(2)" and len(model.prompts) == 3
+
+
+def test_the_next_suggestion_from_a_cut_prompt_grows_the_prompt_back_and_is_worked_out_again() -> None:
+    """The user reads a suggestion that came from a cut prompt: the next one is worked out on the same cut
+    first (nothing to show there: no waiting on the rest), then the whole prompt is evaluated and the next
+    suggestion worked out again with it; that is what the request after accepting gets."""
+    model = TimedModel()
+    engine = engine_for(model)
+    request = request_at(SITE)
+    shown = engine.complete(request)
+    assert shown is not None and shown.prompt_cut and shown.text == "helper_1(2)"
+    model.text, model.whole_text = "", "\n    return total\n"  # nothing from the nearest lines alone
+    ready: list[int] = []
+    following = engine.prefetch_next(request, shown, threading.Event(), ready=lambda: ready.append(1))
+    assert ready == [1]  # (called after the first phase: nothing to show on this line yet)
+    assert [len(prompt) > WHOLE for prompt in model.prompts] == [False, False, True, True]
+    assert following is not None and following.text == "\n    return total"
+    accepted = engine.accepted(request, shown)
+    served = engine.complete(accepted)
+    assert served is not None and served.cached and served.text == "\n    return total"
+    assert len(model.prompts) == 4  # no model run
+    after = engine.complete(request_at(accepted.text + "\n    r"))
+    assert after is not None and not after.prompt_cut  # the whole prompt is cached now: no cut
