@@ -520,8 +520,7 @@ class CompletionEngine:
             return None  # cut short by a request, the ranking unfinished: not kept
         if not ranked:
             if settled and not cancelled and (background or not cut):  # the same prompt would give the same
-                more = cut or (first_line and self._more_than_a_line(request, shape))
-                self._keep_nothing(request, epoch, background, shape, more)
+                self._keep_nothing(request, epoch, background, shape, cut, first_line)
             return None
         best = ranked[0]
         suggestion, generation = best.suggestion, best.generation
@@ -657,7 +656,7 @@ class CompletionEngine:
             return None
         epoch = self._epoch
         try:
-            found, rest = None, True  # rest: the whole answer is still to be worked out
+            found, rest, kept = None, True, None  # rest: the whole answer is still to be worked out
             if self._exact_entry(request) is None:  # (else a first line kept before: on to the whole)
                 found = self._run(request, flag, time.monotonic(), [], background=True, first_line=True)
                 kept = self._exact_entry(request)  # found, or nothing to show (None: not kept)
@@ -666,7 +665,7 @@ class CompletionEngine:
                     ready()  # (nothing to show on this line: a request need not wait for the prompt to grow)
                 rest = self._provisional(request) or (found is None and (whole_prompt or more))
             model = self._local_model()
-            grow = self._provisional(request)  # (a cut prompt's answer: the whole prompt, then the answer)
+            grow = kept is not None and kept.prompt_cut  # (from a cut prompt: the whole one, then the answer)
             if (whole_prompt or grow) and model is not None and not flag.is_set():
                 self._evaluate(model, request, flag)
             if rest and epoch == self._epoch and not flag.is_set() and self._worked_out(request) is None:
@@ -756,12 +755,13 @@ class CompletionEngine:
         epoch: int,
         background: bool,
         shape: CompletionShape,
-        provisional: bool,
+        cut: bool,
+        first_line: bool,
     ) -> None:
         """The model had nothing to show here (its greedy generation ended on its own): an entry with no
         text, so that a request here (after accepting, or asked again) is answered at once instead of
-        generating the same again. ``provisional`` (background work): found on a cut prompt, or for the
-        first line of a block: the whole answer is still to be worked out, and replaces it."""
+        generating the same again. Background work keeps it provisionally where it came from a ``cut``
+        prompt or is the ``first_line`` of a longer answer: the whole answer is still to be worked out."""
         nothing = Completion(
             text="",
             start=request.offset,
@@ -769,9 +769,11 @@ class CompletionEngine:
             multiline=shape.multiline,
             cached=False,
             stop_reason="nothing",
+            prompt_cut=cut,
         )
         if background:
-            self._keep_next(request, nothing, epoch, first_line=provisional)
+            more = cut or (first_line and self._more_than_a_line(request, shape))
+            self._keep_next(request, nothing, epoch, first_line=more)
         elif epoch == self._epoch:
             self._remember(request, nothing)
 
