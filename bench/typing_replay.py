@@ -34,9 +34,10 @@ request to its answer, the server's debounce included. Arms: `infill-ls` (the de
 `raw` (the same server with warm-up, the next suggestion, per-document model state and cold-prompt cuts off
 and a fixed debounce: llama.cpp's own prefix reuse alone; a setting the server does not know yet is said and
 ignored). Reports per arm and moment: requests, answered, p50/p95 ms, shown, stale, served from the caches,
-model runs and prompt tokens evaluated per run (`infill/stats`); then each goal of the issue (on 2 cores with
-the default model: overall p95 <= 600 ms, switch p50 <= 100, accept p50 <= 30, open p50 <= 300), met or not
-by infill-ls, raw beside it. `--fake-model` runs the tests' scripted model (tests/worker/fakes.py) instead.
+model runs and prompt tokens evaluated per run (`infill/stats`); per arm the characters of the real text the
+user took by accepting (what the suggestions were worth: the same script, so the arms compare); then each goal
+of the issue (on 2 cores with the default model: overall p95 <= 600 ms, switch p50 <= 100, accept p50 <= 30,
+open p50 <= 300), met or not by infill-ls, raw beside it. `--fake-model` runs the tests' scripted model (tests/worker/fakes.py) instead.
 
     python bench/typing_replay.py --session --files 3 --json /tmp/session.json
 
@@ -609,6 +610,7 @@ class Ask:
     cached: int = 0  # answers infill/stats says came from the caches
     seed: int = 0  # the script's
     line: str = ""  # the cursor's line, the cursor marked "|" (to see why a request is slow or shows nothing)
+    accepted: int = 0  # characters of the real text the user took by accepting its suggestion
 
     @property
     def latency_ms(self) -> float | None:
@@ -731,6 +733,7 @@ class SessionPlayer:
             await _sleep_until(ask.answered + step.wait_s)
             self.supersede()
             self.change(ask.doc, start, stop, insert)
+            ask.accepted = now_typed - typed
             self.typed[ask.doc] = now_typed
             ask = self.ask(ask.doc, "accept")
             self.last = ask.sent
@@ -847,6 +850,7 @@ def moment_row(asks: list[Ask]) -> dict[str, Any]:
         "cached_share": sum(bool(ask.cached and not ask.evaluated) for ask in asks) / max(1, len(latencies)),
         "model_runs": len(evaluated),
         "evaluated_mean": _number(statistics.fmean(evaluated)) if evaluated else None,
+        "accepted_chars": sum(ask.accepted for ask in asks),
     }
 
 
@@ -869,6 +873,7 @@ def ask_row(ask: Ask) -> dict[str, Any]:
         "cached": ask.cached,
         "evaluated": ask.evaluated,
         "shown": shown,
+        "accepted": ask.accepted,
     }
 
 
@@ -909,6 +914,11 @@ def session_report(results: list[SessionResult]) -> dict[str, Any]:
         print(
             f"{arm.name:<10} peak MB: server {end.server_rss_mb:.0f}, worker {worker}; background: {background}"
             + (f"; {end.worker_restarts} worker restarts" if end.worker_restarts else "")
+        )
+        accepts = sum(ask.accepted > 0 for ask in arm.asks)
+        print(
+            f"{arm.name:<10} accepted: {moments['overall']['accepted_chars']} characters of the real text "
+            f"in {accepts} suggestions (what the user did not type)"
         )
     goals = []
     others = [name for name in rows if name != "infill-ls"]
