@@ -33,11 +33,13 @@ and shows nothing. After a moment's request the user looks: it is always awaited
 request to its answer, the server's debounce included. Arms: `infill-ls` (the defaults, the index off) and
 `raw` (the same server with warm-up, the next suggestion, per-document model state and cold-prompt cuts off
 and a fixed debounce: llama.cpp's own prefix reuse alone; a setting the server does not know yet is said and
-ignored). Reports per arm and moment: requests, answered, p50/p95 ms, shown, stale, served from the caches,
-model runs and prompt tokens evaluated per run (`infill/stats`); per arm the characters of the real text the
-user took by accepting (what the suggestions were worth: the same script, so the arms compare); then each goal
-of the issue (on 2 cores with the default model: overall p95 <= 600 ms, switch p50 <= 100, accept p50 <= 30,
-open p50 <= 300), met or not by infill-ls, raw beside it. `--fake-model` runs the tests' scripted model (tests/worker/fakes.py) instead.
+ignored); on request, `adaptive-debounce` (the defaults, the wait adapting to the typing rhythm up to 300 ms).
+Reports per arm and moment: requests, answered, p50/p95 ms, shown, stale, served from the caches, model runs
+and prompt tokens evaluated per run (`infill/stats`); per arm the characters of the real text the user took by
+accepting (what the suggestions were worth: the same script, so the arms compare); then each goal of the issue
+(on 2 cores with the default model: overall p95 <= 600 ms, switch p50 <= 100, accept p50 <= 30, open p50 <=
+300), met or not by infill-ls, raw beside it. `--fake-model` runs the tests' scripted model
+(tests/worker/fakes.py) instead.
 
     python bench/typing_replay.py --session --files 3 --json /tmp/session.json
 
@@ -980,6 +982,7 @@ async def session_main(args: argparse.Namespace, paths: list[Path]) -> None:
     arms = {
         "infill-ls": base,
         "raw": {**base, "completion": SESSION_RAW["completion"], "model": {**model, **SESSION_RAW["model"]}},
+        "adaptive-debounce": {**base, "completion": {"debounceMaxMs": 300}},  # waits on the typing rhythm
     }
     names = args.arms.split(",")
     runs: dict[str, list[SessionResult]] = {name: [] for name in names}

@@ -7,11 +7,13 @@ document (pauses longer than ``PAUSE_S`` are not rhythm); the next keystroke is 
 gaps, a rate that is lower where a suggestion is likely wanted (after a space or a bracket, at the end of a
 line: ``eagerness``); the model's recent latency is subtracted (a suggestion that takes that long anyway need
 not wait on top of it), and so is the time since the last keystroke (the client may have waited already).
-The result is bounded by a floor (``completion.debounceMs``) and a ceiling (``completion.debounceMaxMs``);
-until the rhythm is known the floor is used. Explicit invokes never wait, and neither (beyond the floor) does
-the first keystroke after a pause or in another document: the rhythm says nothing about when the next one
-comes, and it is where the user looks for a suggestion (measured with the session replay: the ceiling added
-~260 ms to every open, pause and switch); a burst that follows cancels the model within a token.
+The result is bounded by a floor (``completion.debounceMs``) and a ceiling (``completion.debounceMaxMs``; by
+default at the floor: a fixed wait, which the session benchmark found better with a local model, whose run is
+cancelled within a token when the next keystroke comes); until the rhythm is known the floor is used. Explicit
+invokes never wait, and neither (beyond the floor) does the first keystroke after a pause or in another
+document: the rhythm says nothing about when the next one comes, and it is where the user looks for a
+suggestion (measured with the session replay: the ceiling added ~260 ms to every open, pause and switch); a
+burst that follows cancels the model within a token.
 
 Pure and synchronous: time comes from an injected clock, the feature sleeps.
 """

@@ -1,9 +1,9 @@
 """textDocument/inlineCompletion, the textDocument/completion fallback, and infill/prompt (what the model sees).
 
 Requests are scheduled here: a newer request for a document cancels the one before it, an automatic request
-waits for a newer keystroke as long as ``completion.debounce.AdaptiveDebounce`` says (the typing rhythm and the
-model's latency, within completion.debounceMs and debounceMaxMs), and a request made while the model loads
-waits for it.
+waits for a newer keystroke as long as ``completion.debounce.AdaptiveDebounce`` says (completion.debounceMs;
+with debounceMaxMs above it, the typing rhythm and the model's latency within the two), and a request made while
+the model loads waits for it.
 
 In idle time, one background job at a time runs on the model pool (never beside a request; a request stops it
 at once): the warm-up of a document's place (``CompletionEngine.warm_up``) when it is opened or focused, or when
