@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from completion.backend import StopRule
 from syntax.shape import CompletionShape, completion_shape, stops
 
 CURSOR = "<|cursor|>"
@@ -240,3 +241,5 @@ def test_a_block_stops_where_it_meets_the_line_below() -> None:
     nested = "if (x) {\n    y();\n  }\n"  # ... nor the line below's: this one closes a nested block
     assert not stops(nested, "block", "  ", 12, None, "}")
     assert stops(met, "line", "", 12, None, below)  # "line" stops at its first line anyway
+    rule = StopRule("block", 0, "    ", 12, 4, below)  # as the worker gets it
+    assert rule(met) and not rule(assigned)

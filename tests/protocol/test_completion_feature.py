@@ -341,7 +341,8 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
 
 
 async def test_a_request_for_the_next_suggestion_that_has_nothing_to_show_gets_nothing_at_once() -> None:
-    """The job found nothing to show after accepting: the request that waited for it runs no model."""
+    """The job found nothing to show after accepting: the request that waited for it runs no model, and
+    does not stop the job (in the engine it may still be growing a cut prompt back)."""
     clock = Clock()
     answer = x_plus_one()
     engine = FakeEngine(clock, answer)
@@ -357,11 +358,13 @@ async def test_a_request_for_the_next_suggestion_that_has_nothing_to_show_gets_n
     request = at(AT_X, invoked=True)
     await feature.complete(request)
     assert await asyncio.to_thread(inside.wait, GATE_S)
+    job = feature._job
     asking = asyncio.ensure_future(feature.complete(engine.accepted(request, answer)))
     await asyncio.sleep(0)
     assert not asking.done()
     go.set()
     assert await asyncio.wait_for(asking, GATE_S) is None and engine.runs == [request]
+    assert job is not None and not job.cancel.is_set()  # nothing was shown: the job's work goes on
 
 
 async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_waiting_for_the_rest() -> None:
