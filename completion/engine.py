@@ -435,9 +435,9 @@ class CompletionEngine:
         key = (request.uri, hash(before), hash(after))
         with self._cache_lock:
             exact = self._exact.get(key)
-            if exact is not None and (
-                exact.text or not request.invoked
-            ):  # (nothing here: asked, tried again)
+            if exact is not None and not exact.text and request.invoked:
+                exact = None  # nothing to show here before, and now the user asks: the model is asked again
+            if exact is not None:
                 worked_out_ahead = self._prefetched.pop(key, None) is not None
                 if worked_out_ahead and exact.text:  # now it is the one shown
                     self._shown[request.uri] = _Shown(before, after, exact)
