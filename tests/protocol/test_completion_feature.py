@@ -315,11 +315,11 @@ async def test_edits_that_pause_warm_the_end_of_the_last_edited_line_unless_a_su
     assert len(engine.warmed) == 2 and len(engine.prefetched) == 1
 
 
-async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> None:
-    clock = Clock()
-    offset = AT_X
-    answer = x_plus_one()
-    engine = FakeEngine(clock, answer)
+async def held_next_suggestion(
+    engine: FakeEngine, clock: Clock
+) -> tuple[CompletionFeature, CompletionRequest, threading.Event]:
+    """A suggestion shown at AT_X (an invoke), its next one being worked out and held inside the job until
+    the gate returned is set."""
     inside, go = threading.Event(), threading.Event()
 
     def hold(cancel: threading.Event) -> None:
@@ -328,9 +328,17 @@ async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> Non
 
     engine.on_prefetch = hold
     feature = threaded_feature(engine, clock, debounce_ms=0)
-    request = at(offset, invoked=True)
+    request = at(AT_X, invoked=True)
     await feature.complete(request)
     assert await asyncio.to_thread(inside.wait, GATE_S)
+    return feature, request, go
+
+
+async def test_a_request_for_the_next_suggestion_under_way_waits_for_it() -> None:
+    clock = Clock()
+    answer = x_plus_one()
+    engine = FakeEngine(clock, answer)
+    feature, request, go = await held_next_suggestion(engine, clock)
     accepted = engine.accepted(request, answer)
     asking = asyncio.ensure_future(feature.complete(dataclasses.replace(accepted, invoked=True)))
     await asyncio.sleep(0)
@@ -347,17 +355,7 @@ async def test_a_request_for_the_next_suggestion_that_has_nothing_to_show_gets_n
     answer = x_plus_one()
     engine = FakeEngine(clock, answer)
     engine.next_phases = ("",)
-    inside, go = threading.Event(), threading.Event()
-
-    def hold(cancel: threading.Event) -> None:
-        inside.set()
-        assert go.wait(GATE_S)
-
-    engine.on_prefetch = hold
-    feature = threaded_feature(engine, clock, debounce_ms=0)
-    request = at(AT_X, invoked=True)
-    await feature.complete(request)
-    assert await asyncio.to_thread(inside.wait, GATE_S)
+    feature, request, go = await held_next_suggestion(engine, clock)
     job = feature._job
     asking = asyncio.ensure_future(feature.complete(engine.accepted(request, answer)))
     await asyncio.sleep(0)
@@ -393,19 +391,8 @@ async def test_a_request_for_the_next_suggestion_takes_its_first_line_without_wa
 async def test_typing_into_the_suggestion_keeps_the_work_on_its_next_one() -> None:
     clock = Clock()
     offset = AT_X
-    answer = x_plus_one()
-    engine = FakeEngine(clock, answer)
-    inside, go = threading.Event(), threading.Event()
-
-    def hold(cancel: threading.Event) -> None:
-        inside.set()
-        assert go.wait(GATE_S)
-
-    engine.on_prefetch = hold
-    feature = threaded_feature(engine, clock, debounce_ms=0)
-    request = at(offset, invoked=True)
-    await feature.complete(request)
-    assert await asyncio.to_thread(inside.wait, GATE_S)
+    engine = FakeEngine(clock, x_plus_one())
+    feature, request, go = await held_next_suggestion(engine, clock)
     job = feature._job
     # the user typed "x" into the suggestion: served from the cache, the same text once accepted
     typed = CompletionRequest(TEXT[:offset] + "x" + TEXT[offset:], offset + 1, URI, "python", "a.py")
