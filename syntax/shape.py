@@ -333,14 +333,12 @@ def _meets_a_repeat(lines: list[str], below: str | None) -> bool:
     lines after it are never shown. The model's indentation is not the block's yet, so the line below is
     matched by its code alone, and only a line with code (a bare ``}`` deeper than the one below closes a
     nested block); an extra level makes it new code, and stopping there keeps the lines before it."""
-    code_below = None if below is None or not _has_code(below) else "".join(below.split())
+    code_below = None if below is None or not _has_code(below) else _code(below)
     previous = None
     for line in lines:
         if not line.strip():
             continue
-        if _is_repeat(line, previous, None) or (
-            code_below is not None and "".join(line.split()) == code_below
-        ):
+        if _is_repeat(line, previous, None) or (code_below is not None and _code(line) == code_below):
             return True
         previous = line
     return False
@@ -368,7 +366,12 @@ def _is_repeat(line: str, previous: str | None, below: str | None) -> bool:
 
 def _normalized(line: str) -> str:
     """A line's indentation and its code without inner whitespace (``i+=1`` equals ``i += 1``)."""
-    return indentation_of(line) + "".join(line.split())
+    return indentation_of(line) + _code(line)
+
+
+def _code(line: str) -> str:
+    """A line without any of its whitespace."""
+    return "".join(line.split())
 
 
 def _single_line(raw: str, before: str, after: str) -> str | None:
