@@ -662,7 +662,7 @@ class CompletionEngine:
             if self._exact_entry(request) is None:  # (else a first line kept before: on to the whole)
                 found = self._run(request, flag, time.monotonic(), [], background=True, first_line=True)
                 kept = self._exact_entry(request)  # found, or nothing to show (None: not kept)
-                more = self._more_than_a_line(request)
+                more = found is None and self._more_than_a_line(request)  # (a shape: only where nothing came)
                 if ready is not None and kept is not None and (kept.text or not more):
                     ready()  # (nothing to show on this line: a request need not wait for the prompt to grow)
                 rest = self._provisional(request) or (found is None and (whole_prompt or more))
